@@ -1,0 +1,1 @@
+"""QGIS Processing provider ``egms`` and one module per algorithm."""

@@ -1,0 +1,113 @@
+"""egms:simulatestack — write a synthetic Sentinel-1 SLC stack with ground truth."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
+
+from .base import EgmsAlgorithm
+
+ORBITS = ("ascending", "descending")
+
+
+class SimulateStackAlgorithm(EgmsAlgorithm):
+    alg_name = "simulatestack"
+    display = "Simulate SLC stack"
+    group_name = "SAR stack"
+    group_key = "sarstack"
+    help_text = (
+        "Writes a synthetic, coregistered Sentinel-1 SLC stack with ground truth, in the stack-folder "
+        "layout the other SAR algorithms read: one complex GeoTIFF (CFloat32) per acquisition named "
+        "YYYYMMDD.tif in a projected CRS (EPSG:32632), baselines.csv (perpendicular baselines, m), "
+        "stack.json (wavelength, incidence, heading, slant range, orbit) and a truth/ folder.\n\n"
+        "The scene holds persistent scatterers (bright, stable amplitude) among decorrelating speckle, a "
+        "subsidence bowl, an uplift area, an accelerating sliding slope, seasonal motion and stable ground, "
+        "height errors at the scatterers, a turbulent atmospheric delay that changes every date and thermal "
+        "noise, on irregular 6/12-day dates with gaps.\n\n"
+        "Truth: truth/velocity.tif (LOS mm/yr, positive towards the satellite), truth/height_error.tif (m), "
+        "truth/ps_mask.tif, truth/displacement.tif (LOS mm per date, one band per date, relative to the "
+        "first date), truth/atmosphere.tif and truth/simulation.json. The same parameters and seed give the "
+        "same files. The output folder must be new or empty."
+    )
+
+    OUTPUT_FOLDER = "OUTPUT_FOLDER"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        num = QgsProcessingParameterNumber
+        self.add_parameter(num("WIDTH", self.tr("Width (pixels)"), num.Integer, 400, minValue=8, maxValue=20000),
+                           "Number of columns (range pixels) of every SLC.")
+        self.add_parameter(num("HEIGHT", self.tr("Height (pixels)"), num.Integer, 400, minValue=8, maxValue=20000),
+                           "Number of rows (azimuth lines) of every SLC.")
+        self.add_parameter(num("N_DATES", self.tr("Number of acquisitions"), num.Integer, 60, minValue=3, maxValue=1000),
+                           "Acquisitions, 6 or 12 days apart with occasional gaps. 20 or more make the amplitude "
+                           "statistics meaningful; 60 span about two years.")
+        self.add_parameter(QgsProcessingParameterString("START_DATE", self.tr("First acquisition (YYYYMMDD)"), "20190106"),
+                           "Date of the first acquisition.")
+        self.add_parameter(num("PS_DENSITY", self.tr("Scatterer density (fraction of pixels)"), num.Double, 0.03,
+                               minValue=0.0001, maxValue=0.5),
+                           "Fraction of pixels that are persistent scatterers.")
+        self.add_parameter(num("ATMOSPHERE_MM", self.tr("Atmospheric delay std (mm)"), num.Double, 3.0, minValue=0.0),
+                           "Standard deviation over the scene of the turbulent atmospheric delay, drawn anew for "
+                           "every date (LOS mm).")
+        self.add_parameter(QgsProcessingParameterEnum("ORBIT", self.tr("Orbit"), options=list(ORBITS), defaultValue=0),
+                           "Ascending (heading −10°) or descending (heading 190°) geometry.")
+        self.add_parameter(num("SEED", self.tr("Random seed"), num.Integer, 0, minValue=0),
+                           "Same seed and parameters ⇒ same files.")
+        self.add_parameter(num("PIXEL_SIZE", self.tr("Pixel size (m)"), num.Double, 20.0, minValue=1.0),
+                           "Ground size of a pixel in the output CRS (EPSG:32632).", advanced=True)
+        self.add_parameter(num("INCIDENCE_ANGLE", self.tr("Incidence angle (degrees)"), num.Double, 39.0,
+                               minValue=1.0, maxValue=89.0), "Radar incidence angle.", advanced=True)
+        self.add_parameter(num("THERMAL_NOISE", self.tr("Thermal noise (relative to clutter)"), num.Double, 0.1,
+                               minValue=0.0), "Standard deviation of thermal noise relative to the clutter.", advanced=True)
+        self.add_parameter(num("HEIGHT_ERROR_MAX", self.tr("Maximum height error (m)"), num.Double, 20.0, minValue=0.0),
+                           "Scatterer height errors are uniform in ± this value.", advanced=True)
+        self.add_parameter(num("BPERP_MAX", self.tr("Maximum perpendicular baseline (m)"), num.Double, 150.0,
+                               minValue=0.0), "Perpendicular baselines are uniform in ± this value.", advanced=True)
+        self.add_parameter(num("DEFORMATION_SCALE", self.tr("Deformation scale"), num.Double, 1.0, minValue=0.0),
+                           "Multiplies every deformation signal; 0 gives stable ground everywhere.", advanced=True)
+        self.add_parameter(num("FAST_PATCH_VELOCITY", self.tr("Fast patch velocity (LOS mm/yr)"), num.Double, 0.0),
+                           "Adds a small patch at the scene centre moving at this LOS velocity (0 = none); above "
+                           "about 400 mm/yr it exceeds the λ/4-per-revisit unwrapping limit.", advanced=True)
+        self.add_parameter(QgsProcessingParameterBoolean("NOISE_FREE", self.tr("Noise-free scatterers"), False),
+                           "Write scatterers without clutter or thermal noise (for checking conventions).",
+                           advanced=True)
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output stack folder")))
+        self.addOutput(QgsProcessingOutputNumber("N_SCATTERERS", self.tr("Number of scatterers")))
+        self.addOutput(QgsProcessingOutputNumber("N_DATES_WRITTEN", self.tr("Number of acquisitions written")))
+
+    def compute(self, parameters, context, feedback, progress):
+        from ..core.simulate import SimulationParameters, simulate_stack
+
+        p = SimulationParameters(
+            rows=self.parameterAsInt(parameters, "HEIGHT", context),
+            cols=self.parameterAsInt(parameters, "WIDTH", context),
+            n_dates=self.parameterAsInt(parameters, "N_DATES", context),
+            start_date=self.parameterAsString(parameters, "START_DATE", context).strip(),
+            ps_density=self.parameterAsDouble(parameters, "PS_DENSITY", context),
+            atmosphere_mm=self.parameterAsDouble(parameters, "ATMOSPHERE_MM", context),
+            orbit=ORBITS[self.parameterAsEnum(parameters, "ORBIT", context)],
+            seed=self.parameterAsInt(parameters, "SEED", context),
+            pixel_size_m=self.parameterAsDouble(parameters, "PIXEL_SIZE", context),
+            incidence_deg=self.parameterAsDouble(parameters, "INCIDENCE_ANGLE", context),
+            thermal_noise=self.parameterAsDouble(parameters, "THERMAL_NOISE", context),
+            height_error_max_m=self.parameterAsDouble(parameters, "HEIGHT_ERROR_MAX", context),
+            bperp_max_m=self.parameterAsDouble(parameters, "BPERP_MAX", context),
+            deformation_scale=self.parameterAsDouble(parameters, "DEFORMATION_SCALE", context),
+            fast_patch_velocity=self.parameterAsDouble(parameters, "FAST_PATCH_VELOCITY", context),
+            noise_free=self.parameterAsBool(parameters, "NOISE_FREE", context),
+        )
+        folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        feedback.pushInfo(f"Simulating {p.n_dates} acquisitions of {p.cols} × {p.rows} pixels into {folder}")
+        info = simulate_stack(folder, p, progress)
+        feedback.pushInfo(
+            f"Wrote {len(info['dates'])} SLCs ({info['dates'][0]} … {info['dates'][-1]}), "
+            f"{info['n_scatterers']} scatterers, baselines.csv, stack.json and truth/."
+        )
+        return {self.OUTPUT_FOLDER: folder, "N_SCATTERERS": info["n_scatterers"],
+                "N_DATES_WRITTEN": len(info["dates"])}
