@@ -1,16 +1,18 @@
 """The ``egms`` Processing provider.
 
-Algorithms are listed in :data:`ALGORITHMS` with the packages they need; an
-algorithm whose packages cannot be imported is not registered and the provider
-logs one message naming what is missing and how to install it.  Algorithm
-modules import their heavy core modules (numba kernels) inside
-``processAlgorithm``, so loading the provider stays cheap.
+Every module of this package that defines ``ALGORITHM`` (the algorithm class)
+and ``REQUIRES`` (the Python packages it needs) is registered.  An algorithm
+whose packages cannot be imported is skipped and the provider logs one message
+naming what is missing and how to install it.  Algorithm modules import their
+heavy core modules (numba kernels) inside ``compute``, so loading the provider
+stays cheap and never imports numba.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 
 from qgis.core import Qgis, QgsMessageLog, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
@@ -20,10 +22,19 @@ from ..core import deps
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icons", "egms.svg")
 LOG_TAG = "EGMS ground motion"
 
-# (algorithm id without the provider prefix, module, class, required packages)
-ALGORITHMS = (
-    ("simulatestack", "simulatestack", "SimulateStackAlgorithm", ("numpy", "rasterio", "scipy")),
-)
+_NOT_ALGORITHMS = {"base", "provider"}
+
+
+def algorithm_modules():
+    """``(module, algorithm class, required packages)`` of every algorithm module, by file name."""
+    found = []
+    for info in sorted(pkgutil.iter_modules([os.path.dirname(__file__)]), key=lambda i: i.name):
+        if info.name in _NOT_ALGORITHMS or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__package__}.{info.name}")
+        if hasattr(module, "ALGORITHM"):
+            found.append((module, module.ALGORITHM, tuple(getattr(module, "REQUIRES", ()))))
+    return found
 
 
 class EgmsProvider(QgsProcessingProvider):
@@ -46,14 +57,13 @@ class EgmsProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):  # noqa: N802
         self.missing_packages, self.skipped = [], []
-        for alg_id, module_name, class_name, needs in ALGORITHMS:
+        for _module, algorithm, needs in algorithm_modules():
             lacking = deps.missing(needs)
             if lacking:
-                self.skipped.append(alg_id)
+                self.skipped.append(algorithm.alg_name)
                 self.missing_packages += [p for p in lacking if p not in self.missing_packages]
                 continue
-            module = importlib.import_module(f"{__package__}.{module_name}")
-            self.addAlgorithm(getattr(module, class_name)())
+            self.addAlgorithm(algorithm())
         if self.missing_packages:
             QgsMessageLog.logMessage(
                 f"{deps.install_message(self.missing_packages)} "

@@ -111,3 +111,7 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
         )
         return {self.OUTPUT_FOLDER: folder, "N_SCATTERERS": info["n_scatterers"],
                 "N_DATES_WRITTEN": len(info["dates"])}
+
+
+ALGORITHM = SimulateStackAlgorithm
+REQUIRES = ("numpy", "scipy", "rasterio")

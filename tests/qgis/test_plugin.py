@@ -19,7 +19,7 @@ def test_every_algorithm_registered_under_its_fixed_id(plugin):
     registry = QgsApplication.processingRegistry()
     provider = registry.providerById("egms")
     assert provider is not None and provider.name() == "EGMS ground motion"
-    listed = {name for name, *_ in provider_module.ALGORITHMS}
+    listed = {alg.alg_name for _m, alg, _r in provider_module.algorithm_modules()}
     assert listed <= DESIGN_IDS
     registered = {alg.name() for alg in provider.algorithms()}
     assert registered == listed
@@ -60,7 +60,7 @@ def test_missing_dependency_registers_what_can_work(without_session_provider, mo
     try:
         QgsApplication.processEvents()
         assert "rasterio" in prov.missing_packages
-        needing = {name for name, _m, _c, needs in provider_module.ALGORITHMS if "rasterio" in needs}
+        needing = {alg.alg_name for _m, alg, needs in provider_module.algorithm_modules() if "rasterio" in needs}
         assert needing and needing <= set(prov.skipped)
         assert not needing & {a.name() for a in prov.algorithms()}
         log = [m for tag, m in messages if tag == "EGMS ground motion"]
