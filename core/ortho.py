@@ -503,3 +503,58 @@ def decompose(layers, cell_size=DEFAULT_CELL_SIZE, gnss=None, max_condition=DEFA
     for i, lay in enumerate(layers):
         dec.add_layer(progress=progress.span(0.5 * i / len(layers), 0.5 * (i + 1) / len(layers)), **lay)
     return dec.solve(progress.span(0.5, 1.0))
+
+
+NODATA = -9999.0
+"""No-data value of the velocity GeoTIFFs (as EGMS L3)."""
+
+
+def velocity_grid(result: OrthoResult, component):
+    """(array (rows, cols) float32 with :data:`NODATA`, rasterio transform) of a component's mean velocity.
+
+    The grid is aligned to multiples of the cell size in EPSG:3035: the
+    raster's top-left corner is (min ix · cell, (max iy + 1) · cell).
+    """
+    from rasterio.transform import from_origin
+
+    values = {"up": result.stats_up, "east": result.stats_east}[component]["mean_velocity"]
+    cell = result.cell_size
+    col = result.ix - result.ix.min()
+    row = result.iy.max() - result.iy
+    grid = np.full((int(row.max()) + 1, int(col.max()) + 1), NODATA, dtype=np.float32)
+    finite = np.isfinite(values)
+    grid[row[finite], col[finite]] = values[finite].astype(np.float32)
+    return grid, from_origin(result.ix.min() * cell, (result.iy.max() + 1) * cell, cell, cell)
+
+
+def write_velocity_geotiff(path, result: OrthoResult, component):
+    """Write the mean velocity (mm/yr) of ``component`` (``"up"`` or ``"east"``) as a Float32 GeoTIFF.
+
+    EPSG:3035, cells aligned to the grid, nodata −9999, deflate-compressed;
+    written to a temporary file and renamed, so a failure leaves nothing.
+    """
+    import os
+    import tempfile
+
+    import rasterio
+
+    grid, transform = velocity_grid(result, component)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(suffix=".tif", dir=folder)
+    os.close(fd)
+    try:
+        profile = dict(driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1, dtype="float32",
+                       crs="EPSG:3035", transform=transform, nodata=NODATA, compress="deflate")
+        if grid.shape[0] >= 256 and grid.shape[1] >= 256:
+            profile.update(tiled=True, blockxsize=256, blockysize=256)
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(grid, 1)
+            dst.update_tags(component={"up": "U (vertical, positive up)", "east": "E (east-west, positive east)"}[component],
+                            unit="mm/yr", epochs=f"{result.epochs[0]:%Y%m%d}-{result.epochs[-1]:%Y%m%d}")
+            dst.set_band_description(1, f"mean_velocity_{component}")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
