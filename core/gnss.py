@@ -125,6 +125,17 @@ def _find(names, key):
     return None
 
 
+def velocity_fields(names):
+    """``{"east": name, "north": name, "up": name}`` among field ``names`` (A-EPND spellings such as E/N/Up,
+    ve/vn/vu, east/north/up; case-insensitive); None where absent."""
+    names = list(names)
+    found = {}
+    for key in ("east", "north", "up"):
+        i = _find(names, key)
+        found[key] = None if i is None else names[i]
+    return found
+
+
 def read_aepnd_csv(path) -> GnssModel:
     """Read a GNSS velocity model in the A-EPND CSV format (EGMS_FORMAT §6).
 

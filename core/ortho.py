@@ -558,3 +558,52 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
             os.remove(tmp)
         raise
     return path
+
+
+L3_FIELDS = ("pid", "easting", "northing", "height", "rmse", "mean_velocity", "mean_velocity_std", "acceleration",
+             "acceleration_std", "seasonality", "seasonality_std")
+"""L3 attribute columns (EGMS_FORMAT §2), before the extra fields and the dates."""
+EXTRA_FIELDS = ("propagated_velocity_std", "propagated_displacement_std", "n_points_asc", "n_points_desc",
+                "n_geometries")
+"""Fields this plugin adds to L3 layers: propagated precision (mm/yr, mm) and per-cell point counts."""
+
+
+def l3_table(result: OrthoResult, component, metadata=None):
+    """The ``"up"`` or ``"east"`` component as an L3-schema :class:`~.mpio.PointTable` (EPSG:3035 cell centres).
+
+    Fields :data:`L3_FIELDS` (``pid`` from :func:`~.pid.l3_pid`; ``easting``/``northing``
+    integers when the cell centres are), then :data:`EXTRA_FIELDS`, then one
+    field per epoch named ``YYYYMMDD`` (mm, first epoch 0).
+    """
+    from .mpio import PointTable
+    from .pid import l3_pid
+
+    stats = {"up": result.stats_up, "east": result.stats_east}[component]
+    series = {"up": result.up, "east": result.east}[component]
+    e, n = result.easting, result.northing
+    integral = np.all(e == np.round(e)) and np.all(n == np.round(n))
+    columns = {
+        "pid": l3_pid(e, n),
+        "easting": e.astype(np.int64) if integral else e,
+        "northing": n.astype(np.int64) if integral else n,
+        "height": result.height,
+    }
+    for key in L3_FIELDS[4:]:
+        columns[key] = stats[key]
+    columns["propagated_velocity_std"] = getattr(result, f"propagated_velocity_std_{component}")
+    columns["propagated_displacement_std"] = getattr(result, f"propagated_displacement_std_{component}")
+    columns["n_points_asc"] = result.n_points_asc
+    columns["n_points_desc"] = result.n_points_desc
+    columns["n_geometries"] = result.n_geometries
+    for k, epoch in enumerate(result.epochs):
+        columns[f"{epoch:%Y%m%d}"] = series[k]
+    meta = {
+        "egms_product_level": "L3",
+        "egms_component": {"up": "U", "east": "E"}[component],
+        "egms_cell_size_m": f"{result.cell_size:g}",
+        "egms_time_grid": f"{GRID_STEP_DAYS}-day grid from {GRID_ORIGIN:%Y-%m-%d}",
+        "egms_weights": result.weight_source,
+        "egms_inputs": "; ".join(f"{name} ({orbit}, {count} points)" for name, orbit, count in result.layers),
+    }
+    meta.update(metadata or {})
+    return PointTable(columns, e.astype(np.float64), n.astype(np.float64), "EPSG:3035", meta)
