@@ -263,3 +263,28 @@ def test_velocity_geotiff_aligned_with_nodata(tmp_path):
         assert band[src.index(4_600_350, 1_740_250)] == pytest.approx(1 / 0.79, rel=1e-6)
         assert (band == -9999).sum() == 10
     assert sorted(p.name for p in tmp_path.iterdir()) == ["up.tif"]
+
+
+def test_l3_table_schema_round_trips_through_geopackage(tmp_path):
+    from egms_plugin.core.mpio import read_points, write_points
+    from egms_plugin.core.pid import decode_base62
+
+    layers = _two_cell_layers(DATES, [(46000, 17400), (46003, 17402)], [(46000, 17400), (46003, 17402)])
+    layers[0]["height"] = np.array([10.0, 30.0])
+    layers[1]["height"] = np.array([20.0, np.nan])
+    res = ortho.decompose(layers)
+    path = write_points(str(tmp_path / "u.gpkg"), ortho.l3_table(res, "up"))
+    table = read_points(path)
+    names = list(table.columns)
+    assert names[:11] == list(ortho.L3_FIELDS) and names[11:16] == list(ortho.EXTRA_FIELDS)
+    assert names[16:] == [f"{e:%Y%m%d}" for e in res.epochs] == [f"{d:%Y%m%d}" for d in DATES]
+    assert table.crs == "EPSG:3035" and table.metadata["egms_component"] == "U"
+    np.testing.assert_array_equal(table.columns["easting"], [4_600_050, 4_600_350])
+    assert table.columns["easting"].dtype.kind == "i"
+    np.testing.assert_array_equal(table.x, [4_600_050.0, 4_600_350.0])
+    # L3 pid: base62(IPE 0) + base62(floor(N/100)·2³² + floor(E/100), 9)
+    assert decode_base62(table.columns["pid"][0][1:]) == 17400 * 2**32 + 46000 and table.columns["pid"][0][0] == "0"
+    np.testing.assert_allclose(table.columns["height"], [15.0, 30.0])  # mean over both layers' points in the cell
+    np.testing.assert_allclose(table.columns["mean_velocity"], 1 / 0.79, rtol=1e-9)
+    np.testing.assert_array_equal(table.columns["n_points_asc"], [1, 1])
+    np.testing.assert_array_equal(table.columns[names[-1]], res.up[-1])
