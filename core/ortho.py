@@ -212,7 +212,8 @@ class OrthoDecomposer:
         detected = orbit_from_los_east(le[ok])
         if orbit is not None and orbit != detected:
             sign = "> 0" if detected == "descending" else "< 0"
-            raise InputError(f"{name}: given as {orbit} but its LOS vectors (los_east {sign}) are those of a "
+            article = "an" if detected == "ascending" else "a"
+            raise InputError(f"{name}: given as {orbit} but its LOS vectors (los_east {sign}) are those of {article} "
                              f"{detected} geometry")
         if (~ok).any():
             self.messages.append(f"{name}: {int((~ok).sum())} points without coordinates or LOS vector ignored")
