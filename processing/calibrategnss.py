@@ -78,16 +78,17 @@ def gnss_model_from_parameters(alg, parameters, context, feedback):
         fields = {k: chosen[k] or guessed[k] for k in chosen}
         missing = [k for k, v in fields.items() if not v]
         if missing:
-            raise InputError(f"{source.sourceName()}: no {'/'.join(missing)} velocity field found among "
+            raise InputError(f"{layer_label(alg, parameters, 'GNSS_LAYER', context)}: no {'/'.join(missing)} velocity "
+                             "field found among "
                              f"{', '.join(names)}; choose them with GNSS_EAST_FIELD, GNSS_NORTH_FIELD, GNSS_UP_FIELD")
         wanted = list(dict.fromkeys(fields.values()))
-        table, source = source_to_table(alg, parameters, "GNSS_LAYER", context, feedback, columns=wanted)
+        label = layer_label(alg, parameters, "GNSS_LAYER", context)
+        table, _source = source_to_table(alg, parameters, "GNSS_LAYER", context, feedback, columns=wanted)
         try:
             values = [np.asarray(table.columns[fields[k]], dtype=np.float64) for k in ("east", "north", "up")]
         except (TypeError, ValueError):
-            raise InputError(f"{source.sourceName()}: the GNSS velocity fields {', '.join(fields.values())} "
-                             "are not numeric") from None
-        model = gn.gnss_from_arrays(table.x, table.y, *values, source=source.sourceName())
+            raise InputError(f"{label}: the GNSS velocity fields {', '.join(fields.values())} are not numeric") from None
+        model = gn.gnss_from_arrays(table.x, table.y, *values, source=label)
     else:
         return None
     feedback.pushInfo(f"GNSS model — {model.describe()}")
@@ -102,12 +103,10 @@ def require_fields(name, names, needed, what):
         raise InputError(f"{name}: no field {', '.join(missing)} — {what}")
 
 
-def check_geopackage(path, parameter):
-    from ..core.errors import InputError
-
-    if not path.lower().endswith(".gpkg"):
-        raise InputError(f"{parameter}: {path}: the output is written as a GeoPackage; give a file name ending in .gpkg")
-    return path
+def layer_label(alg, parameters, name, context):
+    """The name of the layer given for parameter ``name`` (for messages), as source_to_table names it."""
+    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    return layer.name() if layer is not None else str(parameters.get(name))
 
 
 class CalibrateGnssAlgorithm(EgmsAlgorithm):
@@ -181,21 +180,21 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         wavelength = self.parameterAsDouble(parameters, "SMOOTHING_WAVELENGTH", context)
         zero_mean = self.parameterAsBool(parameters, "ZERO_MEAN", context)
         reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
-        out_path = check_geopackage(self.parameterAsOutputLayer(parameters, "OUTPUT", context), "OUTPUT")
+        out_path = self.output_gpkg(parameters, "OUTPUT", context)
 
         model = gnss_model_from_parameters(self, parameters, context, feedback)  # a bad GNSS file fails fast
         if model is None and not zero_mean:
             raise InputError("GNSS: no GNSS velocity model given — choose an A-EPND CSV file (GNSS) or a point layer "
                              "with velocity fields (GNSS_LAYER), or enable the zero-mean fallback (ZERO_MEAN)")
         progress.update(0.05)
-        table, source = source_to_table(self, parameters, "INPUT", context, feedback)
-        name = source.sourceName()
+        table, _source = source_to_table(self, parameters, "INPUT", context, feedback)
+        name = layer_label(self, parameters, "INPUT", context)
         require_fields(name, table.columns, LOS_FIELDS + ("mean_velocity",),
                        "calibration needs a Basic layer with LOS unit vectors and mean_velocity (mm/yr)")
         dates = table.date_fields()
         if not dates:
-            feedback.reportError(f"{name}: no date fields (YYYYMMDD, DYYYYMMDD, D_YYYYMMDD): only mean_velocity "
-                                 "is corrected", fatalError=False)
+            feedback.pushWarning(f"{name}: no date fields (YYYYMMDD, DYYYYMMDD, D_YYYYMMDD): only mean_velocity "
+                                 "is corrected")
         if "gnss_velocity" in table.columns:
             feedback.pushInfo(f"{name}: already has gnss_velocity (a Calibrated product?): it is replaced")
         feedback.pushInfo(f"{name}: {len(table)} points, {len(dates)} dates; surface: "
@@ -208,8 +207,8 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
             method=method, order=order, wavelength_m=wavelength, zero_mean=zero_mean, max_extrapolation_m=reach,
             layer=name, progress=progress.span(0.3, 0.5))
         if cal.mode == "zero_mean" and model is not None:
-            feedback.reportError(f"{name}: the GNSS model covers {cal.n_covered} points — not enough; zero-mean "
-                                 "fallback used", fatalError=False)
+            feedback.pushWarning(f"{name}: the GNSS model covers {cal.n_covered} points — not enough; zero-mean "
+                                 "fallback used")
         feedback.pushInfo(cal.summary())
         date_names = {n for n, _ in dates}
         corrected = cal.correct_series([table.columns[n] for n, _ in dates], [d for _, d in dates])
@@ -227,7 +226,6 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         progress.check()
         write_points(out_path, PointTable(columns, table.x, table.y, table.crs, metadata),
                      progress=progress.span(0.55, 1.0))
-        self.partial_output(out_path)
         self.style_on_load(context, out_path)
         finite = cal.correction[np.isfinite(cal.correction)]
         return {"OUTPUT": out_path, "N_POINTS": cal.n_points, "N_COVERED": cal.n_covered,

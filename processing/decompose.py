@@ -13,7 +13,7 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm
-from .calibrategnss import LOS_FIELDS, add_gnss_parameters, check_geopackage, gnss_model_from_parameters, require_fields
+from .calibrategnss import LOS_FIELDS, add_gnss_parameters, gnss_model_from_parameters, require_fields
 
 RMSE_FIELDS = ("rmse", "rmse_ts")
 HEIGHT_FIELDS = ("height", "height_ortho")
@@ -92,13 +92,14 @@ class DecomposeAlgorithm(EgmsAlgorithm):
 
         cell = self.parameterAsDouble(parameters, "CELL_SIZE", context)
         max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
-        out_up = check_geopackage(self.parameterAsOutputLayer(parameters, "OUTPUT", context), "OUTPUT")
-        out_east = check_geopackage(self.parameterAsOutputLayer(parameters, "OUTPUT_EAST", context), "OUTPUT_EAST")
+        out_up = self.output_gpkg(parameters, "OUTPUT", context)
+        out_east = self.output_gpkg(parameters, "OUTPUT_EAST", context)
         tif_up = self.parameterAsOutputLayer(parameters, "OUTPUT_VERTICAL_RASTER", context)
         tif_east = self.parameterAsOutputLayer(parameters, "OUTPUT_EAST_RASTER", context)
         for key, path in (("OUTPUT_VERTICAL_RASTER", tif_up), ("OUTPUT_EAST_RASTER", tif_east)):
             if not path.lower().endswith((".tif", ".tiff")):
-                raise InputError(f"{key}: {path}: the raster is written as GeoTIFF; give a file name ending in .tif")
+                raise InputError(f"{key}: the raster is written as GeoTIFF; give a file name ending in .tif, not {path!r}")
+            self.partial_output(path)
         if len({out_up, out_east, tif_up, tif_east}) < 4:
             raise InputError("OUTPUT, OUTPUT_EAST and the rasters must be four different files")
 
@@ -149,22 +150,19 @@ class DecomposeAlgorithm(EgmsAlgorithm):
                                  progress=progress.span(i * share, (i + 1) * share))
             del table
         for message in decomposer.messages:
-            feedback.reportError(message, fatalError=False)
+            feedback.pushWarning(message)
         result = decomposer.solve(progress.span(0.6, 0.8))
         feedback.pushInfo(result.summary())
         if result.n_cells_one_orbit or result.n_cells_ill_conditioned:
-            feedback.reportError(f"dropped {result.n_cells_one_orbit} cells seen from one orbit direction only and "
-                                 f"{result.n_cells_ill_conditioned} ill-conditioned cells", fatalError=False)
+            feedback.pushWarning(f"dropped {result.n_cells_one_orbit} cells seen from one orbit direction only and "
+                                 f"{result.n_cells_ill_conditioned} ill-conditioned cells")
         if result.weight_source != "rmse":
-            feedback.reportError(f"weights from {result.weight_source}: not every layer has rmse/rmse_ts",
-                                 fatalError=False)
+            feedback.pushWarning(f"weights from {result.weight_source}: not every layer has rmse/rmse_ts")
 
         for path, component, share in ((out_up, "up", (0.8, 0.9)), (out_east, "east", (0.9, 0.97))):
             write_points(path, ortho.l3_table(result, component), progress=progress.span(*share))
-            self.partial_output(path)
         for path, component in ((tif_up, "up"), (tif_east, "east")):
             ortho.write_velocity_geotiff(path, result, component)
-            self.partial_output(path)
         self.style_on_load(context, out_up)
         self.style_on_load(context, out_east)
         return {"OUTPUT": out_up, "OUTPUT_EAST": out_east, "OUTPUT_VERTICAL_RASTER": tif_up,
