@@ -255,16 +255,21 @@ class OrthoDecomposer:
             north_rate = cell_mean(np.where(missing, 0.0, north) * ln[ok])
         t = egms_time(dates)
         series = np.empty((len(dates), n_cells))
+        all_ok = bool(ok.all())
         for k, col in enumerate(date_columns):
             v = np.asarray(col, dtype=np.float64)
             if v.size != n:
                 raise InputError(f"{name}: date field {dates[k]:%Y%m%d} has {v.size} values for {n} points")
-            v = v[ok]
+            if not all_ok:
+                v = v[ok]
             good = np.isfinite(v)
-            total = np.bincount(inverse[good], weights=v[good], minlength=n_cells)
-            valid = np.bincount(inverse[good], minlength=n_cells)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                series[k] = total / valid
+            if good.all():  # the usual case: no NULL on this date
+                series[k] = np.bincount(inverse, weights=v, minlength=n_cells) / counts
+            else:
+                total = np.bincount(inverse[good], weights=v[good], minlength=n_cells)
+                valid = np.bincount(inverse[good], minlength=n_cells)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    series[k] = total / valid
             if north_rate is not None:
                 series[k] -= north_rate * t[k]
             if k % 16 == 0:

@@ -137,3 +137,9 @@ def test_projection_on_the_los_uses_the_convention():
     up_only = gnss.gnss_from_arrays([0.0, 1e5, 0.0], [0.0, 0.0, 1e5], [0.0] * 3, [0.0] * 3, [5.0] * 3)
     assert (gnss.los_velocity(up_only, [1e4, 2e4], [1e4, 2e4], le, ln, lu)[0] > 0).all()
     assert los[0] < los[1]
+
+
+def test_velocity_field_names_are_recognised():
+    assert gnss.velocity_fields(["id", "VE", "vn", "Vu"]) == {"east": "VE", "north": "vn", "up": "Vu"}
+    assert gnss.velocity_fields(["E", "N", "Up", "easting"]) == {"east": "E", "north": "N", "up": "Up"}
+    assert gnss.velocity_fields(["easting", "northing"]) == {"east": None, "north": None, "up": None}
