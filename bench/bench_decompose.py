@@ -194,5 +194,5 @@ if __name__ == "__main__":
         if mode == "read":
             result = child_read(sys.argv[3:])
         else:
-            result = child_decompose(sys.argv[3], sys.argv[4:])
+            result = child_decompose(sys.argv[4:], sys.argv[3])
         print(json.dumps(result))
