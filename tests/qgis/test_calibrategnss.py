@@ -176,3 +176,15 @@ def test_velocity_only_layer_is_calibrated_with_a_warning(run_alg, basic, tmp_pa
     assert any("no date fields" in e for e in feedback.errors)
     v = read_points(result["OUTPUT"]).columns["mean_velocity"]
     assert np.sqrt(np.mean((v - truth) ** 2)) < 0.3
+
+
+def test_refuses_gnss_layer_without_velocity_fields(run_alg, basic, tmp_path):
+    stations = QgsVectorLayer("Point?crs=EPSG:3035&field=name:string&field=speed:double", "stations", "memory")
+    _assert_refused(run_alg, {"INPUT": basic[0], "GNSS_LAYER": stations}, tmp_path,
+                    "stations: no east/north/up velocity field found among name, speed; choose them with GNSS_EAST_FIELD")
+
+
+def test_refuses_two_gnss_models(run_alg, basic, tmp_path):
+    stations = QgsVectorLayer("Point?crs=EPSG:3035&field=E:double&field=N:double&field=Up:double", "stations", "memory")
+    _assert_refused(run_alg, {"INPUT": basic[0], "GNSS": basic[2], "GNSS_LAYER": stations}, tmp_path,
+                    "give either an A-EPND GNSS file \\(GNSS\\) or a GNSS point layer \\(GNSS_LAYER\\), not both")
