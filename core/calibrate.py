@@ -236,7 +236,9 @@ class Calibration:
         corr = self.correction[np.isfinite(self.correction)]
         return (f"GNSS covers {self.n_covered} of {self.n_points} points; surface fitted to {self.n_used}; "
                 f"correction {corr.min():.2f} … {corr.max():.2f} mm/yr (mean {corr.mean():.2f}); RMS of InSAR − GNSS "
-                f"{self.rms_before:.2f} → {self.rms_after:.2f} mm/yr")
+                f"{self.rms_before:.2f} → {self.rms_after:.2f} mm/yr"
+                + (f"; {self.n_points - corr.size} points without coordinates set to NULL" if corr.size < self.n_points
+                   else ""))
 
 
 def correct_series(displacement, dates, rate):

@@ -143,3 +143,11 @@ def test_bad_parameters():
         cb.fit_surface(x, x, x, "gaussian", wavelength_m=0)
     with pytest.raises(InputError, match="layer A: no point has a mean_velocity value"):
         cb.calibrate_velocities(x, x, np.full(20, np.nan), x, x, x, None, layer="layer A")
+
+
+def test_points_without_coordinates_become_null_and_are_reported():
+    rng, x, y, le, ln, lu, truth = _burst(n=300, seed=6)
+    x[:2] = np.nan
+    cal = cb.calibrate_velocities(x, y, truth + 1.0, le, ln, lu, _gnss_grid(), method="polynomial", order=0)
+    assert np.isnan(cal.correction[:2]).all() and np.isfinite(cal.correction[2:]).all()
+    assert "2 points without coordinates set to NULL" in cal.summary()
