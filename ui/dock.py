@@ -18,6 +18,7 @@ polygons.  Each click reads one feature by id after a limited spatial request
 
 from __future__ import annotations
 
+import html
 import os
 
 import numpy as np
@@ -188,6 +189,7 @@ class TimeSeriesDock(QgsDockWidget):
         left_layout.addWidget(self.plot, 1)
         self.summary = QLabel(left)
         self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.RichText)
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         left_layout.addWidget(self.summary)
@@ -462,7 +464,11 @@ class TimeSeriesDock(QgsDockWidget):
             title.append("detrended")
         self.plot.show_series(self.plotted, error_bars=opts["error_bars"], replica_mm=opts["replica_mm"],
                               title="; ".join(title) or None)
-        self.summary.setText("\n".join(summary_text(p) for p in self.plotted))
+        layers = {s.layer_id for s in self.series}
+        self.summary.setText("<br>".join(
+            f"<span style='color:{p.colour}'>●</span> "
+            + html.escape(summary_text(p, label=p.series.point_id if len(layers) == 1 else p.label))
+            for p in self.plotted))
         self._draw_highlights()
 
     def clear_series(self):
@@ -525,12 +531,14 @@ class TimeSeriesDock(QgsDockWidget):
                 members.setToGeometry(series.member_geometry, layer)
         else:
             icon = QgsRubberBand.ICON_X if reference else QgsRubberBand.ICON_CIRCLE
-            band = self._band(QgsWkbTypes.PointGeometry, colour, width=3, icon=icon, size=16)
+            halo = self._band(QgsWkbTypes.PointGeometry, "#ffffff", width=6, icon=icon, size=18)
+            halo.setToGeometry(series.geometry, layer)
+            band = self._band(QgsWkbTypes.PointGeometry, colour, width=3, icon=icon, size=18)
             band.setToGeometry(series.geometry, layer)
 
     def highlight_colours(self):
-        """Colours of the map highlights (plotted series first), for tests and the demo."""
-        return [band.strokeColor().name() for band in self._bands]
+        """Colours of the map highlights (plotted series first; white halos left out), for tests and the demo."""
+        return [band.strokeColor().name() for band in self._bands if band.strokeColor().name() != "#ffffff"]
 
     # ================================================================== export
     def _export_dialog(self, kind):

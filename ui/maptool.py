@@ -83,6 +83,7 @@ class SeriesMapTool(QgsMapTool):
 
     # ------------------------------------------------------------------ events
     def canvasPressEvent(self, event):
+        self._swallow_release = False  # only the release right after a double click is swallowed
         if event.button() != Qt.LeftButton or self.mode == POLYGON:
             return
         self._press_pixel = event.pixelPoint()
@@ -118,8 +119,10 @@ class SeriesMapTool(QgsMapTool):
             self.pointClicked.emit(QgsPointXY(end), modifiers)
 
     def canvasDoubleClickEvent(self, event):
-        if self.mode == POLYGON:
-            # the double click's first release already added its vertex; ignore the second release
+        if self.mode == POLYGON and event.button() == Qt.LeftButton:
+            # the vertex under the double click (usually already added by the first release), then close;
+            # the release that follows the double click must not start a new polygon
+            self._vertices.append(event.mapPoint())
             self._swallow_release = True
             self._finish_polygon(event.modifiers())
 

@@ -24,6 +24,8 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
            "#7f7f7f")
 """Series colours, in order (shared with the map highlights)."""
 
+LEGEND_ROW = 18
+"""Height of a legend row (px)."""
 BACKGROUND = "w"
 FOREGROUND = "#333333"
 
@@ -98,8 +100,16 @@ class TimeSeriesPlot(QWidget):
             axis = self.plot_item.getAxis(name)
             axis.setPen(FOREGROUND)
             axis.setTextPen(FOREGROUND)
-        self.legend = self.plot_item.addLegend(offset=(8, 8), labelTextColor=FOREGROUND,
-                                               brush=pg.mkBrush(255, 255, 255, 210), pen=pg.mkPen("#bbbbbb"))
+        # the legend sits above the data (in the title row), so it never hides a series
+        self.plot_item.layout.removeItem(self.plot_item.titleLabel)
+        self.plot_item.titleLabel.setVisible(False)
+        self.legend = pg.LegendItem(labelTextColor=FOREGROUND, labelTextSize="8pt", verSpacing=0, horSpacing=12)
+        self.legend.layout.setContentsMargins(0, 0, 0, 0)
+        self.legend.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Maximum)
+        self.plot_item.layout.addItem(self.legend, 0, 1)
+        self.plot_item.layout.setAlignment(self.legend, Qt.AlignLeft | Qt.AlignVCenter)
+        self.plot_item.layout.setRowFixedHeight(0, 0)
+        self.caption = ""
         self.plot_item.setMenuEnabled(False)
         self.widget.setMinimumHeight(180)
         self.readout = QLabel(" ")
@@ -118,27 +128,62 @@ class TimeSeriesPlot(QWidget):
 
     # ------------------------------------------------------------------ drawing
     def clear(self):
-        self.plot_item.clear()  # removes items and their legend entries
+        self.plot_item.clear()
         self.legend.clear()
+        self.plot_item.layout.setRowFixedHeight(0, 0)
         self.drawn = []
         self.readout.setText(" ")
-        self.plot_item.setTitle(None)
+        self.set_caption("")
+
+    def set_caption(self, text):
+        """Text under the date axis (reference, detrend), part of the exported picture."""
+        self.caption = text or ""
+        axis = self.plot_item.getAxis("bottom")
+        if self.caption:
+            self.plot_item.setLabel("bottom", self.caption, color=FOREGROUND)
+        else:
+            axis.showLabel(False)
+
+    def _legend_add(self, item, name):
+        self.legend.addItem(item, name)
+        sample, label = self.legend.items[-1]
+        sample.setFixedHeight(LEGEND_ROW)
+        sample.setFixedWidth(24)
+        label.setFixedHeight(LEGEND_ROW)
+        label.setFixedWidth(label.item.boundingRect().width() + 6)
+
+    def _layout_legend(self):
+        n = len(self.legend.items)
+        if not n:
+            self.plot_item.layout.setRowFixedHeight(0, 0)
+            return
+        widest = max(24 + label.width() + 12 for _sample, label in self.legend.items)
+        columns = max(1, min(n, int(max(self.widget.width() - 60, widest) // widest)))
+        self.legend.setColumnCount(columns)
+        rows = -(-n // columns)
+        self.plot_item.layout.setRowFixedHeight(0, rows * LEGEND_ROW + 4)
+        self.legend.updateSize()
 
     def show_series(self, plotted, error_bars=False, replica_mm=None, title=None):
         """Draw ``plotted`` (list of PlottedSeries); ``replica_mm`` draws copies at ± that offset."""
         self.clear()
         self.replica_offset = replica_mm
         for p in plotted:
-            self.drawn.append(self._draw(p, error_bars, replica_mm))
+            drawn = self._draw(p, error_bars, replica_mm)
+            self.drawn.append(drawn)
+            self._legend_add(drawn.data, p.label if not p.series.is_area else f"{p.label} ± 1σ")
+        models = sorted({p.model_name for p in plotted if p.model_x is not None})
+        if models:  # one entry for the models: the dashed line in each series' colour
+            sample = pg.PlotDataItem([], [], pen=pg.mkPen("#555555", width=2, style=Qt.DashLine))
+            self._legend_add(sample, " / ".join(models) + " + seasonal model")
         if replica_mm and plotted:
-            # one legend entry for all replicas
-            sample = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=4,
-                                     symbolPen=pg.mkPen("#999999"), symbolBrush=None)
-            self.legend.addItem(sample, f"± λ/2 replicas ({replica_mm:.1f} mm)")
+            sample = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=5, symbolPen=pg.mkPen("#888888"),
+                                     symbolBrush=None)
+            self._legend_add(sample, f"± λ/2 replicas ({replica_mm:.1f} mm)")
+        self._layout_legend()
         self.plot_item.addItem(self.marker)
         self.marker.setData([], [])
-        if title:
-            self.plot_item.setTitle(f"<span style='color:{FOREGROUND}; font-size:9pt'>{title}</span>")
+        self.set_caption(title)
         self.plot_item.enableAutoRange()
 
     def _draw(self, p, error_bars, replica_mm):
@@ -164,14 +209,13 @@ class TimeSeriesPlot(QWidget):
             drawn.error_bars = pg.ErrorBarItem(x=p.x[finite], y=p.y[finite], top=p.series.rmse, bottom=p.series.rmse,
                                                beam=1.5 * SECONDS_PER_DAY, pen=pg.mkPen(_faded(colour, 120)))
             self.plot_item.addItem(drawn.error_bars)
-        name = p.label if not p.series.is_area else f"{p.label} ± 1σ"
         drawn.data = pg.PlotDataItem(p.x, p.y, pen=pg.mkPen(colour, width=1.2), connect="finite", symbol="o",
                                      symbolSize=5, symbolPen=pg.mkPen(colour), symbolBrush=pg.mkBrush(colour),
-                                     name=name, antialias=True)
+                                     antialias=True)
         self.plot_item.addItem(drawn.data)
         if p.model_x is not None:
             drawn.model = pg.PlotDataItem(p.model_x, p.model_y, pen=pg.mkPen(colour, width=2.2, style=Qt.DashLine),
-                                          name=f"{p.model_name} + seasonal model", antialias=True)
+                                          antialias=True)
             drawn.model.setZValue(10)
             self.plot_item.addItem(drawn.model)
         return drawn

@@ -215,14 +215,15 @@ def prepare(series, colour, reference=None, detrend=False, model=None, wavelengt
     return out
 
 
-def summary_text(plotted):
+def summary_text(plotted, label=None):
     """One line per series: EGMS velocity ± std, acceleration ± std, seasonality ± std, RMSE."""
+    label = plotted.label if label is None else label
     s = plotted.statistics
     if s is None:
-        return f"{plotted.label}: {plotted.note}"
+        return f"{label}: {plotted.note}"
     if not math.isfinite(s["mean_velocity"]):
-        return f"{plotted.label}: gaps leave the model undetermined"
-    text = (f"{plotted.label}: v = {s['mean_velocity']:.2f} ± {s['mean_velocity_std']:.2f} mm/yr, "
+        return f"{label}: gaps leave the model undetermined"
+    text = (f"{label}: v = {s['mean_velocity']:.2f} ± {s['mean_velocity_std']:.2f} mm/yr, "
             f"a = {s['acceleration']:.2f} ± {s['acceleration_std']:.2f} mm/yr², "
             f"seasonality = {s['seasonality']:.1f} ± {s['seasonality_std']:.1f} mm, RMSE = {s['rmse']:.1f} mm")
     m = plotted.model_summary

@@ -213,7 +213,7 @@ def test_reference_point_is_subtracted_and_reset(layer, dock, canvas):
     click(canvas, near(16))
     assert not dock.reference_action.isChecked()
     np.testing.assert_allclose(plotted_arrays(dock)[0][1], TRUTH[12] - TRUTH[16], rtol=0, atol=1e-12)
-    assert "p16" in dock.plot.plot_item.titleLabel.text
+    assert "relative to ascending · p16" in dock.plot.caption
     assert "#000000" in dock.highlight_colours()  # the reference is marked on the map
     click(canvas, near(3))  # new series are referred too; NULLs of either stay gaps
     np.testing.assert_allclose(plotted_arrays(dock)[0][1], TRUTH[3] - TRUTH[16], rtol=0, atol=1e-12)
