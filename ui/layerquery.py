@@ -21,7 +21,8 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from .series import Series, area_series, date_fields, values_from_attributes
+from ..core.mpio import date_fields
+from .series import Series, area_series, values_from_attributes
 
 POINT_ID_FIELDS = ("pid", "PID", "code", "CODE", "id", "ID", "fid")
 RMSE_FIELDS = ("rmse", "rmse_ts", "RMSE")
@@ -80,11 +81,23 @@ class SeriesLayer:
         request is complete, so the answer is the true nearest point.
         """
         layer = self.layer
+        if map_settings.destinationCrs() == layer.crs():
+            def to_map(p):
+                return p
+
+            def to_layer_rect(rect):
+                return rect
+        else:
+            def to_map(p):
+                return map_settings.layerToMapCoordinates(layer, p)
+
+            def to_layer_rect(rect):
+                return map_settings.mapToLayerCoordinates(layer, rect)
         r_hi, r_lo = math.inf, 0.0  # known: square(r_hi) overflows; square(r_lo) holds nothing
         r = radius
         for _attempt in range(40):
             rect_map = QgsRectangle(map_point.x() - r, map_point.y() - r, map_point.x() + r, map_point.y() + r)
-            request = QgsFeatureRequest().setFilterRect(map_settings.mapToLayerCoordinates(layer, rect_map))
+            request = QgsFeatureRequest().setFilterRect(to_layer_rect(rect_map))
             request.setNoAttributes().setLimit(limit)
             best, n = None, 0
             for feature in layer.getFeatures(request):
@@ -92,9 +105,8 @@ class SeriesLayer:
                 geom = feature.geometry()
                 if geom.isNull():
                     continue
-                pt_layer = geom.vertexAt(0)
-                pt_layer = QgsPointXY(pt_layer.x(), pt_layer.y())
-                pt_map = map_settings.layerToMapCoordinates(layer, pt_layer)
+                pt_layer = QgsPointXY(geom.vertexAt(0))
+                pt_map = to_map(pt_layer)
                 d = math.hypot(pt_map.x() - map_point.x(), pt_map.y() - map_point.y())
                 if d <= radius and (best is None or d < best[1]):
                     best = (feature.id(), d, pt_layer)

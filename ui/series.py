@@ -14,38 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-# Field names of displacement dates: YYYYMMDD (EGMS), DYYYYMMDD (PS Time Series Viewer, TRE),
-# D_YYYYMMDD (InSAR Explorer).  Replaced by core.mpio.date_fields once it is on main.
-_DATE_FIELD_RE = re.compile(r"^(?:[dD]_?)?(\d{8})$")
-
 SECONDS_PER_DAY = 86400.0
 _EPOCH = dt.date(1970, 1, 1).toordinal()
-
-
-def date_fields(names):
-    """Date-like field names with their dates, sorted by date: ``[(name, datetime.date), ...]``."""
-    try:  # the shared helper, when the lead's core.mpio is present
-        from ..core.mpio import date_fields as shared_date_fields
-    except ImportError:
-        shared_date_fields = None
-    if shared_date_fields is not None:
-        return list(shared_date_fields(names))
-    out = []
-    for name in names:
-        match = _DATE_FIELD_RE.match(name)
-        if not match:
-            continue
-        try:
-            out.append((name, dt.datetime.strptime(match.group(1), "%Y%m%d").date()))
-        except ValueError:
-            continue
-    out.sort(key=lambda item: item[1])
-    return out
 
 
 def to_timestamps(dates):

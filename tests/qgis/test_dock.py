@@ -31,7 +31,7 @@ from egms_plugin.core import stats
 from egms_plugin.core.conventions import half_wavelength_mm
 from egms_plugin.ui import dock as dock_module
 from egms_plugin.ui import layerquery
-from egms_plugin.ui.series import date_fields, to_timestamps
+from egms_plugin.ui.series import to_timestamps
 
 DATES = [dt.date(2020, 1, 3) + dt.timedelta(days=12 * k) for k in range(45)]
 X0, Y0, STEP = 4_000_000.0, 3_000_000.0, 100.0  # EPSG:3035, a 5 × 4 grid of points 100 m apart
@@ -457,7 +457,10 @@ def test_quality_filter_on_layer_without_quality_fields(canvas, dock):
 def test_date_field_conventions():
     names = ["pid", "20200103", "D20200115", "D_20200109", "d_20200127", "2020010", "X20200103", "20201341",
              "rmse"]
-    assert date_fields(names) == [("20200103", dt.date(2020, 1, 3)), ("D_20200109", dt.date(2020, 1, 9)),
+    lyr = QgsVectorLayer("Point?crs=EPSG:3035&" + "&".join(f"field={n}:double" for n in names), "x", "memory")
+    source = layerquery.SeriesLayer(lyr)
+    assert source.pid_field == "pid" and source.rmse_field == "rmse"
+    assert source.date_fields == [("20200103", dt.date(2020, 1, 3)), ("D_20200109", dt.date(2020, 1, 9)),
                                   ("D20200115", dt.date(2020, 1, 15)), ("d_20200127", dt.date(2020, 1, 27))]
 
 
