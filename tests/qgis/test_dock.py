@@ -485,3 +485,77 @@ def test_install_gui_and_unload_remove_everything(qgis_iface, canvas, layer):
     assert all(b.scene() is None for b in bands)
     QgsProject.instance().clear()  # disconnected: no slot of the dead dock runs
 
+
+
+def test_reprojected_canvas_clicks_and_areas(layer, dock, canvas):
+    """Canvas in Web Mercator over an EPSG:3035 layer: the click and the rectangle are transformed."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform
+
+    mercator = QgsCoordinateReferenceSystem("EPSG:3857")
+    to_map = QgsCoordinateTransform(layer.crs(), mercator, QgsProject.instance())
+    canvas.setDestinationCrs(mercator)
+    canvas.setExtent(to_map.transformBoundingBox(QgsRectangle(X0 - 150, Y0 - 150, X0 + 550, Y0 + 450)))
+    QApplication.processEvents()
+    click(canvas, to_map.transform(near(17)))
+    np.testing.assert_array_equal(plotted_arrays(dock)[0][1], TRUTH[17])
+    dock.set_mode("rectangle")
+    drag(canvas, to_map.transform(QgsPointXY(X0 + 150, Y0 - 50)), to_map.transform(QgsPointXY(X0 + 250, Y0 + 150)))
+    assert sorted(dock.plot.drawn[0].plotted.series.fids) == [3, 8]  # points 2 and 7
+    canvas.setDestinationCrs(layer.crs())
+
+
+def test_plugin_gui_imports_pyqtgraph_only_when_the_dock_opens():
+    """Fresh interpreter: initGui adds the action without importing pyqtgraph; the first use imports it;
+    unload leaves no receiver on the project's signals."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.path.join(root, '.build', 'plugins')!r})
+        from qgis.core import QgsApplication, QgsProject
+        app = QgsApplication([], True); app.initQgis()
+        from qgis.gui import QgsMapCanvas
+        from qgis.PyQt.QtWidgets import QMainWindow, QToolBar
+
+        class Iface:  # the QgisInterface calls the plugin makes; the rest do nothing
+            def __init__(self):
+                self.window = QMainWindow()
+                self.canvas = QgsMapCanvas(self.window)
+            def mainWindow(self):
+                return self.window
+            def mapCanvas(self):
+                return self.canvas
+            def addToolBar(self, name):
+                return QToolBar(name, self.window)
+            def activeLayer(self):
+                return None
+            def __getattr__(self, name):
+                return lambda *args, **kwargs: None
+
+        iface = Iface()
+        project = QgsProject.instance()
+        before = project.receivers(project.cleared), project.receivers(project.layersWillBeRemoved)
+        import egms_plugin
+        plugin = egms_plugin.classFactory(iface)
+        plugin.initGui()
+        print("after initGui", "pyqtgraph" in sys.modules)
+        gui = plugin.gui_extensions[0]
+        gui.action.trigger()
+        print("after open", "pyqtgraph" in sys.modules, gui.dock is not None)
+        plugin.unload()
+        from qgis.PyQt.QtCore import QCoreApplication, QEvent
+        QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # the dock's deleteLater
+        after = project.receivers(project.cleared), project.receivers(project.layersWillBeRemoved)
+        print("receivers", before == after, before, after)
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "after initGui False" in out.stdout
+    assert "after open True True" in out.stdout
+    assert "receivers True" in out.stdout
+    assert "Traceback" not in out.stderr
