@@ -9,6 +9,7 @@ shown.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -271,9 +272,20 @@ class TimeSeriesPlot(QWidget):
         ratio = params["height"] / max(params["width"], 1)
         params["width"] = int(width)
         params["height"] = int(round(width * ratio)) if ratio > 0 else int(width * 0.5)
-        exporter.export(path)
+        with self._without_hover_marker():
+            exporter.export(path)
         return path
 
     def export_svg(self, path):
-        pg.exporters.SVGExporter(self.plot_item).export(path)
+        with self._without_hover_marker():
+            pg.exporters.SVGExporter(self.plot_item).export(path)
         return path
+
+    @contextlib.contextmanager
+    def _without_hover_marker(self):
+        visible = self.marker.isVisible()
+        self.marker.setVisible(False)
+        try:
+            yield
+        finally:
+            self.marker.setVisible(visible)
