@@ -9,6 +9,7 @@ logged to ``$EGMS_GUI_DEMO_OUT/log.txt``; a failure writes "DEMO FAILED".
 
 import datetime as dt
 import os
+import re
 import traceback
 
 import numpy as np
@@ -135,7 +136,7 @@ def click_points():
     QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, pixel_of(stable[3]))
     log("clicked: " + " | ".join(d.plotted.label for d in dock.plot.drawn))
     log("dock says: " + dock.message_text())
-    for line in dock.summary.text().splitlines():
+    for line in re.sub(r"<[^>]+>", "", dock.summary.text().replace("<br>", "\n")).splitlines():
         log("  " + line)
     if len(dock.plot.drawn) != 2:
         raise RuntimeError(f"expected 2 plotted series, got {len(dock.plot.drawn)}")

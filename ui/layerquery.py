@@ -27,7 +27,6 @@ from .series import Series, area_series, values_from_attributes
 POINT_ID_FIELDS = ("pid", "PID", "code", "CODE", "id", "ID", "fid")
 RMSE_FIELDS = ("rmse", "rmse_ts", "RMSE")
 COHERENCE_FIELDS = ("temporal_coherence", "coherence", "COHERENCE")
-VELOCITY_FIELDS = ("mean_velocity", "velocity", "VEL", "vel")
 
 CANDIDATE_LIMIT = 512
 """Most points a click reads (geometry only) before it narrows its search square."""

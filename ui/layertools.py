@@ -10,7 +10,7 @@ again replaces it instead of stacking.
 
 from __future__ import annotations
 
-from .layerquery import COHERENCE_FIELDS, RMSE_FIELDS, VELOCITY_FIELDS, first_field, is_point_layer
+from .layerquery import COHERENCE_FIELDS, RMSE_FIELDS, first_field, is_point_layer
 
 PREVIOUS_SUBSET = "egms_plugin/quality_filter/previous_subset"
 APPLIED_SUBSET = "egms_plugin/quality_filter/applied_subset"
@@ -77,16 +77,18 @@ def undo_quality_filter(layer):
 
 
 def style_by_velocity(layer):
-    """One-click velocity styling through ``ui.styling.apply_velocity_style``; returns ``(ok, message)``."""
+    """One-click velocity styling (:func:`.styling.apply_velocity_style`); returns ``(ok, message)``."""
+    from .styling import apply_velocity_style, velocity_field
+
     if not is_point_layer(layer):
         return False, "Choose a point layer to style."
-    field = first_field(layer, VELOCITY_FIELDS)
+    field = velocity_field(layer)
     if field is None:
-        return False, f"“{layer.name()}” has no mean_velocity field to style by."
-    try:
-        from .styling import apply_velocity_style
-    except ImportError:
-        return False, "Velocity styling is not available in this version of the plugin."
+        return False, f"“{layer.name()}” has no velocity field (mean_velocity, velocity, …) to style by."
     if not apply_velocity_style(layer, field):
-        return False, f"“{layer.name()}” could not be styled by {field} (no values?)."
-    return True, f"“{layer.name()}” styled by {field} (mm/yr, symmetric around 0)."
+        return False, f"“{layer.name()}”: the field {field} is not numeric; nothing styled."
+    ranges = layer.renderer().ranges()
+    step = ranges[1].upperValue() - ranges[1].lowerValue()
+    limit = ranges[-1].lowerValue() + step
+    return True, (f"“{layer.name()}” styled by {field}: diverging colours from −{limit:g} to +{limit:g} mm/yr "
+                  "(98th percentile of |v|), red = away from the satellite.")

@@ -21,9 +21,10 @@ from qgis.PyQt.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout,
 
 from .series import SECONDS_PER_DAY, from_timestamp
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-           "#7f7f7f")
-"""Series colours, in order (shared with the map highlights)."""
+PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#17becf", "#666666",
+           "#8c564b")
+"""Series colours, in order (shared with the map highlights): ColorBrewer Dark2 first — no red or blue,
+so a series never reads as the subsidence/uplift colours of the velocity map."""
 
 LEGEND_ROW = 18
 """Height of a legend row (px)."""

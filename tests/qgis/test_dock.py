@@ -559,3 +559,27 @@ def test_plugin_gui_imports_pyqtgraph_only_when_the_dock_opens():
     assert "after open True True" in out.stdout
     assert "receivers True" in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_style_by_velocity_is_symmetric_and_in_mm_per_year(layer, dock):
+    from egms_plugin.ui.styling import nice_limit
+
+    dock.layer_combo.setLayer(layer)
+    assert dock.style_layer()
+    renderer = layer.renderer()
+    assert renderer.type() == "graduatedSymbol" and renderer.classAttribute() == "mean_velocity"
+    limit = nice_limit([(k - 10) * 1.5 for k in range(20)])  # 98th percentile of |v| = 14.4 → 20 mm/yr
+    assert limit == 20.0
+    inner = [(r.lowerValue(), r.upperValue()) for r in renderer.ranges()[1:-1]]
+    assert inner[0][0] == pytest.approx(-limit + 4.0) and inner[-1][1] == pytest.approx(limit - 4.0)
+    assert all("mm/yr" in r.label() for r in renderer.ranges())
+    assert "from −20 to +20 mm/yr" in dock.message_text()
+
+
+def test_style_by_velocity_without_a_velocity_field_says_so(canvas, dock):
+    lyr = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=20200101:double", "no velocity", "memory")
+    QgsProject.instance().addMapLayer(lyr)
+    dock.layer_combo.setLayer(lyr)
+    renderer = lyr.renderer().type()
+    assert not dock.style_layer()
+    assert "“no velocity” has no velocity field" in dock.message_text() and lyr.renderer().type() == renderer
