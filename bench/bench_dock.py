@@ -162,6 +162,31 @@ def run(record):
     QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(round(p.x())), int(round(p.y()))))
     assert dock.plot.drawn[0].plotted.series.fids == [fid], "benchmark click plotted another point"
 
+    # an area: the mean of the points in a 900 m square (≈ 2 000 points × 300 dates)
+    dock.set_mode("rectangle")
+    area_times, area_points = [], 0
+    half = 450.0
+    for _fid, point in targets[2:7]:
+        canvas.setExtent(QgsRectangle(point.x() - 1200, point.y() - 800, point.x() + 1200, point.y() + 800))
+        QApplication.processEvents()
+        a = canvas.getCoordinateTransform().transform(point.x() - half, point.y() + half)
+        b = canvas.getCoordinateTransform().transform(point.x() + half, point.y() - half)
+        QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(a.x()), int(a.y())))
+        t0 = time.perf_counter()
+        QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(b.x()), int(b.y())))
+        area_times.append(time.perf_counter() - t0)
+        area_points += dock.plot.drawn[0].plotted.series.n_points
+    dock.set_mode("point")
+    date_names = [n for n in layer.fields().names() if n.isdigit()]
+    area_bare = []
+    for _fid, point in targets[2:7]:
+        rect = QgsRectangle(point.x() - half, point.y() - half, point.x() + half, point.y() + half)
+        t0 = time.perf_counter()
+        for f in layer.getFeatures(QgsFeatureRequest().setFilterRect(rect).setSubsetOfAttributes(date_names,
+                                                                                                 layer.fields())):
+            f.attributes()
+        area_bare.append(time.perf_counter() - t0)
+
     # baselines
     date_idx = [layer.fields().indexOf(n) for n in layer.fields().names() if n.isdigit()]
     fid_times = []
@@ -203,5 +228,8 @@ def run(record):
     record("dock click→plot, whole layer on screen (17 m/px)", _ms(med(wide_times)), "ms", fid_ms,
            "one QgsFeatureRequest by fid (300 dates)", target="≤ 50 ms",
            note=f"{note}; p90 {_ms(np.percentile(wide_times, 90)):.1f} ms; clicks without a series: {missed_wide}")
+    record("dock rectangle → mean ± 1σ", _ms(med(area_times)), "ms", _ms(med(area_bare)),
+           "bare QgsFeatureRequest of the same rectangle with the 300 dates",
+           note=f"{area_points / len(area_times):.0f} points per rectangle (900 m square), GUI thread")
     record("dock click→plot vs a full-layer scan", _ms(med(near_times)), "ms", _ms(scan),
            "full-layer geometry scan (QgsFeatureRequest, no attributes)", note="what a click never does")

@@ -390,12 +390,12 @@ class TimeSeriesDock(QgsDockWidget):
         self._use_selection(found, notes, modifiers)
 
     def on_rectangle_selected(self, rect, modifiers=Qt.NoModifier):
-        self._on_area(QgsGeometry.fromRect(rect), "rectangle", modifiers)
+        self._on_area(QgsGeometry.fromRect(rect), "rectangle", modifiers, is_rectangle=True)
 
     def on_polygon_selected(self, polygon, modifiers=Qt.NoModifier):
         self._on_area(polygon, "polygon", modifiers)
 
-    def _on_area(self, area, what, modifiers):
+    def _on_area(self, area, what, modifiers, is_rectangle=False):
         layers, problem = self._target_layers()
         if problem:
             self.show_message(problem, warning=True)
@@ -404,7 +404,7 @@ class TimeSeriesDock(QgsDockWidget):
         cap = self.cap_spin.value()
         found, notes = [], []
         for layer in layers:
-            series = self.series_layer(layer).read_area(settings, area, cap)
+            series = self.series_layer(layer).read_area(settings, area, cap, is_rectangle=is_rectangle)
             if series is None:
                 notes.append(f"No measurement point inside the {what} in “{layer.name()}”.")
                 continue

@@ -9,6 +9,7 @@ box, keeps those inside the polygon, and stops at a cap.
 from __future__ import annotations
 
 import math
+import operator
 
 from qgis.core import (
     QgsCoordinateTransform,
@@ -22,7 +23,7 @@ from qgis.core import (
 )
 
 from ..core.mpio import date_fields
-from .series import Series, area_series, values_from_attributes
+from .series import Series, area_series, values_from_attributes, values_from_rows
 
 POINT_ID_FIELDS = ("pid", "PID", "code", "CODE", "id", "ID", "fid")
 RMSE_FIELDS = ("rmse", "rmse_ts", "RMSE")
@@ -148,16 +149,24 @@ class SeriesLayer:
                       geometry=QgsGeometry(feature.geometry()))
 
     # -------------------------------------------------------------- an area
-    def read_area(self, map_settings, area_map, cap):
+    def read_area(self, map_settings, area_map, cap, is_rectangle=False):
         """Mean :class:`Series` of the points inside ``area_map`` (QgsGeometry, map CRS), at most ``cap``
-        points (``capped`` tells when more were inside); None when no point is inside."""
+        points (``capped`` tells when more were inside); None when no point is inside.
+
+        ``is_rectangle``: the area is an axis-aligned rectangle, so in the layer's own CRS the
+        provider's rectangle filter alone decides what is inside."""
         layer = self.layer
         area_layer = QgsGeometry(area_map)
         transform = QgsCoordinateTransform(map_settings.destinationCrs(), layer.crs(), QgsProject.instance())
-        if not transform.isShortCircuited():
+        same_crs = transform.isShortCircuited() or map_settings.destinationCrs() == layer.crs()
+        if not same_crs:
             area_layer.transform(transform)
-        engine = QgsGeometry.createGeometryEngine(area_layer.constGet())
-        engine.prepareGeometry()
+        engine = None
+        if not (is_rectangle and same_crs):
+            engine = QgsGeometry.createGeometryEngine(area_layer.constGet())
+            engine.prepareGeometry()
+        getter = operator.itemgetter(*self.date_indices)
+        pick = getter if len(self.date_indices) > 1 else (lambda attrs: (getter(attrs),))
         wanted = list(self.date_indices)
         if self.pid_index >= 0:
             wanted.append(self.pid_index)
@@ -165,22 +174,19 @@ class SeriesLayer:
         rows, fids, points, capped = [], [], [], False
         for feature in layer.getFeatures(request):
             geom = feature.geometry()
-            if geom.isNull() or not engine.intersects(geom.constGet()):
+            if geom.isNull() or (engine is not None and not engine.intersects(geom.constGet())):
                 continue
             if len(rows) >= cap:
                 capped = True
                 break
-            attrs = feature.attributes()
-            rows.append(values_from_attributes([attrs[i] for i in self.date_indices]))
+            rows.append(pick(feature.attributes()))
             fids.append(feature.id())
             points.append(geom.vertexAt(0))
         if not rows:
             return None
-        import numpy as np
-
         members = QgsGeometry.fromMultiPointXY([QgsPointXY(p.x(), p.y()) for p in points])
         n = len(rows)
         point_id = f"mean of {n}{'+' if capped else ''} point{'s' if n != 1 else ''}"
-        return area_series(np.vstack(rows), self.dates, layer_id=layer.id(), layer_name=layer.name(),
+        return area_series(values_from_rows(rows), self.dates, layer_id=layer.id(), layer_name=layer.name(),
                            point_id=point_id, capped=capped, fids=fids, geometry=area_layer,
                            member_geometry=members)

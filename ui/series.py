@@ -34,6 +34,10 @@ def from_timestamp(seconds):
 
 def values_from_attributes(attributes):
     """float64 array of attribute values; NULL, empty and non-numeric values become NaN."""
+    try:  # the usual case: numbers and None only
+        return np.array(attributes, dtype=np.float64)
+    except (TypeError, ValueError):
+        pass
     out = np.empty(len(attributes), dtype=np.float64)
     for k, value in enumerate(attributes):
         kind = type(value)
@@ -47,6 +51,14 @@ def values_from_attributes(attributes):
         else:  # QVariant NULL, None, bool-like oddities
             out[k] = math.nan
     return out
+
+
+def values_from_rows(rows):
+    """float64 (n_rows, n_values) of attribute rows, as :func:`values_from_attributes` row by row."""
+    try:
+        return np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+    except (TypeError, ValueError):
+        return np.vstack([values_from_attributes(row) for row in rows])
 
 
 @dataclass
