@@ -129,8 +129,8 @@ _ATAN = (0.9999999998481952, -0.3333332999109866, 0.19999786265349265, -0.142796
 _A0, _A1, _A2, _A3, _A4, _A5, _A6 = _ATAN
 _TAN_PI_8 = float(np.tan(np.pi / 8))
 _PI32 = np.float32(np.pi)
-_TASK_BYTES = 256 * 1024
-"""Target size of one task's planes (float32 re + im of the window rows of every date): fits L2."""
+_TASK_BYTES = 512 * 1024
+"""Target size of one task's planes (float32 re + im of the window rows of every date), about the L2 size."""
 
 
 @numba.njit(**_JIT)

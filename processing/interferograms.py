@@ -26,18 +26,18 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
         "Forms multilooked interferograms and their coherence for a network of acquisition pairs of a "
         "coregistered SLC stack folder (one complex raster per date named with YYYYMMDD; optional "
         "baselines.csv and lat/lon rasters).\n\n"
-        "Networks: <b>single reference</b> — every date with one reference date (REFERENCE_DATE, default the "
-        "date nearest the middle of the time span); <b>sequential</b> — every date with its next N dates; "
-        "<b>small baseline</b> — every pair within a maximum temporal baseline (days) and a maximum "
+        "Networks: single reference — every date with one reference date (REFERENCE_DATE, default the "
+        "date nearest the middle of the time span); sequential — every date with its next N dates; "
+        "small baseline — every pair within a maximum temporal baseline (days) and a maximum "
         "perpendicular-baseline difference (m; only when baselines.csv exists, otherwise temporal only). A "
         "network that falls apart into unconnected groups of dates is reported as a warning.\n\n"
         "For each pair (earlier date i, later date k) and each window of row × column looks: "
         "phase = arg Σ s_i·conj(s_k) (rad, wrapped to (−π, π]) and coherence = |Σ s_i·conj(s_k)| / "
         "sqrt(Σ|s_i|²·Σ|s_k|²) (0–1). Sign: the LOS displacement change is d_k − d_i = −λ/(4π)·phase, "
-        "positive towards the satellite. A window that is all zero (or NaN) in either date gets coherence 0 "
-        "and phase 0. Rows and columns beyond the last whole window are dropped (reported in the log).\n\n"
-        "Outputs in OUTPUT_FOLDER: one GeoTIFF per pair named <date1>_<date2>.tif (YYYYMMDD_YYYYMMDD, "
-        "earlier date first), Float32, band 1 wrapped phase (rad), band 2 coherence. A geocoded stack keeps "
+        "positive towards the satellite. A window that is all zero in either date gets coherence 0 and phase 0 "
+        "(NaN SLC values count as 0). Rows and columns beyond the last whole window are dropped (reported in the log).\n\n"
+        "Outputs in OUTPUT_FOLDER: one GeoTIFF per pair named YYYYMMDD_YYYYMMDD.tif (earlier date first), "
+        "Float32, band 1 wrapped phase (rad), band 2 coherence. A geocoded stack keeps "
         "its CRS and its geotransform scaled by the looks; a radar-geometry stack (lat/lon rasters) is "
         "written in image coordinates without a CRS. pairs.csv lists reference, secondary, "
         "temporal_baseline_days, perpendicular_baseline_m (B⊥ secondary − B⊥ reference, empty without "
@@ -97,7 +97,10 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             num(self.BLOCK_SIZE_MB, self.tr("Block size (MB)"), num.Double, 256.0, minValue=1.0),
             "Memory budget of one block of rows: the SLCs of all dates plus the outputs of all pairs. Memory use "
             "is bounded by this, not by the scene size.", advanced=True)
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output folder")))
+        self.add_parameter(
+            QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output folder")),
+            "Folder for the YYYYMMDD_YYYYMMDD.tif interferograms and pairs.csv: new, empty, or a previous "
+            "interferogram output (replaced as a whole at the end of the run).")
         self.addOutput(QgsProcessingOutputNumber(self.N_PAIRS, self.tr("Number of interferograms")))
 
     def compute(self, parameters, context, feedback, progress):
