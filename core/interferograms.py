@@ -264,10 +264,13 @@ def block_rows(cols, n_dates, n_pairs, row_looks, col_looks, block_mb=DEFAULT_BL
     Counts the complex64 SLCs of all dates (8 bytes per pixel-date) and the two
     float32 outputs per pair (8 bytes per multilooked pixel-pair).
     """
-    out_cols = cols // col_looks
-    bytes_per_window_row = row_looks * cols * n_dates * 8 + n_pairs * out_cols * 8
-    windows = int(block_mb * 2**20 // bytes_per_window_row)
+    windows = int(block_mb * 2**20 // window_row_bytes(cols, n_dates, n_pairs, row_looks, col_looks))
     return max(1, windows) * row_looks
+
+
+def window_row_bytes(cols, n_dates, n_pairs, row_looks, col_looks):
+    """Bytes of one row of windows: ``row_looks`` SLC rows of every date and one output row of every pair."""
+    return row_looks * cols * n_dates * 8 + n_pairs * (cols // col_looks) * 8
 
 
 # ------------------------------------------------------------------ the whole stack
@@ -360,6 +363,10 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
         raise InputError(f"block size {block_mb} MB must be positive.")
     n_block_rows = min(block_rows(cols, stack.n_dates, len(pairs), row_looks, col_looks, block_mb),
                        out_rows * row_looks)
+    needed_mb = window_row_bytes(cols, stack.n_dates, len(pairs), row_looks, col_looks) / 2**20
+    if needed_mb > block_mb:
+        progress.warn(f"one row of windows needs {needed_mb:.1f} MB, more than the block size of {block_mb:g} MB; "
+                      "using it anyway.")
     blocks = [(r0, min(r0 + n_block_rows, out_rows * row_looks)) for r0 in range(0, out_rows * row_looks, n_block_rows)]
 
     progress.info(f"{len(pairs)} pairs; looks {row_looks} × {col_looks} (rows × columns) → {out_cols} × {out_rows} "
@@ -373,8 +380,11 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
         profile.update(crs=stack.crs, transform=stack.transform * rasterio.Affine.scale(col_looks, row_looks))
 
     parent = os.path.dirname(output_folder)
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".interferograms-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=".interferograms-", dir=parent)
+    except OSError as exc:
+        raise InputError(f"{output_folder}: cannot write there ({exc.strerror or exc}).") from None
     try:
         _write_pairs_csv(os.path.join(work, "pairs.csv"), pairs, names, days, stack.bperp, files)
         with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=64 * 2**20):

@@ -379,6 +379,27 @@ def test_output_folder_rules(small_stack, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["again", "busy"]
 
 
+def test_block_size_smaller_than_one_row_of_windows_warns(small_stack, tmp_path):
+    class Recording(Progress):
+        warnings = []
+
+        def warn(self, message):
+            self.warnings.append(message)
+
+    progress = Recording()
+    result = form_interferograms(small_stack, tmp_path / "x", network="sequential", neighbours=1, row_looks=50,
+                                 col_looks=1, block_mb=1, progress=progress)
+    # 50 rows × 120 cols × 30 dates × 8 B + 29 pairs × 120 × 8 B = 1.40 MB > 1 MB: one row of windows per block
+    assert result["block_rows"] == 50 and result["shape"] == (2, 120)
+    assert progress.warnings == ["one row of windows needs 1.4 MB, more than the block size of 1 MB; using it anyway."]
+
+
+def test_unwritable_output_folder(small_stack, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="file/out: cannot write there"):
+        form_interferograms(small_stack, tmp_path / "file" / "out")
+
+
 def test_looks_larger_than_the_image(small_stack, tmp_path):
     with pytest.raises(InputError, match="looks 101 × 1 \\(rows × columns\\) are larger than the image of 100 rows × "
                                          "120 columns"):

@@ -43,9 +43,12 @@ def test_single_reference_run_files_georeferencing_and_pairs_csv(run_alg, small_
     stack = StackFolder(small_stack)
     names = stack.date_strings
     out = tmp_path / "ifg"
+    feedback = RecordingFeedback()
     result = run_alg(ALG, {"INPUT": small_stack, "NETWORK": 0, "REFERENCE_DATE": names[5], "ROW_LOOKS": 3,
-                           "COL_LOOKS": 4, "OUTPUT_FOLDER": str(out)})
+                           "COL_LOOKS": 4, "OUTPUT_FOLDER": str(out)}, feedback)
     assert result["OUTPUT_FOLDER"] == str(out) and result["N_PAIRS"] == 29
+    assert any("1 last row(s) and 0 last column(s) do not fill a whole 3 × 4 window and are dropped" in i
+               for i in feedback.infos)
     expected = sorted(f"{min(names[5], d)}_{max(names[5], d)}.tif" for d in names if d != names[5])
     assert sorted(f for f in os.listdir(out) if f.endswith(".tif")) == expected
     with rasterio.open(out / f"{names[0]}_{names[5]}.tif") as ds:
