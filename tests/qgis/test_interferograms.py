@@ -17,7 +17,7 @@ ALG = "egms:interferograms"
 
 
 class RecordingFeedback(QgsProcessingFeedback):
-    """Keeps the warnings (reportError) and info messages of a run."""
+    """Keeps the warnings (reportError or pushWarning) and info messages of a run."""
 
     def __init__(self, cancel_after_first_block=False):
         super().__init__()
@@ -28,6 +28,10 @@ class RecordingFeedback(QgsProcessingFeedback):
     def reportError(self, error, fatalError=False):
         self.errors.append(error)
         super().reportError(error, fatalError)
+
+    def pushWarning(self, warning):
+        self.errors.append(warning)
+        super().pushWarning(warning)
 
     def pushInfo(self, info):
         self.infos.append(info)
