@@ -34,6 +34,8 @@ FID_CHUNK = 4000
 """Most feature ids in one GeoPackage request (SQLite limits the length of a statement)."""
 FIELDS_PER_PASS = 100
 """GDAL 3.6's Arrow reader returns no rows beyond ~120 fields: the dates are read in groups."""
+ARROW_BATCH = 1000
+"""Points per Arrow batch (the worker holds the GIL while a batch becomes numpy arrays)."""
 
 
 @dataclass
@@ -193,7 +195,7 @@ def _read_gpkg_values(gdal, ogr, path, which, request, fids, progress):
             keep = set(group)
             layer.SetIgnoredFields([n for n in all_names if n not in keep] + ["OGR_GEOMETRY"])
             layer.ResetReading()
-            stream = layer.GetArrowStreamAsNumPy(options=["MAX_FEATURES_IN_BATCH=1000"])
+            stream = layer.GetArrowStreamAsNumPy(options=[f"MAX_FEATURES_IN_BATCH={ARROW_BATCH}"])
             if stream is None:
                 raise RuntimeError("no Arrow stream")
             seen = 0
@@ -267,9 +269,17 @@ class AreaMeanTask(QgsTask):
             self.error = f"{where}{err}"
             QgsMessageLog.logMessage(f"{self.description()} failed:\n{traceback.format_exc()}", LOG_TAG, Qgis.Warning)
             return False
+        finally:
+            self._release_sources()
+
+    def _release_sources(self):
+        """Drop the layer snapshots as soon as they are read: an OGR source must not outlive QGIS' providers."""
+        for request in self.requests:
+            request.source = None
 
     def finished(self, ok):
         _RUNNING.discard(self)
+        self._release_sources()  # a task cancelled before it ran
         callback, self.on_finished = self.on_finished, None
         if callback is not None:
             callback(self, ok)

@@ -459,15 +459,22 @@ class TimeSeriesDock(QgsDockWidget):
         if task is None:
             return
         task.on_finished = None
+        self._disconnect_task(task)
         try:
-            task.progressChanged.disconnect(self._on_area_progress)
             task.cancel()
         except RuntimeError:  # the task manager already deleted the finished task
             pass
         if message:
             self.show_message(message)
 
+    def _disconnect_task(self, task):
+        try:
+            task.progressChanged.disconnect(self._on_area_progress)
+        except (TypeError, RuntimeError):  # already disconnected, or the task is gone
+            pass
+
     def _area_finished(self, task, ok, what, cap, modifiers, reference):
+        self._disconnect_task(task)  # the task manager deletes the task later; the dock is done with it
         if task is not self.area_task:
             return
         self.area_task = None

@@ -19,11 +19,12 @@ from qgis.core import (
     QgsProject,
     QgsRectangle,
     QgsVectorLayer,
+    QgsVectorLayerFeatureSource,
     QgsWkbTypes,
 )
 
 from ..core.mpio import date_fields
-from .areatask import AreaRequest, gpkg_location, read_area_mean
+from .areatask import AreaRequest, gpkg_location
 from .series import Series, values_from_attributes
 
 POINT_ID_FIELDS = ("pid", "PID", "code", "CODE", "id", "ID", "fid")
@@ -156,8 +157,6 @@ class SeriesLayer:
 
         ``is_rectangle``: the area is an axis-aligned rectangle, so in the layer's own CRS the
         provider's rectangle filter alone decides what is inside."""
-        from qgis.core import QgsVectorLayerFeatureSource
-
         layer = self.layer
         area_layer = QgsGeometry(area_map)
         transform = QgsCoordinateTransform(map_settings.destinationCrs(), layer.crs(), QgsProject.instance())
@@ -168,8 +167,3 @@ class SeriesLayer:
                            area=area_layer, bbox_only=is_rectangle and same_crs,
                            date_indices=list(self.date_indices), date_names=[name for name, _d in self.date_fields],
                            dates=list(self.dates), cap=int(cap), gpkg=gpkg_location(layer, self.date_indices))
-
-    def read_area(self, map_settings, area_map, cap, is_rectangle=False):
-        """Mean :class:`Series` of the points inside ``area_map``, read here (on the calling thread); None when
-        no point is inside.  The dock reads areas in a task instead (:meth:`area_request`)."""
-        return read_area_mean(self.area_request(map_settings, area_map, cap, is_rectangle=is_rectangle))
