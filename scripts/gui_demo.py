@@ -4,8 +4,8 @@ Inside a real QGIS: load the demo measurement points, style them by velocity,
 open the time-series dock through the plugin's own action, click two points
 with real mouse events on the map canvas (the second with Shift), show the
 cubic model, save a screenshot of the whole window; then Shift+drag a rectangle
-around the first point, wait for its mean (read in a QgsTask), save the dock as
-``dock_area.png`` and quit.  Everything is
+around the first point, save the dock while its mean is read in a QgsTask
+(``dock_reading.png``), wait for the mean, save the dock as ``dock_area.png`` and quit.  Everything is
 logged to ``$EGMS_GUI_DEMO_OUT/log.txt``; a failure writes "DEMO FAILED".
 """
 
@@ -177,6 +177,7 @@ def draw_area():
     QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, b)
     log(f"rectangle drawn (GUI thread back after {1000 * (time.perf_counter() - state['area_started']):.0f} ms): "
         + dock.message_text())
+    dock.grab().save(os.path.join(OUT, "dock_reading.png"))  # the progress bar and Cancel while the task runs
     QTimer.singleShot(20, wait_for_area)
 
 
