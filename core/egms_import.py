@@ -650,8 +650,8 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
             if len(sources) > 1:
                 n_duplicates = _remove_duplicates(con, layer, fields)
             n_points -= n_duplicates
-            los = [v for w in writers for v in w.los_sample]
-            info.orbit = orbit_direction(los) if los else None
+            orbits = {orbit_direction(w.los_sample) if w.los_sample else None for w in writers}
+            info.orbit = orbits.pop() if len(orbits) == 1 else None  # mixed geometries: no single direction
             con.execute("UPDATE gpkg_ogr_contents SET feature_count=? WHERE lower(table_name)=lower(?)",
                         (n_points, layer))
             ext = [min(w.extent[0] for w in writers), min(w.extent[1] for w in writers),
