@@ -59,7 +59,7 @@ from .egms_format import (
 from .errors import InputError
 from .progress import ensure
 
-CHUNK_BYTES = 24 << 20
+CHUNK_BYTES = 8 << 20
 """Decompressed bytes parsed per block (a block holds ~10⁴ rows of a 5-year series)."""
 SAMPLE_BYTES = 1 << 20
 """Bytes read up front from every file to check it and type unknown columns."""
@@ -489,13 +489,16 @@ class _SourceWriter:
         self.los_sample = []
         self.extent = [np.inf, np.inf, -np.inf, -np.inf]
 
-    def write(self, block, first_line, next_fid):
-        """Insert the rows of ``block`` (whole lines); returns the number of rows."""
+    def parse(self, block, first_line):
+        """Parse and check the rows of ``block`` (whole lines starting at file line ``first_line``).
+
+        Touches no database (it runs ahead in a reader thread); returns ``(block, values, spans)`` or None.
+        """
         arr = np.frombuffer(block, dtype=np.uint8)
         starts, ends = _line_bounds(arr)
         n = starts.size
         if n == 0:
-            return 0
+            return None
         ncol = len(self.source.header)
         values = np.empty((n, len(self.numeric)), np.float64)
         status = np.zeros((n, len(self.numeric)), np.int8)
@@ -523,10 +526,17 @@ class _SourceWriter:
                 name = self.source.header[self.numeric[s]]
                 raise InputError(f"{self.source.label}: line {_line_no(block, first_line, starts, r)}: {name} = "
                                  f"{col[r]!r} is not an integer.")
+        return block, values, spans
+
+    def insert(self, parsed, next_fid):
+        """Insert parsed rows with fids from ``next_fid``; returns the number of rows."""
+        block, values, spans = parsed
+        n = values.shape[0]
+        x, y = values[:, self.x_slot], values[:, self.y_slot]
         if self.los_slot is not None and len(self.los_sample) < 100000:
             self.los_sample.extend(values[:: max(n // 1000, 1), self.los_slot].tolist())
-        fids = np.arange(next_fid, next_fid + n, dtype=np.int64)
-        columns = [fids.tolist(), _geometry_blobs(x, y, self.srs_id)]
+        fids = np.arange(next_fid, next_fid + n, dtype=np.int64).tolist()
+        columns = [fids, _geometry_blobs(x, y, self.srs_id)]
         for j in self.order:
             if self.kinds[j] == _KIND_TEXT:
                 sp = spans[:, self.slots[j]]
@@ -536,8 +546,7 @@ class _SourceWriter:
         self.con.executemany(self.sql, zip(*columns))
         if self.rtree:
             xl, yl = x.tolist(), y.tolist()
-            self.con.executemany(f"INSERT INTO {_quote(self.rtree)} VALUES (?, ?, ?, ?, ?)",
-                                 zip(columns[0], xl, xl, yl, yl))
+            self.con.executemany(f"INSERT INTO {_quote(self.rtree)} VALUES (?, ?, ?, ?, ?)", zip(fids, xl, xl, yl, yl))
         self.extent = [min(self.extent[0], x.min()), min(self.extent[1], y.min()),
                        max(self.extent[2], x.max()), max(self.extent[3], y.max())]
         self.rows += n
@@ -568,6 +577,85 @@ def _find(header, name):
         if canonical_name(h) == name or h.lower() == name:
             return h
     return None
+
+
+def _parsed_blocks(writer, source, chunk_bytes):
+    """``(parsed rows or None, decompressed bytes so far)`` for each block of a source."""
+    consumed, line = 0, 2
+    header_seen = False
+    for block in _read_blocks(source, chunk_bytes):
+        consumed += len(block)
+        if not header_seen:
+            names, block = _split_header(block, source)
+            if names != source.header:
+                raise InputError(f"{source.label}: the header changed while reading; is the file being written?")
+            header_seen = True
+        try:
+            parsed = writer.parse(block, line)
+        except InputError:
+            _raise_if_damaged(source)  # garbage from a damaged zip shows before its CRC check: say so
+            raise
+        yield parsed, consumed
+        line += block.count(b"\n")
+
+
+def _raise_if_damaged(source):
+    """Raise the damaged-zip error when the source's zip member fails its CRC check."""
+    if source.member is None:
+        return
+    try:
+        with zipfile.ZipFile(source.path) as zf, zf.open(source.member) as member:
+            while member.read(1 << 24):
+                pass
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise _zip_error(source.path, exc) from None
+
+
+def _prefetch(items, depth=2):
+    """Iterate ``items`` in a reader thread, ``depth`` items ahead: reading, unzipping and parsing (which
+    release the GIL) overlap the SQLite inserts of the caller.  Exceptions are re-raised here, in order;
+    leaving the loop early stops the reader."""
+    import queue
+    import threading
+
+    q = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def reader():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            q.put((done, exc))
+
+    thread = threading.Thread(target=reader, name="egms-import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        if hasattr(items, "close"):
+            items.close()
 
 
 def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=None):
@@ -606,6 +694,9 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
         _create_layer(tmp, layer, fields, {})
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
+            # 64 KiB pages hold ~25 rows of 300 dates instead of one: ~20 % faster inserts, ~35 % smaller file
+            con.execute("PRAGMA page_size=65536")
+            con.execute("VACUUM")  # applies the page size; the database holds only GDAL's empty schema
             con.execute("PRAGMA synchronous=OFF")
             con.execute("PRAGMA journal_mode=OFF")
             con.execute("PRAGMA cache_size=-65536")
@@ -626,18 +717,9 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
             for src in sources:
                 writer = _SourceWriter(con, layer, fields, src, srs_id, rtree)
                 writers.append(writer)
-                consumed, line = 0, 2
-                header_seen = False
-                for block in _read_blocks(src, chunk_bytes):
-                    consumed += len(block)
-                    if not header_seen:
-                        names, block = _split_header(block, src)
-                        if names != src.header:
-                            raise InputError(f"{src.label}: the header changed while reading; is the file being written?")
-                        header_seen = True
-                    n = writer.write(block, line, next_fid)
-                    next_fid += n
-                    line += block.count(b"\n")
+                for parsed, consumed in _prefetch(_parsed_blocks(writer, src, chunk_bytes)):
+                    if parsed is not None:
+                        next_fid += writer.insert(parsed, next_fid)
                     progress.check()
                     progress.update(0.95 * (done + min(consumed, src.size)) / total)
                 done += max(src.size, 1)
