@@ -64,16 +64,23 @@ def test_specification_naming_and_selection(run_alg, real_gpkg, tmp_path):
 @pytest.mark.parametrize("case, message", [
     ("no_dates", "nodates: no date fields"),
     ("not_zip", "the EGMS product is a .zip file"),
+    ("empty", "nothing: the layer is empty"),
+    ("lines", "roads: not a point layer"),
 ])
 def test_bad_input_leaves_nothing(run_alg, tmp_path, case, message):
     from qgis.core import QgsFeature, QgsGeometry, QgsPointXY
 
-    layer = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=mean_velocity:double", "nodates", "memory")
-    f = QgsFeature(layer.fields())
-    f.setAttributes(["a", 1.0])
-    f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(4e6, 3e6)))
-    layer.dataProvider().addFeatures([f])
-    out = tmp_path / "out" / ("x.zip" if case == "no_dates" else "x.csv")
+    if case == "empty":
+        layer = QgsVectorLayer("Point?crs=EPSG:3035&field=20200101:double", "nothing", "memory")
+    elif case == "lines":
+        layer = QgsVectorLayer("LineString?crs=EPSG:3035&field=20200101:double", "roads", "memory")
+    else:
+        layer = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=mean_velocity:double", "nodates", "memory")
+        f = QgsFeature(layer.fields())
+        f.setAttributes(["a", 1.0])
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(4e6, 3e6)))
+        layer.dataProvider().addFeatures([f])
+    out = tmp_path / "out" / ("x.csv" if case == "not_zip" else "x.zip")
     out.parent.mkdir()
     with pytest.raises(QgsProcessingException, match=message):
         run_alg("egms:exportegms", {"INPUT": layer, "OUTPUT": str(out)})
