@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 
 import numba
@@ -140,7 +141,9 @@ class RasterBlockWriter:
             profile.pop("blockysize")
         if stack.geocoded:
             profile.update(crs=stack.crs, transform=stack.transform)
-        self._ds = rasterio.open(self.tmp, "w", **profile)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning for radar-geometry stacks
+            self._ds = rasterio.open(self.tmp, "w", **profile)
         self._ds.set_band_description(1, description)
 
     def write(self, row0, data):
