@@ -14,11 +14,17 @@ import os
 import shutil
 import traceback
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingParameterDefinition
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterDefinition,
+    QgsVectorLayer,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.errors import Cancelled, EgmsError
+from ..core.errors import Cancelled, EgmsError, InputError
 from ..core.progress import Progress
 from .provider import ICON
 
@@ -43,6 +49,27 @@ class FeedbackProgress(Progress):
     def warn(self, message: str) -> None:
         if self.feedback is not None:
             self.feedback.reportError(message, fatalError=False)
+
+
+class VelocityStyler(QgsProcessingLayerPostProcessorInterface):
+    """Styles an output layer by velocity when Processing loads it into the project."""
+
+    _alive = []  # Processing keeps only a C++ pointer: hold the Python objects
+
+    def __init__(self, field):
+        super().__init__()
+        self.field = field
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        from ..ui.styling import apply_velocity_style
+
+        apply_velocity_style(layer, self.field)
+
+    @classmethod
+    def create(cls, field):
+        styler = cls(field)
+        cls._alive.append(styler)
+        return styler
 
 
 class EgmsAlgorithm(QgsProcessingAlgorithm):
@@ -96,6 +123,24 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         if path:
             self._partial_outputs.append(path)
         return path
+
+    def output_gpkg(self, parameters, name, context):
+        """The GeoPackage path of the vector output ``name`` (registered as a partial output)."""
+        path = self.parameterAsOutputLayer(parameters, name, context)
+        if not path or not path.lower().endswith(".gpkg") or path.startswith("memory:"):
+            raise InputError(f"{name}: outputs are GeoPackage files (.gpkg), not {path!r}.")
+        return self.partial_output(path)
+
+    def style_on_load(self, context, path, field="mean_velocity"):
+        """Style the output at ``path`` by ``field``: saved as the GeoPackage's default style, and applied
+        when Processing loads the layer into the project."""
+        from ..ui.styling import apply_velocity_style
+
+        layer = QgsVectorLayer(path, "styled", "ogr")
+        if apply_velocity_style(layer, field):
+            layer.saveStyleToDatabase("velocity", "Velocity, diverging around zero (EGMS plugin)", True, "")
+        if context.willLoadLayerOnCompletion(path):
+            context.layerToLoadOnCompletionDetails(path).setPostProcessor(VelocityStyler.create(field))
 
     # -- execution ------------------------------------------------------------------
     def compute(self, parameters, context, feedback, progress: FeedbackProgress) -> dict:

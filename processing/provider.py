@@ -55,6 +55,16 @@ class EgmsProvider(QgsProcessingProvider):
     def icon(self):
         return QIcon(ICON)
 
+    # Outputs are GeoPackages written by core.mpio (fast bulk writes, spatial index, atomic): files only.
+    def supportsNonFileBasedOutput(self):  # noqa: N802
+        return False
+
+    def supportedOutputVectorLayerExtensions(self):  # noqa: N802
+        return ["gpkg"]
+
+    def defaultVectorFileExtension(self, hasGeometry=True):  # noqa: N802
+        return "gpkg"
+
     def loadAlgorithms(self):  # noqa: N802
         self.missing_packages, self.skipped = [], []
         for _module, algorithm, needs in algorithm_modules():

@@ -1,0 +1,236 @@
+"""egms:calibrategnss — tie a Basic (LOS) layer to a GNSS velocity model (EGMS Calibrated, L2b)."""
+
+from __future__ import annotations
+
+import os
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorDestination,
+)
+
+from .base import EgmsAlgorithm
+
+METHODS = ("gaussian", "polynomial")
+METHOD_LABELS = ("Gaussian smoothing (wavelength)", "Polynomial surface (order)")
+LOS_FIELDS = ("los_east", "los_north", "los_up")
+
+
+def add_gnss_parameters(alg, purpose):
+    """The GNSS model parameters shared by calibrategnss and decompose (file or point layer + field names)."""
+    alg.add_parameter(
+        QgsProcessingParameterFile("GNSS", alg.tr("GNSS velocity model (A-EPND CSV)"), optional=True,
+                                   fileFilter="CSV files (*.csv *.CSV *.txt);;All files (*.*)"),
+        "A GNSS velocity model in the EGMS A-EPND CSV format: columns Latitude, Longitude, N, E, Up, SigmaN, "
+        "SigmaE, SigmaUP, easting, northing (the header may start with #); velocities in mm/yr, up positive. "
+        f"{purpose} Give this file or a GNSS point layer, not both.")
+    alg.add_parameter(
+        QgsProcessingParameterFeatureSource("GNSS_LAYER", alg.tr("GNSS velocity model (point layer)"),
+                                            [QgsProcessing.TypeVectorPoint], optional=True),
+        "GNSS stations or model nodes as a point layer (any CRS) with east, north and up velocity fields in mm/yr; "
+        "an alternative to the A-EPND file.")
+    for key, label, guess in (("EAST", "East", "E, ve, east"), ("NORTH", "North", "N, vn, north"),
+                              ("UP", "Up", "Up, U, vu, up")):
+        alg.add_parameter(
+            QgsProcessingParameterField(f"GNSS_{key}_FIELD", alg.tr(f"{label} velocity field of the GNSS layer"),
+                                        parentLayerParameterName="GNSS_LAYER", type=QgsProcessingParameterField.Numeric,
+                                        optional=True),
+            f"{label} velocity (mm/yr) field of the GNSS layer; empty = the first field named {guess} "
+            "(case-insensitive).", advanced=True)
+    alg.add_parameter(
+        QgsProcessingParameterNumber("MAX_EXTRAPOLATION", alg.tr("GNSS reach beyond the stations (m)"),
+                                     QgsProcessingParameterNumber.Double, 50000.0, minValue=0.0),
+        "Inside the convex hull of the GNSS stations velocities are interpolated linearly; outside, a point takes the "
+        "value of the nearest point of the hull boundary if it is within this distance, else it is not covered. "
+        "Default 50 km: one node spacing of the A-EPND grid.", advanced=True)
+
+
+def gnss_model_from_parameters(alg, parameters, context, feedback):
+    """The GNSS model of the parameters (:class:`core.gnss.GnssModel`), or None when none is given."""
+    import numpy as np
+
+    from ..core import gnss as gn
+    from ..core.errors import InputError
+    from .layers import source_to_table
+
+    path = alg.parameterAsFile(parameters, "GNSS", context)
+    has_layer = parameters.get("GNSS_LAYER") not in (None, "")
+    if path and has_layer:
+        raise InputError("GNSS: give either an A-EPND GNSS file (GNSS) or a GNSS point layer (GNSS_LAYER), not both")
+    if path:
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: the GNSS file does not exist")
+        model = gn.read_aepnd_csv(path)
+    elif has_layer:
+        source = alg.parameterAsSource(parameters, "GNSS_LAYER", context)
+        if source is None:
+            raise InputError(f"GNSS_LAYER: cannot open {parameters.get('GNSS_LAYER')!r} as a point layer")
+        names = source.fields().names()
+        chosen = {k: alg.parameterAsString(parameters, f"GNSS_{k.upper()}_FIELD", context) for k in ("east", "north", "up")}
+        guessed = gn.velocity_fields(names)
+        fields = {k: chosen[k] or guessed[k] for k in chosen}
+        missing = [k for k, v in fields.items() if not v]
+        if missing:
+            raise InputError(f"{layer_label(alg, parameters, 'GNSS_LAYER', context)}: no {'/'.join(missing)} velocity "
+                             "field found among "
+                             f"{', '.join(names)}; choose them with GNSS_EAST_FIELD, GNSS_NORTH_FIELD, GNSS_UP_FIELD")
+        wanted = list(dict.fromkeys(fields.values()))
+        label = layer_label(alg, parameters, "GNSS_LAYER", context)
+        table, _source = source_to_table(alg, parameters, "GNSS_LAYER", context, feedback, columns=wanted)
+        try:
+            values = [np.asarray(table.columns[fields[k]], dtype=np.float64) for k in ("east", "north", "up")]
+        except (TypeError, ValueError):
+            raise InputError(f"{label}: the GNSS velocity fields {', '.join(fields.values())} are not numeric") from None
+        model = gn.gnss_from_arrays(table.x, table.y, *values, source=label)
+    else:
+        return None
+    feedback.pushInfo(f"GNSS model — {model.describe()}")
+    return model
+
+
+def require_fields(name, names, needed, what):
+    from ..core.errors import InputError
+
+    missing = [f for f in needed if f not in names]
+    if missing:
+        raise InputError(f"{name}: no field {', '.join(missing)} — {what}")
+
+
+def layer_label(alg, parameters, name, context):
+    """The name of the layer given for parameter ``name`` (for messages), as source_to_table names it."""
+    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    return layer.name() if layer is not None else str(parameters.get(name))
+
+
+class CalibrateGnssAlgorithm(EgmsAlgorithm):
+    alg_name = "calibrategnss"
+    display = "Calibrate to GNSS"
+    group_name = "EGMS products"
+    group_key = "egmsproducts"
+    help_text = (
+        "Ties the LOS velocities of a Basic (L2a-like) point layer to a GNSS velocity model, as the EGMS "
+        "Calibrated (L2b) product does.\n\n"
+        "Input: a point layer with los_east, los_north, los_up (unit vector ground → satellite), mean_velocity "
+        "(mm/yr, positive towards the satellite) and usually date fields (YYYYMMDD, DYYYYMMDD or D_YYYYMMDD, LOS "
+        "displacement in mm) — an imported EGMS Basic product or one of our own.\n\n"
+        "GNSS: an A-EPND CSV file (EGMS_AEPND_V*.csv: Latitude, Longitude, N, E, Up, SigmaN, SigmaE, SigmaUP, "
+        "easting, northing; mm/yr) or a point layer with east/north/up velocity fields.\n\n"
+        "Method: the model is interpolated linearly to every point (inside the stations' hull; up to 50 km "
+        "beyond it, the nearest hull value) and projected on the point's LOS → gnss_velocity. The difference "
+        "mean_velocity − gnss_velocity is modelled by a smooth surface — a Gaussian filter with the given cut-off "
+        "wavelength (default 100 km; a local plane, so offset + ramp are removed exactly) or a polynomial of the "
+        "given order — fitted robustly (local motion is excluded). The surface is subtracted from mean_velocity "
+        "and, as rate × time (days since the first date / 365), from every date; the first date stays 0. Points "
+        "the GNSS model does not cover take the surface value of the nearest covered point.\n\n"
+        "Without usable GNSS coverage (fewer than 10 covered points) the algorithm stops and says so; with "
+        "'Zero-mean fallback' it subtracts the layer's mean velocity instead (EGMS: islands without GNSS).\n\n"
+        "Output: a GeoPackage (EPSG:3035) with every input field, corrected mean_velocity and dates, and "
+        "gnss_velocity (mm/yr, the GNSS model on the LOS; NULL where not covered) before the dates."
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add_parameter(
+            QgsProcessingParameterFeatureSource("INPUT", self.tr("Basic (LOS) point layer"),
+                                                [QgsProcessing.TypeVectorPoint]),
+            "Measurement points with los_east, los_north, los_up, mean_velocity (mm/yr) and date fields (mm).")
+        add_gnss_parameters(self, "Interpolated to every point and projected on its line of sight.")
+        self.add_parameter(
+            QgsProcessingParameterEnum("METHOD", self.tr("Correction surface"), options=list(METHOD_LABELS),
+                                       defaultValue=0),
+            "Gaussian smoothing: a local-plane Gaussian filter whose cut-off wavelength is SMOOTHING_WAVELENGTH. "
+            "Polynomial: a 2-D polynomial of total degree POLYNOMIAL_ORDER (0 = offset, 1 = offset + ramp).")
+        self.add_parameter(
+            QgsProcessingParameterNumber("SMOOTHING_WAVELENGTH", self.tr("Smoothing wavelength (m)"),
+                                         QgsProcessingParameterNumber.Double, 100000.0, minValue=1000.0),
+            "Cut-off wavelength of the Gaussian surface (m): a pattern of this wavelength keeps half its amplitude "
+            "(kernel σ ≈ 0.187 × wavelength). Longer = smoother correction.")
+        self.add_parameter(
+            QgsProcessingParameterNumber("POLYNOMIAL_ORDER", self.tr("Polynomial order"),
+                                         QgsProcessingParameterNumber.Integer, 1, minValue=0, maxValue=5),
+            "Total degree of the polynomial surface (used with the polynomial method).")
+        self.add_parameter(
+            QgsProcessingParameterBoolean("ZERO_MEAN", self.tr("Zero-mean fallback without GNSS coverage"), False),
+            "When the GNSS model covers fewer than 10 points (or none is given), subtract the layer's mean "
+            "velocity instead of stopping.")
+        self.add_parameter(
+            QgsProcessingParameterVectorDestination("OUTPUT", self.tr("Calibrated layer"),
+                                                    QgsProcessing.TypeVectorPoint),
+            "GeoPackage written with all input fields, corrected mean_velocity and dates, and gnss_velocity.")
+        self.addOutput(QgsProcessingOutputNumber("N_POINTS", self.tr("Number of points")))
+        self.addOutput(QgsProcessingOutputNumber("N_COVERED", self.tr("Points covered by the GNSS model")))
+        self.addOutput(QgsProcessingOutputNumber("MEAN_CORRECTION", self.tr("Mean correction (mm/yr)")))
+
+    def compute(self, parameters, context, feedback, progress):
+        import numpy as np
+
+        from ..core import calibrate as cb
+        from ..core.errors import InputError
+        from ..core.mpio import PointTable, write_points
+        from .layers import source_to_table
+
+        method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
+        order = self.parameterAsInt(parameters, "POLYNOMIAL_ORDER", context)
+        wavelength = self.parameterAsDouble(parameters, "SMOOTHING_WAVELENGTH", context)
+        zero_mean = self.parameterAsBool(parameters, "ZERO_MEAN", context)
+        reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
+        out_path = self.output_gpkg(parameters, "OUTPUT", context)
+
+        model = gnss_model_from_parameters(self, parameters, context, feedback)  # a bad GNSS file fails fast
+        if model is None and not zero_mean:
+            raise InputError("GNSS: no GNSS velocity model given — choose an A-EPND CSV file (GNSS) or a point layer "
+                             "with velocity fields (GNSS_LAYER), or enable the zero-mean fallback (ZERO_MEAN)")
+        progress.update(0.05)
+        table, _source = source_to_table(self, parameters, "INPUT", context, feedback)
+        name = layer_label(self, parameters, "INPUT", context)
+        require_fields(name, table.columns, LOS_FIELDS + ("mean_velocity",),
+                       "calibration needs a Basic layer with LOS unit vectors and mean_velocity (mm/yr)")
+        dates = table.date_fields()
+        if not dates:
+            feedback.pushWarning(f"{name}: no date fields (YYYYMMDD, DYYYYMMDD, D_YYYYMMDD): only mean_velocity "
+                                 "is corrected")
+        if "gnss_velocity" in table.columns:
+            feedback.pushInfo(f"{name}: already has gnss_velocity (a Calibrated product?): it is replaced")
+        feedback.pushInfo(f"{name}: {len(table)} points, {len(dates)} dates; surface: "
+                          + (f"Gaussian, wavelength {wavelength / 1000:g} km" if method == "gaussian"
+                             else f"polynomial of order {order}"))
+        progress.update(0.3)
+        velocity = np.asarray(table.columns["mean_velocity"], dtype=np.float64)
+        cal = cb.calibrate_velocities(
+            table.x, table.y, velocity, *(np.asarray(table.columns[f], dtype=np.float64) for f in LOS_FIELDS), model,
+            method=method, order=order, wavelength_m=wavelength, zero_mean=zero_mean, max_extrapolation_m=reach,
+            layer=name, progress=progress.span(0.3, 0.5))
+        if cal.mode == "zero_mean" and model is not None:
+            feedback.pushWarning(f"{name}: the GNSS model covers {cal.n_covered} points — not enough; zero-mean "
+                                 "fallback used")
+        feedback.pushInfo(cal.summary())
+        date_names = {n for n, _ in dates}
+        corrected = cal.correct_series([table.columns[n] for n, _ in dates], [d for _, d in dates])
+        by_name = dict(zip((n for n, _ in dates), corrected))
+        columns = {}
+        for key, values in table.columns.items():
+            if key == "gnss_velocity":
+                continue
+            if key in date_names and "gnss_velocity" not in columns:
+                columns["gnss_velocity"] = cal.gnss_velocity
+            columns[key] = cal.corrected_velocity(velocity) if key == "mean_velocity" else by_name.get(key, values)
+        columns.setdefault("gnss_velocity", cal.gnss_velocity)
+        metadata = dict(table.metadata)
+        metadata["egms_calibration"] = cal.summary()
+        progress.check()
+        write_points(out_path, PointTable(columns, table.x, table.y, table.crs, metadata),
+                     progress=progress.span(0.55, 1.0))
+        self.style_on_load(context, out_path)
+        finite = cal.correction[np.isfinite(cal.correction)]
+        return {"OUTPUT": out_path, "N_POINTS": cal.n_points, "N_COVERED": cal.n_covered,
+                "MEAN_CORRECTION": float(finite.mean()) if finite.size else float("nan")}
+
+
+ALGORITHM = CalibrateGnssAlgorithm
+REQUIRES = ("numpy", "scipy", "pyproj")

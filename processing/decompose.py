@@ -1,0 +1,175 @@
+"""egms:decompose — vertical and east motion from ascending + descending layers (EGMS Ortho, L3)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterVectorDestination,
+    QgsWkbTypes,
+)
+
+from .base import EgmsAlgorithm
+from .calibrategnss import LOS_FIELDS, add_gnss_parameters, gnss_model_from_parameters, require_fields
+
+RMSE_FIELDS = ("rmse", "rmse_ts")
+HEIGHT_FIELDS = ("height", "height_ortho")
+
+
+class DecomposeAlgorithm(EgmsAlgorithm):
+    alg_name = "decompose"
+    display = "Decompose LOS to vertical/east"
+    group_name = "EGMS products"
+    group_key = "egmsproducts"
+    help_text = (
+        "Combines ascending and descending LOS layers into vertical (U, positive up) and east–west (E, positive "
+        "east) motion on a grid, with the EGMS Ortho (L3) method.\n\n"
+        "Inputs: one or more ascending and one or more descending point layers (Calibrated products or our own) "
+        "with los_east, los_north, los_up and date fields (YYYYMMDD, DYYYYMMDD or D_YYYYMMDD; LOS displacement in "
+        "mm, positive towards the satellite). The orbit direction is checked from the sign of los_east "
+        "(ascending < 0). Precision: rmse (or rmse_ts, mm) weights the geometries; mean_velocity_std (mm/yr) is "
+        "propagated to the velocities. Without rmse, mean_velocity_std weights; without both, equal weights.\n\n"
+        "Method: optional north–south removal (the GNSS model's north velocity × los_north × time is subtracted); "
+        "points are averaged per layer in square cells aligned to multiples of the cell size in EPSG:3035 "
+        "(default 100 m, centre at +50 m); each cell series is resampled linearly to the 6-day grid from 2014-04-03 "
+        "over the span common to all layers (never extrapolated); per cell and epoch a weighted least squares "
+        "solves d = E·los_east + U·los_up (north = 0) with weights 1/σ²; the E and U series start at 0 and the "
+        "EGMS statistics are recomputed on them. Cells need at least one ascending and one descending layer and a "
+        "design condition number ≤ the maximum; others are dropped and counted.\n\n"
+        "Outputs: two GeoPackage point layers in the L3 schema (pid, easting, northing, height, rmse, "
+        "mean_velocity, mean_velocity_std, acceleration(_std), seasonality(_std), then propagated_velocity_std "
+        "(mm/yr), propagated_displacement_std (mm), n_points_asc, n_points_desc, n_geometries, then one field per "
+        "epoch YYYYMMDD in mm) — vertical (OUTPUT) and east (OUTPUT_EAST); GeoTIFFs of the vertical and east mean "
+        "velocity (mm/yr, Float32, nodata −9999, EPSG:3035, cell-aligned). Note: on resampled series the "
+        "recomputed mean_velocity_std is optimistic; propagated_velocity_std carries the input precision."
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add_parameter(
+            QgsProcessingParameterMultipleLayers("ASCENDING", self.tr("Ascending layers"), QgsProcessing.TypeVectorPoint),
+            "Point layers of ascending geometries (los_east < 0) with LOS vectors and date fields.")
+        self.add_parameter(
+            QgsProcessingParameterMultipleLayers("DESCENDING", self.tr("Descending layers"), QgsProcessing.TypeVectorPoint),
+            "Point layers of descending geometries (los_east > 0) with LOS vectors and date fields.")
+        add_gnss_parameters(self, "Optional: its north velocity is removed from the LOS series before the "
+                                  "decomposition (without it, north motion is neglected).")
+        self.add_parameter(
+            QgsProcessingParameterNumber("CELL_SIZE", self.tr("Cell size (m)"), QgsProcessingParameterNumber.Double,
+                                         100.0, minValue=1.0),
+            "Side of the square cells in EPSG:3035 metres, aligned to multiples of it (EGMS: 100 m). The L3 pid "
+            "identifies 100 m cells, so it repeats for cells smaller than 100 m.")
+        self.add_parameter(
+            QgsProcessingParameterNumber("MAX_CONDITION", self.tr("Maximum condition number"),
+                                         QgsProcessingParameterNumber.Double, 10.0, minValue=1.0),
+            "Cells whose design [los_east, los_up] has a larger condition number are dropped as ill-conditioned "
+            "(ascending + descending Sentinel-1 gives about 1.3–2).", advanced=True)
+        self.add_parameter(
+            QgsProcessingParameterVectorDestination("OUTPUT", self.tr("Vertical (U) points"), QgsProcessing.TypeVectorPoint),
+            "L3 point layer of vertical motion (mm, mm/yr, positive up), GeoPackage.")
+        self.add_parameter(
+            QgsProcessingParameterVectorDestination("OUTPUT_EAST", self.tr("East–west (E) points"),
+                                                    QgsProcessing.TypeVectorPoint),
+            "L3 point layer of east–west motion (mm, mm/yr, positive east), GeoPackage.")
+        self.add_parameter(
+            QgsProcessingParameterRasterDestination("OUTPUT_VERTICAL_RASTER", self.tr("Vertical mean velocity raster")),
+            "GeoTIFF of the vertical mean velocity (mm/yr), one pixel per cell, nodata −9999.")
+        self.add_parameter(
+            QgsProcessingParameterRasterDestination("OUTPUT_EAST_RASTER", self.tr("East mean velocity raster")),
+            "GeoTIFF of the east mean velocity (mm/yr), one pixel per cell, nodata −9999.")
+        self.addOutput(QgsProcessingOutputNumber("N_CELLS", self.tr("Cells decomposed")))
+        self.addOutput(QgsProcessingOutputNumber("N_EPOCHS", self.tr("Epochs of the 6-day grid")))
+        self.addOutput(QgsProcessingOutputNumber("N_DROPPED_ONE_ORBIT", self.tr("Cells dropped: one orbit direction only")))
+        self.addOutput(QgsProcessingOutputNumber("N_DROPPED_ILL_CONDITIONED", self.tr("Cells dropped: ill-conditioned")))
+
+    def compute(self, parameters, context, feedback, progress):
+        from ..core import ortho
+        from ..core.errors import InputError
+        from ..core.mpio import date_fields, write_points
+        from .layers import source_to_table
+
+        cell = self.parameterAsDouble(parameters, "CELL_SIZE", context)
+        max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
+        out_up = self.output_gpkg(parameters, "OUTPUT", context)
+        out_east = self.output_gpkg(parameters, "OUTPUT_EAST", context)
+        tif_up = self.parameterAsOutputLayer(parameters, "OUTPUT_VERTICAL_RASTER", context)
+        tif_east = self.parameterAsOutputLayer(parameters, "OUTPUT_EAST_RASTER", context)
+        for key, path in (("OUTPUT_VERTICAL_RASTER", tif_up), ("OUTPUT_EAST_RASTER", tif_east)):
+            if not path.lower().endswith((".tif", ".tiff")):
+                raise InputError(f"{key}: the raster is written as GeoTIFF; give a file name ending in .tif, not {path!r}")
+            self.partial_output(path)
+        if len({out_up, out_east, tif_up, tif_east}) < 4:
+            raise InputError("OUTPUT, OUTPUT_EAST and the rasters must be four different files")
+
+        inputs = []
+        for key, orbit in (("ASCENDING", "ascending"), ("DESCENDING", "descending")):
+            layers = self.parameterAsLayerList(parameters, key, context)
+            if not layers:
+                raise InputError(f"{key}: no {orbit} layer given — the decomposition needs at least one ascending and "
+                                 "one descending layer")
+            inputs += [(key, orbit, layer) for layer in layers]
+        model = gnss_model_from_parameters(self, parameters, context, feedback)
+        reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
+
+        # field checks and the common time span from the field names, before reading any data
+        plans, spans = [], []
+        for key, orbit, layer in inputs:
+            name = layer.name()
+            if not hasattr(layer, "geometryType") or layer.geometryType() != QgsWkbTypes.PointGeometry:
+                raise InputError(f"{key}: {name} is not a point layer — give point layers of measurement points")
+            names = layer.fields().names()
+            require_fields(name, names, LOS_FIELDS, "the decomposition needs LOS unit vectors (los_east, los_north, "
+                                                    "los_up)")
+            dates = date_fields(names)
+            if len(dates) < 2:
+                raise InputError(f"{name}: no date fields (YYYYMMDD, DYYYYMMDD or D_YYYYMMDD) — the decomposition "
+                                 "needs displacement time series")
+            rmse = next((f for f in RMSE_FIELDS if f in names), None)
+            height = next((f for f in HEIGHT_FIELDS if f in names), None)
+            std = "mean_velocity_std" if "mean_velocity_std" in names else None
+            columns = list(LOS_FIELDS) + [f for f in (rmse, std, height) if f] + [n for n, _ in dates]
+            plans.append((key, orbit, layer, name, dates, rmse, std, height, columns))
+            spans.append((dates[0][1], dates[-1][1]))
+        epochs = ortho.common_epochs(spans, names=[p[3] for p in plans])
+        feedback.pushInfo(f"{len(epochs)} epochs of the 6-day grid from 2014-04-03: {epochs[0]} … {epochs[-1]} "
+                          "(the span common to all layers)")
+
+        decomposer = ortho.OrthoDecomposer(epochs, cell, model, max_condition, reach)
+        share = 0.6 / len(plans)
+        for i, (key, orbit, layer, name, dates, rmse, std, height, columns) in enumerate(plans):
+            table, _source = source_to_table(self, {key: layer}, key, context, feedback, columns=columns)
+            feedback.pushInfo(f"{name}: {len(table)} points, {len(dates)} dates ({dates[0][1]} … {dates[-1][1]}), "
+                              f"{orbit}; precision from {rmse or 'no rmse'} / {std or 'no mean_velocity_std'}")
+            decomposer.add_layer(name, table.x, table.y, *(table.columns[f] for f in LOS_FIELDS),
+                                 [table.columns[n] for n, _ in dates], [d for _, d in dates],
+                                 rmse=table.columns[rmse] if rmse else None,
+                                 mean_velocity_std=table.columns[std] if std else None,
+                                 height=table.columns[height] if height else None, orbit=orbit,
+                                 progress=progress.span(i * share, (i + 1) * share))
+            del table
+        for message in decomposer.messages:
+            feedback.pushWarning(message)
+        result = decomposer.solve(progress.span(0.6, 0.8))
+        feedback.pushInfo(result.summary())
+        if result.n_cells_one_orbit or result.n_cells_ill_conditioned:
+            feedback.pushWarning(f"dropped {result.n_cells_one_orbit} cells seen from one orbit direction only and "
+                                 f"{result.n_cells_ill_conditioned} ill-conditioned cells")
+        if result.weight_source != "rmse":
+            feedback.pushWarning(f"weights from {result.weight_source}: not every layer has rmse/rmse_ts")
+
+        for path, component, share in ((out_up, "up", (0.8, 0.9)), (out_east, "east", (0.9, 0.97))):
+            write_points(path, ortho.l3_table(result, component), progress=progress.span(*share))
+        for path, component in ((tif_up, "up"), (tif_east, "east")):
+            ortho.write_velocity_geotiff(path, result, component)
+        self.style_on_load(context, out_up)
+        self.style_on_load(context, out_east)
+        return {"OUTPUT": out_up, "OUTPUT_EAST": out_east, "OUTPUT_VERTICAL_RASTER": tif_up,
+                "OUTPUT_EAST_RASTER": tif_east, "N_CELLS": result.n_cells, "N_EPOCHS": len(epochs),
+                "N_DROPPED_ONE_ORBIT": result.n_cells_one_orbit,
+                "N_DROPPED_ILL_CONDITIONED": result.n_cells_ill_conditioned}
+
+
+ALGORITHM = DecomposeAlgorithm
+REQUIRES = ("numpy", "scipy", "numba", "rasterio", "pyproj")

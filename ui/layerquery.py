@@ -1,0 +1,192 @@
+"""Reading series from QGIS point layers without ever scanning a whole layer.
+
+A click asks the provider for the points in a small square around the click
+(spatial index; geometry only, with a limit), picks the nearest, then reads that
+one feature's date fields by id.  An area asks for the points in its bounding
+box, keeps those inside the polygon, and stops at a cap.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsFeatureRequest,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+
+from ..core.mpio import date_fields
+from .series import Series, area_series, values_from_attributes, values_from_rows
+
+POINT_ID_FIELDS = ("pid", "PID", "code", "CODE", "id", "ID", "fid")
+RMSE_FIELDS = ("rmse", "rmse_ts", "RMSE")
+COHERENCE_FIELDS = ("temporal_coherence", "coherence", "COHERENCE")
+
+CANDIDATE_LIMIT = 512
+"""Most points a click reads (geometry only) before it narrows its search square."""
+
+
+def first_field(layer, names):
+    """The first of ``names`` that ``layer`` has, or None."""
+    fields = layer.fields()
+    for name in names:
+        if fields.indexOf(name) >= 0:
+            return name
+    return None
+
+
+def is_point_layer(layer):
+    return isinstance(layer, QgsVectorLayer) and layer.isValid() and layer.geometryType() == QgsWkbTypes.PointGeometry
+
+
+class SeriesLayer:
+    """A point layer seen as measurement points: its date fields, point id and RMSE fields."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        fields = layer.fields()
+        self.date_fields = date_fields(fields.names())
+        self.dates = [d for _name, d in self.date_fields]
+        self.date_indices = [fields.indexOf(name) for name, _d in self.date_fields]
+        self.pid_field = first_field(layer, POINT_ID_FIELDS)
+        self.rmse_field = first_field(layer, RMSE_FIELDS)
+        self.pid_index = fields.indexOf(self.pid_field) if self.pid_field else -1
+        self.rmse_index = fields.indexOf(self.rmse_field) if self.rmse_field else -1
+
+    @property
+    def has_dates(self):
+        return bool(self.date_fields)
+
+    def _point_id(self, feature):
+        if self.pid_index >= 0:
+            value = feature.attributes()[self.pid_index]
+            if value is not None and type(value) in (str, int, float):
+                return str(value)
+        return f"fid {feature.id()}"
+
+    # -------------------------------------------------------------- one point
+    def nearest(self, map_settings, map_point, radius, limit=CANDIDATE_LIMIT):
+        """``(fid, distance, layer point)`` of the point nearest to ``map_point`` (map CRS) within
+        ``radius`` map units, or None.  Distances are measured in map units on the canvas.
+
+        Each provider request reads geometries only and at most ``limit`` of them; when the
+        square holds more, the square shrinks (and grows back between known bounds) until a
+        request is complete, so the answer is the true nearest point.
+        """
+        layer = self.layer
+        if map_settings.destinationCrs() == layer.crs():
+            def to_map(p):
+                return p
+
+            def to_layer_rect(rect):
+                return rect
+        else:
+            def to_map(p):
+                return map_settings.layerToMapCoordinates(layer, p)
+
+            def to_layer_rect(rect):
+                return map_settings.mapToLayerCoordinates(layer, rect)
+        r_hi, r_lo = math.inf, 0.0  # known: square(r_hi) overflows; square(r_lo) holds nothing
+        r = radius
+        for _attempt in range(40):
+            rect_map = QgsRectangle(map_point.x() - r, map_point.y() - r, map_point.x() + r, map_point.y() + r)
+            request = QgsFeatureRequest().setFilterRect(to_layer_rect(rect_map))
+            request.setNoAttributes().setLimit(limit)
+            best, n = None, 0
+            for feature in layer.getFeatures(request):
+                n += 1
+                geom = feature.geometry()
+                if geom.isNull():
+                    continue
+                pt_layer = QgsPointXY(geom.vertexAt(0))
+                pt_map = to_map(pt_layer)
+                d = math.hypot(pt_map.x() - map_point.x(), pt_map.y() - map_point.y())
+                if d <= radius and (best is None or d < best[1]):
+                    best = (feature.id(), d, pt_layer)
+            if n >= limit:  # incomplete: narrow the square
+                r_hi = r
+                r = r / 4.0 if r_lo == 0.0 else math.sqrt(r_lo * r_hi)
+                if r < 1e-9 * max(radius, 1.0):
+                    return best
+                continue
+            if best is None:
+                if r_hi is math.inf or r >= radius:
+                    return None
+                r_lo = r  # emptied by narrowing: widen between the bounds
+                r = min(math.sqrt(r_lo * r_hi), radius)
+                continue
+            if best[1] <= r or r >= radius:  # any nearer point would lie inside this square
+                return best
+            r_lo, r = r, min(best[1], radius)
+        return best
+
+    def read_point(self, fid):
+        """The :class:`Series` of feature ``fid`` (None when it does not exist)."""
+        layer = self.layer
+        wanted = list(self.date_indices)
+        for index in (self.pid_index, self.rmse_index):
+            if index >= 0:
+                wanted.append(index)
+        request = QgsFeatureRequest(fid).setSubsetOfAttributes(wanted)
+        feature = next(layer.getFeatures(request), None)
+        if feature is None or not feature.isValid():
+            return None
+        attrs = feature.attributes()
+        values = values_from_attributes([attrs[i] for i in self.date_indices])
+        rmse = None
+        if self.rmse_index >= 0:
+            r = values_from_attributes([attrs[self.rmse_index]])[0]
+            rmse = float(r) if math.isfinite(r) else None
+        return Series(layer_id=layer.id(), layer_name=layer.name(), point_id=self._point_id(feature),
+                      dates=list(self.dates), values=values, rmse=rmse, fids=[fid],
+                      geometry=QgsGeometry(feature.geometry()))
+
+    # -------------------------------------------------------------- an area
+    def read_area(self, map_settings, area_map, cap, is_rectangle=False):
+        """Mean :class:`Series` of the points inside ``area_map`` (QgsGeometry, map CRS), at most ``cap``
+        points (``capped`` tells when more were inside); None when no point is inside.
+
+        ``is_rectangle``: the area is an axis-aligned rectangle, so in the layer's own CRS the
+        provider's rectangle filter alone decides what is inside."""
+        layer = self.layer
+        area_layer = QgsGeometry(area_map)
+        transform = QgsCoordinateTransform(map_settings.destinationCrs(), layer.crs(), QgsProject.instance())
+        same_crs = transform.isShortCircuited() or map_settings.destinationCrs() == layer.crs()
+        if not same_crs:
+            area_layer.transform(transform)
+        engine = None
+        if not (is_rectangle and same_crs):
+            engine = QgsGeometry.createGeometryEngine(area_layer.constGet())
+            engine.prepareGeometry()
+        getter = operator.itemgetter(*self.date_indices)
+        pick = getter if len(self.date_indices) > 1 else (lambda attrs: (getter(attrs),))
+        wanted = list(self.date_indices)
+        if self.pid_index >= 0:
+            wanted.append(self.pid_index)
+        request = QgsFeatureRequest().setFilterRect(area_layer.boundingBox()).setSubsetOfAttributes(wanted)
+        rows, fids, points, capped = [], [], [], False
+        for feature in layer.getFeatures(request):
+            geom = feature.geometry()
+            if geom.isNull() or (engine is not None and not engine.intersects(geom.constGet())):
+                continue
+            if len(rows) >= cap:
+                capped = True
+                break
+            rows.append(pick(feature.attributes()))
+            fids.append(feature.id())
+            points.append(geom.vertexAt(0))
+        if not rows:
+            return None
+        members = QgsGeometry.fromMultiPointXY([QgsPointXY(p.x(), p.y()) for p in points])
+        n = len(rows)
+        point_id = f"mean of {n}{'+' if capped else ''} point{'s' if n != 1 else ''}"
+        return area_series(values_from_rows(rows), self.dates, layer_id=layer.id(), layer_name=layer.name(),
+                           point_id=point_id, capped=capped, fids=fids, geometry=area_layer,
+                           member_geometry=members)
