@@ -114,19 +114,13 @@ ATTRIBUTE_FIELDS = (
 """Attribute fields of the output, in order; the date fields (YYYYMMDD, LOS mm) follow."""
 
 
-def _l2_pid(lines, pixels):
-    try:
-        from .pid import l2_pid
-    except ImportError:  # until core/pid.py lands: the same encoding (EGMS_FORMAT §5)
-        alphabet = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+def _l2_pid(lines, pixels, folder):
+    from .pid import l2_pid
 
-        def l2_pid(line, pixel, ipe=0):
-            head = alphabet[ipe] + "".join(alphabet[(3 // 62 ** k) % 62] for k in (3, 2, 1, 0))
-            code = np.asarray(pixel, dtype=np.int64) + (np.asarray(line, dtype=np.int64) << 16)
-            digits = [alphabet[(code // 62 ** k) % 62] for k in (4, 3, 2, 1, 0)]
-            return np.char.add(head, np.char.add(np.char.add(np.char.add(digits[0], digits[1]),
-                                                             np.char.add(digits[2], digits[3])), digits[4]))
-    return l2_pid(lines, pixels, ipe=0)
+    try:
+        return l2_pid(lines, pixels, ipe=0)
+    except ValueError as exc:
+        raise InputError(f"{folder}: {exc}; EGMS point ids hold pixels < 65536 and lines < 13977.") from None
 
 
 class _Stages:
@@ -566,7 +560,7 @@ def _columns(stack, cand, idx, lon, lat, geometry, stats, u, d):
     else:
         height_error = np.full(n, np.nan)
     cols = {
-        "pid": _l2_pid(lines, pixels).astype(object),
+        "pid": _l2_pid(lines, pixels, stack.folder).astype(object),
         "mp_type": np.zeros(n, dtype=np.int64),
         "latitude": lat[idx].astype(np.float64),
         "longitude": lon[idx].astype(np.float64),

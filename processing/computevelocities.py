@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
@@ -182,8 +180,7 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         progress.check()
         self.partial_output(path)
         write_measurement_points(path, result, out_crs, stack, progress.span(0.92, 1.0))
-        if hasattr(self, "style_on_load"):
-            self.style_on_load(context, path)
+        self.style_on_load(context, path)
         return {self.OUTPUT: path, "N_POINTS": result.n_points}
 
 
@@ -193,6 +190,7 @@ def _crs_text(crs):
 
 def write_measurement_points(path, result, out_crs, stack, progress):
     """Write the chain's columns as a GeoPackage point layer (temp file renamed on success)."""
+    from ..core.mpio import PointTable, write_points
     from ..core.pipeline import project_lonlat
 
     crs = _crs_text(out_crs)
@@ -205,68 +203,8 @@ def write_measurement_points(path, result, out_crs, stack, progress):
         "egms_orbit": stack.geometry.orbit or "",
         "egms_units": "displacement mm (LOS, positive towards the satellite), velocity mm/yr, height_error m",
     }
-    try:
-        from ..core.mpio import PointTable, write_points
-    except ImportError:
-        return _write_gpkg_ogr(path, result.columns, x, y, crs, metadata, progress)
     return write_points(path, PointTable(columns=result.columns, x=x, y=y, crs=crs, metadata=metadata),
                         progress=progress)
-
-
-def _write_gpkg_ogr(path, columns, x, y, crs, metadata, progress):
-    """Plain OGR GeoPackage writer (used until core.mpio is available)."""
-    import tempfile
-
-    import numpy as np
-    from osgeo import ogr, osr
-
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".gpkg", dir=folder)
-    os.close(fd)
-    os.remove(tmp)
-    try:
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
-        srs = osr.SpatialReference()
-        srs.SetFromUserInput(crs)
-        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        layer = ds.CreateLayer(os.path.splitext(os.path.basename(path))[0], srs, ogr.wkbPoint)
-        kinds = []
-        for name, values in columns.items():
-            v = np.asarray(values)
-            kind = ogr.OFTString if v.dtype == object else ogr.OFTInteger64 if v.dtype.kind in "iu" else ogr.OFTReal
-            layer.CreateField(ogr.FieldDefn(name, kind))
-            kinds.append((name, v, kind))
-        for key, value in metadata.items():
-            layer.SetMetadataItem(key, value)
-        defn = layer.GetLayerDefn()
-        n = len(x)
-        ds.StartTransaction()
-        for i in range(n):
-            f = ogr.Feature(defn)
-            for j, (_name, v, kind) in enumerate(kinds):
-                value = v[i]
-                if kind == ogr.OFTReal:
-                    if np.isfinite(value):
-                        f.SetField(j, float(value))
-                elif kind == ogr.OFTInteger64:
-                    f.SetField(j, int(value))
-                elif value is not None:
-                    f.SetField(j, str(value))
-            f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x[i]!r} {y[i]!r})"))
-            layer.CreateFeature(f)
-            if i % 5000 == 4999:
-                progress.check()
-                progress.update(i / n)
-        ds.CommitTransaction()
-        ds = None
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    progress.update(1.0)
-    return path
 
 
 ALGORITHM = ComputeVelocitiesAlgorithm
