@@ -41,6 +41,8 @@ DEFAULT_DISPERSION_THRESHOLD = 0.25
 """EGMS candidate threshold on D_A (EGMS_FORMAT §3)."""
 CALIBRATION_SAMPLE_ROWS = 256
 """Rows read (evenly spaced) to estimate the per-image calibration factors."""
+READ_CACHE_BYTES = 64 * 2**20
+"""GDAL block cache during the read pass: every block is read once, so a large cache only holds memory."""
 
 
 # ---------------------------------------------------------------- block kernel
@@ -166,6 +168,23 @@ class RasterBlockWriter:
 
 
 # ---------------------------------------------------------------- one pass over the stack
+def _small_gdal_cache():
+    """Context: GDAL's block cache capped at :data:`READ_CACHE_BYTES` (restored after)."""
+    import contextlib
+
+    import rasterio
+
+    try:
+        from osgeo import gdal
+
+        if gdal.GetCacheMax() <= READ_CACHE_BYTES:
+            return contextlib.nullcontext()
+    except ImportError:
+        pass
+    return rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES)
+
+
+
 @dataclass
 class Candidates:
     """Scatterer candidates of a stack (D_A below the threshold)."""
@@ -230,7 +249,7 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
         lines, pixels, disps, means, phasors = [], [], [], [], []
         n_valid = 0
         buffer = None
-        with stack:
+        with _small_gdal_cache(), stack:
             for i, (r0, r1) in enumerate(blocks):
                 progress.check()
                 shape = (stack.n_dates, r1 - r0, stack.shape[1])

@@ -46,7 +46,7 @@ DEFAULT_MAX_VELOCITY_DIFF = 60.0
 """mm/yr: velocity differences searched on an arc (± this)."""
 DEFAULT_MAX_HEIGHT_DIFF = 60.0
 """m: height-error differences searched on an arc (± this)."""
-REFINE_ITERATIONS = 4
+REFINE_ITERATIONS = 3
 CHUNK_ARCS = 20000
 
 
@@ -216,24 +216,51 @@ def _coherence(w_re, w_im, t, f, k_rad, v, h):
 
 
 @numba.njit(nogil=True, cache=True)
-def _refine(w_re, w_im, t, f, k_rad, refine_v, refine_h, v, h, iterations):
+def _refine(w_re, w_im, t, f, k_rad, refine_v, refine_h, v, h, iterations, c_re, c_im):
+    """Gauss–Newton from (v, h) on the wrapped residual phases; returns (v, h, γ at start, γ at the end).
+
+    The residual phasors ``c_k = w_k·exp(−j·model_k)`` are rotated in place by each update, so one
+    iteration costs one sincos and one atan2 per date.
+    """
     n = t.size
+    sr = 0.0
+    si = 0.0
+    for k in range(n):
+        m = k_rad * (v * t[k] + h * f[k])
+        cs = math.cos(m)
+        sn = math.sin(m)
+        c_re[k] = w_re[k] * cs + w_im[k] * sn
+        c_im[k] = w_im[k] * cs - w_re[k] * sn
+        sr += c_re[k]
+        si += c_im[k]
+    g_start = math.sqrt(sr * sr + si * si) / n
     for _ in range(iterations):
-        g, off = _coherence(w_re, w_im, t, f, k_rad, v, h)
+        norm = math.sqrt(sr * sr + si * si)
+        if norm == 0.0:
+            break
+        ur = sr / norm  # rotate by conj(S/|S|): remove the constant offset
+        ui = -si / norm
         dv = 0.0
         dh = 0.0
         for k in range(n):
-            m = k_rad * (v * t[k] + h * f[k]) + off
-            c = math.cos(m)
-            s = math.sin(m)
-            rr = w_re[k] * c + w_im[k] * s
-            ri = w_im[k] * c - w_re[k] * s
-            r = math.atan2(ri, rr)
+            r = math.atan2(c_im[k] * ur + c_re[k] * ui, c_re[k] * ur - c_im[k] * ui)
             dv += refine_v[k] * r
             dh += refine_h[k] * r
         v += dv
         h += dh
-    return v, h
+        sr = 0.0
+        si = 0.0
+        for k in range(n):
+            m = k_rad * (dv * t[k] + dh * f[k])
+            cs = math.cos(m)
+            sn = math.sin(m)
+            re = c_re[k] * cs + c_im[k] * sn
+            im = c_im[k] * cs - c_re[k] * sn
+            c_re[k] = re
+            c_im[k] = im
+            sr += re
+            si += im
+    return v, h, g_start, math.sqrt(sr * sr + si * si) / n
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
@@ -251,6 +278,8 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, t, f, k_rad, vel
         u_im = np.empty(n_pad, dtype=np.float32)
         wr = np.empty(n, dtype=np.float64)
         wi = np.empty(n, dtype=np.float64)
+        c_re = np.empty(n, dtype=np.float64)
+        c_im = np.empty(n, dtype=np.float64)
         for k in range(n):
             zq = z[q, k]
             zp = z[p, k]
@@ -263,9 +292,7 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, t, f, k_rad, vel
         bi, bj = _coarse(u_re, u_im, w_re, w_im, ev_re, ev_im, eh_re, eh_im)
         v0 = velocities[bi]
         h0 = heights[bj]
-        g0, _ = _coherence(wr, wi, t, f, k_rad, v0, h0)
-        v1, h1 = _refine(wr, wi, t, f, k_rad, refine_v, refine_h, v0, h0, iterations)
-        g1, _ = _coherence(wr, wi, t, f, k_rad, v1, h1)
+        v1, h1, g0, g1 = _refine(wr, wi, t, f, k_rad, refine_v, refine_h, v0, h0, iterations, c_re, c_im)
         if g1 >= g0:  # the refinement climbs the peak; keep the grid point if it did not
             out_v[a] = v1
             out_h[a] = h1
