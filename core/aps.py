@@ -33,6 +33,7 @@ from .stats import design_matrix
 DEFAULT_FILTER_LENGTH_M = 400.0
 DEFAULT_TIME_WINDOW_DAYS = 90.0
 MAX_NEIGHBOURS = 48
+CHUNK_POINTS = 20000
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
@@ -77,16 +78,33 @@ def neighbour_weights(x, y, sigma_m, max_neighbours=MAX_NEIGHBOURS, exclude_self
     return np.where(ok, idx, 0).astype(np.int64), wts
 
 
-def spatial_lowpass(x, y, values, sigma_m=DEFAULT_FILTER_LENGTH_M, max_neighbours=MAX_NEIGHBOURS, exclude_self=True):
+def spatial_lowpass(x, y, values, sigma_m=DEFAULT_FILTER_LENGTH_M, max_neighbours=MAX_NEIGHBOURS, exclude_self=True,
+                    chunk=CHUNK_POINTS):
     """Gaussian-weighted average (σ = ``sigma_m``) of the neighbours' rows of ``values`` (n, n_dates).
 
-    Points without a neighbour within 3σ get 0.
+    Points without a neighbour within 3σ get 0.  Neighbours are searched for ``chunk`` points at a
+    time, so memory stays at ``chunk × max_neighbours`` whatever the number of points.
     """
+    from scipy.spatial import cKDTree
+
     values = np.ascontiguousarray(values, dtype=np.float64)
-    idx, wts = neighbour_weights(x, y, sigma_m, max_neighbours, exclude_self)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
     out = np.zeros_like(values)
-    if values.size and idx.shape[1]:
-        _weighted_average_kernel(values, idx, wts, out)
+    n = x.size
+    k = min(int(max_neighbours) + 1, n)
+    if n == 0 or values.shape[1] == 0 or k < 2:
+        return out
+    xy = np.column_stack([x, y])
+    tree = cKDTree(xy)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        dist, idx = tree.query(xy[start:stop], k=k, distance_upper_bound=3.0 * sigma_m)
+        ok = np.isfinite(dist) & (idx < n)
+        if exclude_self:
+            ok &= idx != np.arange(start, stop)[:, None]
+        wts = np.where(ok, np.exp(-0.5 * (np.where(ok, dist, 0.0) / sigma_m) ** 2), 0.0)
+        _weighted_average_kernel(values, np.where(ok, idx, 0).astype(np.int64), wts, out[start:stop])
     return out
 
 

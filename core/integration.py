@@ -72,7 +72,10 @@ class NetworkSolver:
         self.keep[self.reference] = False
         reduced = normal[self.keep][:, self.keep].tocsc()
         try:
-            self._lu = splu(reduced, permc_spec="MMD_AT_PLUS_A") if reduced.shape[0] else None
+            # symmetric positive definite: a fill-reducing symmetric ordering kept by diagonal pivoting
+            # (SuperLU's partial pivoting would otherwise wreck the ordering: 70× slower at 30 000 points)
+            self._lu = splu(reduced, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                            options=dict(SymmetricMode=True)) if reduced.shape[0] else None
         except RuntimeError as exc:  # singular: the network is not connected
             raise EgmsError(f"the arc network is not connected ({exc}); cannot integrate") from None
 

@@ -44,11 +44,14 @@ def local_metric_coordinates(lon, lat, centre=None):
 
 
 def _unique_arcs(pairs):
-    pairs = np.sort(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), axis=1)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    if pairs.size == 0:
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    ok = lo != hi
+    if not ok.any():
         return np.zeros((0, 2), dtype=np.int64)
-    return np.unique(pairs, axis=0)
+    base = int(hi.max()) + 1
+    keys = np.unique(lo[ok] * base + hi[ok])  # sorted by (i, j)
+    return np.column_stack([keys // base, keys % base])
 
 
 def delaunay_arcs(x, y):

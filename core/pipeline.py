@@ -47,7 +47,7 @@ from .progress import ensure
 
 # -------------------------------------------------------------------------- parameters
 MIN_POINTS = 3
-HEIGHT_FILTER_NEIGHBOURS = 512
+HEIGHT_FILTER_NEIGHBOURS = 256
 MIN_APS_FILTER_M = 100.0
 
 
@@ -239,10 +239,11 @@ def _clean_network(x, y, cache, params, arc_threshold, progress):
 
     n = x.size
     active = np.ones(n, dtype=bool)
+    built_for = None
     for _ in range(3):
         idx = np.flatnonzero(active)
         local, _len = build_network(x[idx], y[idx], params.max_arc_length_m, params.neighbours)
-        arcs = idx[local]
+        arcs, built_for = idx[local], active.copy()
         _, _, g = cache.estimate(arcs, progress)
         degree = _good_degree(n, arcs, g >= arc_threshold)
         drop = active & (degree == 0)
@@ -267,9 +268,10 @@ def _clean_network(x, y, cache, params, arc_threshold, progress):
             _, _, g = cache.estimate(pairs, progress)
             readmit = _good_degree(n, pairs, g >= arc_threshold) >= 2
             active |= readmit & ~active
-    idx = np.flatnonzero(active)
-    local, _len = build_network(x[idx], y[idx], params.max_arc_length_m, params.neighbours)
-    arcs = idx[local]
+    if not np.array_equal(active, built_for):  # the network changed: rebuild it on the accepted points
+        idx = np.flatnonzero(active)
+        local, _len = build_network(x[idx], y[idx], params.max_arc_length_m, params.neighbours)
+        arcs = idx[local]
     v, h, g = cache.estimate(arcs, progress)
     good = g >= arc_threshold
     arcs, v, h, g = arcs[good], v[good], h[good], g[good]
