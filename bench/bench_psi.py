@@ -2,7 +2,8 @@
 
 1. A simulated 1000 × 1000 pixel, 60-date stack (480 MB of CFloat32 SLCs): ``compute_velocities`` (the
    whole chain, stack → columns) and writing the GeoPackage, next to reading every SLC block once with
-   the same block size (both from the page cache, after a warm-up read).  Target ≤ 10×.
+   the same block size and GDAL cache — both from the page cache (best of a few runs), then both from
+   the disk (the stack's files evicted from the page cache first).  Target ≤ 10×.
 2. A 2000 × 2000 × 60 stack (1.9 GB of SLCs): the chain in a fresh subprocess, peak resident memory
    (``ru_maxrss``) next to the size of the SLCs.  Target ≤ 1.5 GB.
 
@@ -57,11 +58,23 @@ def _read_once(stack, block_mb=256.0):
     return time.perf_counter() - t0
 
 
+def _evict(stack):
+    """Drop the stack's SLCs (only those files) from the page cache: the next read comes from the disk."""
+    for path in stack.paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def _slc_bytes(stack):
     return sum(os.path.getsize(p) for p in stack.paths)
 
 
 def run(record, sizes=(1000, 2000)):
+    from egms_plugin.core.amplitude import _small_gdal_cache
     from egms_plugin.core.mpio import PointTable, write_points
     from egms_plugin.core.pipeline import compute_velocities, project_lonlat
     from egms_plugin.core.stack import StackFolder
@@ -71,11 +84,15 @@ def run(record, sizes=(1000, 2000)):
 
     folder = _stack(sizes[0])
     stack = StackFolder(folder)
-    _read_once(stack)  # page cache warm for both measurements
-    t_read = min(_read_once(stack) for _ in range(2))
-    t0 = time.perf_counter()
-    result = compute_velocities(stack)
-    t_chain = time.perf_counter() - t0
+    with _small_gdal_cache():  # the chain's own reading conditions
+        t_read = min(_read_once(stack) for _ in range(3))
+    t_chain, result = None, None
+    for _ in range(2):  # best of two: the machine is shared
+        t0 = time.perf_counter()
+        res = compute_velocities(stack)
+        elapsed = time.perf_counter() - t0
+        if t_chain is None or elapsed < t_chain:
+            t_chain, result = elapsed, res
     x, y = project_lonlat(result.lon, result.lat, "EPSG:3035")
     out = os.path.join(CACHE, "out.gpkg")
     t0 = time.perf_counter()
@@ -84,12 +101,22 @@ def run(record, sizes=(1000, 2000)):
     os.remove(out)
     gb = _slc_bytes(stack) / 1e9
     note = f"{sizes[0]}² × 60 ({gb:.2f} GB of SLCs), {result.counts['candidates']} candidates → {result.n_points} points"
-    record("PSI chain end to end (stack → columns)", t_chain, "s", t_read, "reading the stack once",
+    record("PSI chain end to end (stack → columns)", t_chain, "s", t_read, "reading the stack once (page cache)",
            target="≤ 10× the read", note=note)
-    record("PSI chain + GeoPackage", t_chain + t_write, "s", t_read, "reading the stack once",
+    record("PSI chain + GeoPackage", t_chain + t_write, "s", t_read, "reading the stack once (page cache)",
            note=f"writing {result.n_points} points × {len(result.columns)} fields took {t_write:.1f} s")
     for stage, seconds in result.timings.items():
         record(f"  stage: {stage}", seconds, "s", t_chain, "whole chain")
+    # from the disk: the stack's files dropped from the page cache before each measurement
+    _evict(stack)
+    with _small_gdal_cache():
+        t_read_cold = _read_once(stack)
+    _evict(stack)
+    t0 = time.perf_counter()
+    compute_velocities(stack)
+    t_chain_cold = time.perf_counter() - t0
+    record("PSI chain end to end, cold", t_chain_cold, "s", t_read_cold, "reading the stack once from disk",
+           target="≤ 10× the read", note="SLC files evicted from the page cache (posix_fadvise) before each run")
 
     if len(sizes) > 1:
         folder = _stack(sizes[1])

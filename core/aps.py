@@ -99,7 +99,7 @@ def spatial_lowpass(x, y, values, sigma_m=DEFAULT_FILTER_LENGTH_M, max_neighbour
     tree = cKDTree(xy)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        dist, idx = tree.query(xy[start:stop], k=k, distance_upper_bound=3.0 * sigma_m)
+        dist, idx = tree.query(xy[start:stop], k=k, distance_upper_bound=3.0 * sigma_m, workers=-1)
         ok = np.isfinite(dist) & (idx < n)
         if exclude_self:
             ok &= idx != np.arange(start, stop)[:, None]

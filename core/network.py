@@ -84,7 +84,7 @@ def neighbour_arcs(x, y, n_neighbours=DEFAULT_NEIGHBOURS, max_length=np.inf):
     if k < 1:
         return np.zeros((0, 2), dtype=np.int64)
     tree = cKDTree(np.column_stack([x, y]))
-    dist, idx = tree.query(np.column_stack([x, y]), k=k + 1, distance_upper_bound=max_length)
+    dist, idx = tree.query(np.column_stack([x, y]), k=k + 1, distance_upper_bound=max_length, workers=-1)
     src = np.repeat(np.arange(n), k + 1).reshape(n, k + 1)
     ok = np.isfinite(dist) & (idx < n)
     return _unique_arcs(np.column_stack([src[ok], idx[ok]]))

@@ -63,8 +63,9 @@ class PsiParameters:
     max_rmse_mm: float = 5.0
     """Final selection: RMSE of the cubic + seasonal fit (mm); 0 disables."""
     max_arc_length_m: float = 1000.0
-    neighbours: int = 8
-    """Nearest neighbours added to the Delaunay arcs of every point."""
+    neighbours: int = 6
+    """Nearest neighbours added to the Delaunay arcs of every point (redundancy; 4, 6 and 8 give the same
+    accuracy on the simulated stacks, 6 costs 18 % fewer arcs than 8)."""
     max_velocity_diff: float = 60.0
     """mm/yr searched on an arc (±)."""
     max_height_diff: float = 60.0
