@@ -33,6 +33,7 @@ import numpy as np
 from .errors import EgmsError
 
 MAX_WEIGHT_COHERENCE = 0.995
+CHUNK_ARCS = 100000
 
 
 def network_weights(coherence):
@@ -101,47 +102,49 @@ class NetworkSolver:
 
 # ---------------------------------------------------------------- residual phases, date by date
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _residual_rhs_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, offset, weights, rhs_t):
+def _arc_residual_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, offset, out):
+    """Wrapped residual phase of every arc (rows, parallel over arcs) and date."""
     n_dates = t.size
-    n_arcs = p_idx.size
-    for k in numba.prange(n_dates):
-        tk = t[k]
-        fk = f[k]
-        for a in range(n_arcs):
-            p = p_idx[a]
-            q = q_idx[a]
+    for a in numba.prange(p_idx.size):
+        p = p_idx[a]
+        q = q_idx[a]
+        for k in range(n_dates):
             zq = z[q, k]
             zp = z[p, k]
             re = np.float64(zq.real) * zp.real + np.float64(zq.imag) * zp.imag
             im = np.float64(zq.imag) * zp.real - np.float64(zq.real) * zp.imag
-            m = k_rad * (dv[a] * tk + dh[a] * fk) + offset[a]
+            m = k_rad * (dv[a] * t[k] + dh[a] * f[k]) + offset[a]
             c = math.cos(m)
             s = math.sin(m)
-            r = math.atan2(im * c - re * s, re * c + im * s)
-            w = weights[a] * r
-            rhs_t[k, q] += w
-            rhs_t[k, p] -= w
+            out[a, k] = math.atan2(im * c - re * s, re * c + im * s)
 
 
-def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offset, rad_per_mm):
+def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offset, rad_per_mm, chunk=CHUNK_ARCS):
     """Residual phase (rad) of every point and date, unwrapped on the network (reference point = 0).
 
     The arc residual of date k is ``wrap(Δφ_k − model_k(Δv, Δh) − offset)``; the
     per-date least-squares integration uses the solver's factorisation (all
-    dates at once).  Returns float64 (n_points, n_dates).
+    dates at once).  Arcs are processed in chunks (memory ``chunk × n_dates``).
+    Returns float64 (n_points, n_dates).
     """
     z = np.ascontiguousarray(phasors, dtype=np.complex64)
     arcs = solver.arcs
     n_dates = z.shape[1]
     t = np.ascontiguousarray(t_years, dtype=np.float64)
     f = np.zeros(n_dates) if height_factor is None else np.ascontiguousarray(height_factor, dtype=np.float64)
-    rhs_t = np.zeros((n_dates, solver.n_points), dtype=np.float64)
-    if len(arcs):
-        _residual_rhs_kernel(z, np.ascontiguousarray(arcs[:, 0]), np.ascontiguousarray(arcs[:, 1]), t, f,
-                             float(rad_per_mm), np.ascontiguousarray(dv, dtype=np.float64),
-                             np.ascontiguousarray(dh, dtype=np.float64), np.ascontiguousarray(offset, dtype=np.float64),
-                             solver.weights, rhs_t)
-    return solver.solve_rhs(rhs_t.T)
+    dv = np.ascontiguousarray(dv, dtype=np.float64)
+    dh = np.ascontiguousarray(dh, dtype=np.float64)
+    offset = np.ascontiguousarray(offset, dtype=np.float64)
+    rhs = np.zeros((solver.n_points, n_dates), dtype=np.float64)
+    design_t = solver.design.T.tocsc()  # column slices of the transposed design: one per arc chunk
+    for start in range(0, len(arcs), chunk):
+        stop = min(start + chunk, len(arcs))
+        res = np.empty((stop - start, n_dates), dtype=np.float64)
+        _arc_residual_kernel(z, np.ascontiguousarray(arcs[start:stop, 0]), np.ascontiguousarray(arcs[start:stop, 1]),
+                             t, f, float(rad_per_mm), dv[start:stop], dh[start:stop], offset[start:stop], res)
+        res *= solver.weights[start:stop, None]
+        rhs += design_t[:, start:stop] @ res
+    return solver.solve_rhs(rhs)
 
 
 def wrap(phase):
