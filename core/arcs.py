@@ -46,7 +46,7 @@ DEFAULT_MAX_VELOCITY_DIFF = 60.0
 """mm/yr: velocity differences searched on an arc (± this)."""
 DEFAULT_MAX_HEIGHT_DIFF = 60.0
 """m: height-error differences searched on an arc (± this)."""
-REFINE_ITERATIONS = 3
+REFINE_ITERATIONS = 2
 CHUNK_ARCS = 20000
 
 
@@ -216,21 +216,17 @@ def _coherence(w_re, w_im, t, f, k_rad, v, h):
 
 
 @numba.njit(nogil=True, cache=True)
-def _refine(w_re, w_im, t, f, k_rad, refine_v, refine_h, v, h, iterations, c_re, c_im):
+def _refine(c_re, c_im, t, f, k_rad, refine_v, refine_h, v, h, iterations):
     """Gauss–Newton from (v, h) on the wrapped residual phases; returns (v, h, γ at start, γ at the end).
 
-    The residual phasors ``c_k = w_k·exp(−j·model_k)`` are rotated in place by each update, so one
-    iteration costs one sincos and one atan2 per date.
+    ``c`` holds the residual phasors ``w_k·exp(−j·model_k(v, h))`` on entry; they are rotated in place
+    by each update, so one iteration costs one atan2 and one sincos per date.  The model is linear in
+    (v, h), so one step reaches the least-squares optimum unless a residual wraps; two make sure.
     """
     n = t.size
     sr = 0.0
     si = 0.0
     for k in range(n):
-        m = k_rad * (v * t[k] + h * f[k])
-        cs = math.cos(m)
-        sn = math.sin(m)
-        c_re[k] = w_re[k] * cs + w_im[k] * sn
-        c_im[k] = w_im[k] * cs - w_re[k] * sn
         sr += c_re[k]
         si += c_im[k]
     g_start = math.sqrt(sr * sr + si * si) / n
@@ -276,23 +272,23 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, t, f, k_rad, vel
         w_im = np.zeros(n_pad, dtype=np.float32)
         u_re = np.empty(n_pad, dtype=np.float32)
         u_im = np.empty(n_pad, dtype=np.float32)
-        wr = np.empty(n, dtype=np.float64)
-        wi = np.empty(n, dtype=np.float64)
         c_re = np.empty(n, dtype=np.float64)
         c_im = np.empty(n, dtype=np.float64)
         for k in range(n):
             zq = z[q, k]
             zp = z[p, k]
-            re = np.float64(zq.real) * zp.real + np.float64(zq.imag) * zp.imag
-            im = np.float64(zq.imag) * zp.real - np.float64(zq.real) * zp.imag
-            wr[k] = re
-            wi[k] = im
-            w_re[k] = re
-            w_im[k] = im
+            w_re[k] = zq.real * zp.real + zq.imag * zp.imag
+            w_im[k] = zq.imag * zp.real - zq.real * zp.imag
         bi, bj = _coarse(u_re, u_im, w_re, w_im, ev_re, ev_im, eh_re, eh_im)
         v0 = velocities[bi]
         h0 = heights[bj]
-        v1, h1, g0, g1 = _refine(wr, wi, t, f, k_rad, refine_v, refine_h, v0, h0, iterations, c_re, c_im)
+        # residual phasors at the grid peak from the tables: w · conj(model) = w · ev[i] · eh[j]
+        for k in range(n):
+            er = np.float64(ev_re[bi, k]) * eh_re[bj, k] - np.float64(ev_im[bi, k]) * eh_im[bj, k]
+            ei = np.float64(ev_re[bi, k]) * eh_im[bj, k] + np.float64(ev_im[bi, k]) * eh_re[bj, k]
+            c_re[k] = w_re[k] * er - w_im[k] * ei
+            c_im[k] = w_re[k] * ei + w_im[k] * er
+        v1, h1, g0, g1 = _refine(c_re, c_im, t, f, k_rad, refine_v, refine_h, v0, h0, iterations)
         if g1 >= g0:  # the refinement climbs the peak; keep the grid point if it did not
             out_v[a] = v1
             out_h[a] = h1

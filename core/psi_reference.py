@@ -18,7 +18,7 @@ def _coherence(w, t, f, k_rad, v, h):
     return np.abs(s) / t.size, np.angle(s)
 
 
-def estimate_arc_parameters_numpy(phasors, arcs, search, chunk=256, iterations=3):
+def estimate_arc_parameters_numpy(phasors, arcs, search, chunk=256, iterations=2):
     """(velocity, height, coherence) of every arc, as :func:`.arcs.estimate_arc_parameters` computes them."""
     z = np.asarray(phasors, dtype=np.complex64)
     arcs = np.asarray(arcs, dtype=np.int64).reshape(-1, 2)
