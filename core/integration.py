@@ -119,7 +119,8 @@ def _arc_residual_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, offset, out):
             out[a, k] = math.atan2(im * c - re * s, re * c + im * s)
 
 
-def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offset, rad_per_mm, chunk=CHUNK_ARCS):
+def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offset, rad_per_mm, chunk=CHUNK_ARCS,
+                           progress=None):
     """Residual phase (rad) of every point and date, unwrapped on the network (reference point = 0).
 
     The arc residual of date k is ``wrap(Δφ_k − model_k(Δv, Δh) − offset)``; the
@@ -144,6 +145,8 @@ def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offs
                              t, f, float(rad_per_mm), dv[start:stop], dh[start:stop], offset[start:stop], res)
         res *= solver.weights[start:stop, None]
         rhs += design_t[:, start:stop] @ res
+        if progress is not None:
+            progress.check()
     return solver.solve_rhs(rhs)
 
 

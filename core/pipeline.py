@@ -474,7 +474,7 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     vel, hgt = net["velocity"], net["height"]
     arcs_l = solver.arcs
     unwrapped = unwrap_residual_phases(solver, z, geometry.t, geometry.f0, solver.arc_differences(vel),
-                                       solver.arc_differences(hgt), net["offset"], rad_per_mm)
+                                       solver.arc_differences(hgt), net["offset"], rad_per_mm, progress=progress)
     progress.check()
     own = _own_phase(z, net["reference"], geometry.t, geometry.f0, vel, hgt, unwrapped, rad_per_mm)
     del unwrapped, arcs_l
@@ -560,6 +560,7 @@ def _columns(stack, cand, idx, lon, lat, geometry, stats, u, d):
         le = ln = lu = np.full(n, np.nan)
     if u is not None:
         height_error = u * (geometry.height_scale[idx] if geometry.height_scale is not None else 1.0)
+        height_error = height_error - np.median(height_error)  # relative, like the velocities: median 0
     else:
         height_error = np.full(n, np.nan)
     cols = {

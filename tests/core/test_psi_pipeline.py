@@ -122,6 +122,7 @@ def test_schema_units_and_references(stacks, results):
     np.testing.assert_array_equal(c[stack.date_strings[0]], 0.0)  # first date is the temporal reference
     series = np.stack([c[d] for d in stack.date_strings], axis=1)
     np.testing.assert_allclose(np.median(series, axis=0), 0.0, atol=1e-9)  # spatial reference: median
+    assert np.median(c["height_error"]) == pytest.approx(0.0, abs=1e-9)  # height errors relative the same way
     los = cv.los_vector(39.0, -10.0)
     np.testing.assert_allclose([c["los_east"][0], c["los_north"][0], c["los_up"][0]], los)
     assert c["track_angle"][0] == -10.0 and c["incidence_angle"][0] == 39.0
