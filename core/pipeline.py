@@ -43,7 +43,7 @@ import numpy as np
 
 from . import conventions as cv
 from .errors import InputError
-from .progress import ensure
+from .progress import Progress, ensure
 
 # -------------------------------------------------------------------------- parameters
 MIN_POINTS = 3
@@ -153,6 +153,26 @@ class _Stages:
         self.timings[self._name] = time.perf_counter() - self._t0
         self.progress.update(self._bounds[self._name][1])
         self.progress.check()
+
+
+class _Monotonic(Progress):
+    """Forwards progress that never goes back (several passes share one stage's span)."""
+
+    def __init__(self, parent):
+        self._parent, self._last = parent, 0.0
+
+    def update(self, fraction):
+        self._last = max(self._last, fraction)
+        self._parent.update(self._last)
+
+    def is_cancelled(self):
+        return self._parent.is_cancelled()
+
+    def info(self, message):
+        self._parent.info(message)
+
+    def warn(self, message):
+        self._parent.warn(message)
 
 
 # -------------------------------------------------------------------------- geometry
@@ -446,7 +466,7 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     arc_threshold = max(p.arc_coherence_threshold, noise_level)
     if arc_threshold > p.arc_coherence_threshold + 1e-9:
         progress.info(f"arc coherence threshold raised to {arc_threshold:.2f} for {n_dates} acquisitions")
-    keep, arcs, dv, dh, g = _clean_network(x, y, cache, p, arc_threshold, span)
+    keep, arcs, dv, dh, g = _clean_network(x, y, cache, p, arc_threshold, _Monotonic(span))
     counts["arcs_estimated"] = cache.n_estimated
     stages.end()
     if keep.sum() < MIN_POINTS:
@@ -472,12 +492,11 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     stages.begin("time series and atmosphere")
     z = cand.phasors[pts]
     vel, hgt = net["velocity"], net["height"]
-    arcs_l = solver.arcs
     unwrapped = unwrap_residual_phases(solver, z, geometry.t, geometry.f0, solver.arc_differences(vel),
                                        solver.arc_differences(hgt), net["offset"], rad_per_mm, progress=progress)
     progress.check()
     own = _own_phase(z, net["reference"], geometry.t, geometry.f0, vel, hgt, unwrapped, rad_per_mm)
-    del unwrapped, arcs_l
+    del unwrapped
     xs, ys = x[pts], y[pts]
     p = _with_aps_filter(p, xs, ys, progress)
     selected = np.ones(pts.size, dtype=bool)
