@@ -47,7 +47,6 @@ from .progress import Progress, ensure
 
 # -------------------------------------------------------------------------- parameters
 MIN_POINTS = 3
-HEIGHT_FILTER_NEIGHBOURS = 256
 MIN_APS_FILTER_M = 100.0
 
 
@@ -377,10 +376,10 @@ def _heights_and_screen(observed, vel, x, y, geometry, p, progress):
     error.  The screen is then estimated from the residual without that height
     error, and the height error is re-fitted on the corrected series.
     """
-    from .aps import estimate_aps, spatial_lowpass
+    from .aps import estimate_aps, gaussian_smooth_points
 
     u0 = _refine_heights(observed, geometry)
-    smooth = spatial_lowpass(x, y, u0[:, None], p.height_filter_m, max_neighbours=HEIGHT_FILTER_NEIGHBOURS)[:, 0]
+    smooth = gaussian_smooth_points(x, y, u0, p.height_filter_m)
     u1 = u0 - smooth
     progress.check()
     residual = observed - vel[:, None] * geometry.t[None, :] - u1[:, None] * geometry.f0[None, :]
