@@ -44,8 +44,9 @@ def date_fields(names):
         m = DATE_FIELD_RE.match(name)
         if not m:
             continue
-        try:
-            found.append((name, _dt.datetime.strptime(m.group(1), "%Y%m%d").date()))
+        digits = m.group(1)
+        try:  # int slicing: ~50× faster than strptime, which matters for 300 fields per click
+            found.append((name, _dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))))
         except ValueError:
             continue
     return sorted(found, key=lambda item: item[1])
@@ -94,34 +95,34 @@ def _ogr():
     return ogr
 
 
-def _column_from_batches(parts, ftype, n):
+def _empty_column(ftype, n):
+    """Preallocated column: float64 for Real, int64 for Integer, object for the rest."""
     ogr = _ogr()
-    if not parts:
-        if ftype in (ogr.OFTInteger, ogr.OFTInteger64):
-            return np.empty(0, dtype=np.int64)
-        if ftype == ogr.OFTReal:
-            return np.empty(0, dtype=np.float64)
-        return np.empty(0, dtype=object)
     if ftype == ogr.OFTReal:
-        return np.concatenate([np.ma.filled(np.ma.asarray(p, dtype=np.float64), np.nan) for p in parts])
+        return np.full(n, np.nan, dtype=np.float64)
     if ftype in (ogr.OFTInteger, ogr.OFTInteger64):
-        if any(np.ma.is_masked(p) for p in parts):  # NULL integers → float with NaN
-            return np.concatenate([np.ma.filled(np.ma.asarray(p, dtype=np.float64), np.nan) for p in parts])
-        return np.concatenate([np.asarray(p).astype(np.int64) for p in parts])
-    out = np.empty(n, dtype=object)
-    i = 0
-    for p in parts:
-        data = np.ma.getdata(p)
-        mask = np.ma.getmaskarray(p) if np.ma.isMaskedArray(p) else None
-        for k, v in enumerate(data):
-            if mask is not None and mask[k]:
-                out[i] = None
-            elif isinstance(v, bytes):
-                out[i] = v.decode("utf-8")
-            else:
-                out[i] = v if v is None else str(v)
-            i += 1
-    return out
+        return np.zeros(n, dtype=np.int64)
+    return np.full(n, None, dtype=object)
+
+
+def _fill_column(out, ftype, start, part):
+    """Copy one Arrow batch into ``out[start:]``; the positions of NULLs (empty when none)."""
+    ogr = _ogr()
+    size = len(part)
+    mask = np.ma.getmaskarray(part) if np.ma.isMaskedArray(part) else None
+    nulls = np.flatnonzero(mask) + start if mask is not None else np.empty(0, dtype=np.int64)
+    if ftype == ogr.OFTReal:
+        out[start:start + size] = np.ma.filled(np.ma.asarray(part, dtype=np.float64), np.nan)
+        return nulls
+    if ftype in (ogr.OFTInteger, ogr.OFTInteger64):
+        out[start:start + size] = np.ma.filled(np.ma.asarray(part), 0)
+        return nulls
+    data = np.ma.getdata(part)
+    values = [v.decode("utf-8") if isinstance(v, bytes) else (None if v is None else str(v)) for v in data.tolist()]
+    if nulls.size:
+        values = [None if m else v for v, m in zip(values, mask.tolist())]
+    out[start:start + size] = values
+    return nulls
 
 
 def _xy_from_wkb(parts):
@@ -211,30 +212,41 @@ def read_points(path, layer=None, columns=None, progress=None):
     progress = ensure(progress)
     geom_name = lyr.GetGeometryColumn() or "wkb_geometry"
     n_expected = lyr.GetFeatureCount()
-    parts = {n: [] for n, _t in fields}
-    geom_parts = []
-    if hasattr(lyr, "GetArrowStreamAsNumPy"):
-        # GDAL 3.6's Arrow reader silently returns no rows beyond ~120 fields: read in groups of fields.
-        groups = [fields[i:i + _FIELDS_PER_PASS] for i in range(0, len(fields), _FIELDS_PER_PASS)] or [[]]
-        for g, group in enumerate(groups):
-            keep = {name for name, _t in group}
-            lyr.SetIgnoredFields([name for name, _t in all_fields if name not in keep] + ([] if g == 0 else ["OGR_GEOMETRY"]))
-            lyr.ResetReading()
-            n = 0
-            stream = lyr.GetArrowStreamAsNumPy(options=[f"MAX_FEATURES_IN_BATCH={_ROWS_PER_BATCH}"])
-            for batch in stream:
-                for name, _t in group:
-                    parts[name].append(batch[name])
-                if g == 0:
-                    geom_parts.append(batch[geom_name])
-                n += len(batch["fid"]) if "fid" in batch else len(next(iter(batch.values())))
-                progress.check()
-                progress.update(min((g + n / total) / len(groups), 1.0))
-            if n != n_expected:
-                raise InputError(f"{path} ({lyr.GetName()}): read {n} of {n_expected} features; is the file complete?")
-    else:  # pragma: no cover - GDAL < 3.6
+    if not hasattr(lyr, "GetArrowStreamAsNumPy") or n_expected < 0:  # pragma: no cover - GDAL < 3.6
         return _read_by_feature(lyr, fields, crs, metadata)
-    cols = {name: _column_from_batches(parts[name], t, n) for name, t in fields}
+    # Columns are preallocated and filled batch by batch, so peak memory is the table plus one batch.
+    cols = {name: _empty_column(t, n_expected) for name, t in fields}
+    null_ints = {name: [] for name, t in fields if t in (ogr.OFTInteger, ogr.OFTInteger64)}
+    x = np.full(n_expected, np.nan)
+    y = np.full(n_expected, np.nan)
+    # GDAL 3.6's Arrow reader silently returns no rows beyond ~120 fields: read in groups of fields.
+    groups = [fields[i:i + _FIELDS_PER_PASS] for i in range(0, len(fields), _FIELDS_PER_PASS)] or [[]]
+    for g, group in enumerate(groups):
+        keep = {name for name, _t in group}
+        lyr.SetIgnoredFields([name for name, _t in all_fields if name not in keep] + ([] if g == 0 else ["OGR_GEOMETRY"]))
+        lyr.ResetReading()
+        n = 0
+        for batch in lyr.GetArrowStreamAsNumPy(options=[f"MAX_FEATURES_IN_BATCH={_ROWS_PER_BATCH}"]):
+            size = len(batch["fid"]) if "fid" in batch else len(next(iter(batch.values())))
+            if n + size > n_expected:
+                raise InputError(f"{path} ({lyr.GetName()}): more features than the {n_expected} announced; "
+                                 "is the file being written?")
+            for name, t in group:
+                nulls = _fill_column(cols[name], t, n, batch[name])
+                if nulls.size and name in null_ints:
+                    null_ints[name].append(nulls)
+            if g == 0:
+                bx, by = _xy_from_wkb([batch[geom_name]])
+                x[n:n + size], y[n:n + size] = bx, by
+            n += size
+            progress.check()
+            progress.update(min((g + n / total) / len(groups), 1.0))
+        if n != n_expected:
+            raise InputError(f"{path} ({lyr.GetName()}): read {n} of {n_expected} features; is the file complete?")
+    for name, nulls in null_ints.items():
+        if nulls:  # NULL integers: float64 with NaN, like NULL reals
+            cols[name] = cols[name].astype(np.float64)
+            cols[name][np.concatenate(nulls)] = np.nan
     # GDAL 3.6's Arrow→numpy conversion garbles Boolean fields (bit-packed read as bytes): re-read those.
     booleans = [name for name, _t in fields if defn.GetFieldDefn(defn.GetFieldIndex(name)).GetSubType() == ogr.OFSTBoolean]
     if booleans:
@@ -248,7 +260,6 @@ def read_points(path, layer=None, columns=None, progress=None):
             v = values[name]
             cols[name] = (np.array(v, dtype=bool) if None not in v
                           else np.array([np.nan if b is None else float(b) for b in v]))
-    x, y = _xy_from_wkb(geom_parts)
     return PointTable(cols, x, y, crs, metadata)
 
 

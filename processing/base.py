@@ -48,7 +48,7 @@ class FeedbackProgress(Progress):
 
     def warn(self, message: str) -> None:
         if self.feedback is not None:
-            self.feedback.reportError(message, fatalError=False)
+            self.feedback.pushWarning(message)
 
 
 class VelocityStyler(QgsProcessingLayerPostProcessorInterface):
