@@ -41,6 +41,7 @@ def test_warns_below_twenty_acquisitions(run_alg, tmp_path):
     simulate_stack(tmp_path / "short", SimulationParameters(rows=30, cols=30, n_dates=12, seed=1))
     messages = []
     feedback = QgsProcessingFeedback()
+    feedback.pushWarning = messages.append  # how FeedbackProgress.warn reports
     feedback.reportError = lambda text, fatalError=False: messages.append(text)
     run_alg("egms:selectscatterers", {"INPUT": str(tmp_path / "short"), "OUTPUT": str(tmp_path / "c.gpkg")},
             feedback=feedback)
