@@ -546,7 +546,10 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
 
     grid, transform = velocity_grid(result, component)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".tif", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(suffix=".tif", dir=folder)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write there ({exc.strerror or exc}).") from None
     os.close(fd)
     try:
         profile = dict(driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1, dtype="float32",

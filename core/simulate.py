@@ -226,8 +226,11 @@ def simulate_stack(folder, params: SimulationParameters | None = None, progress=
     if os.path.exists(folder) and (not os.path.isdir(folder) or os.listdir(folder)):
         raise InputError(f"{folder}: exists and is not an empty folder; choose a new or empty output folder.")
     parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".simulate-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=".simulate-", dir=parent)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot write there ({exc.strerror or exc}).") from None
     try:
         info = _write(work, folder, p, progress, rasterio, from_origin)
         if os.path.isdir(folder):

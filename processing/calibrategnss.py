@@ -173,7 +173,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         from ..core import calibrate as cb
         from ..core.errors import InputError
         from ..core.mpio import PointTable, write_points
-        from .layers import source_to_table
+        from .layers import layer_file, source_to_table
 
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
         order = self.parameterAsInt(parameters, "POLYNOMIAL_ORDER", context)
@@ -181,6 +181,9 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         zero_mean = self.parameterAsBool(parameters, "ZERO_MEAN", context)
         reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
         out_path = self.output_gpkg(parameters, "OUTPUT", context)
+        self.refuse_overwriting_inputs(
+            {"OUTPUT": out_path},
+            {key: [layer_file(self.parameterAsVectorLayer(parameters, key, context))] for key in ("INPUT", "GNSS_LAYER")})
 
         model = gnss_model_from_parameters(self, parameters, context, feedback)  # a bad GNSS file fails fast
         if model is None and not zero_mean:

@@ -88,7 +88,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         from ..core import ortho
         from ..core.errors import InputError
         from ..core.mpio import date_fields, write_points
-        from .layers import source_to_table
+        from .layers import layer_file, source_to_table
 
         cell = self.parameterAsDouble(parameters, "CELL_SIZE", context)
         max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
@@ -99,9 +99,14 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         for key, path in (("OUTPUT_VERTICAL_RASTER", tif_up), ("OUTPUT_EAST_RASTER", tif_east)):
             if not path.lower().endswith((".tif", ".tiff")):
                 raise InputError(f"{key}: the raster is written as GeoTIFF; give a file name ending in .tif, not {path!r}")
+            self.writable_output(key, path)
             self.partial_output(path)
         if len({out_up, out_east, tif_up, tif_east}) < 4:
             raise InputError("OUTPUT, OUTPUT_EAST and the rasters must be four different files")
+        self.refuse_overwriting_inputs(
+            {"OUTPUT": out_up, "OUTPUT_EAST": out_east, "OUTPUT_VERTICAL_RASTER": tif_up, "OUTPUT_EAST_RASTER": tif_east},
+            {key: [layer_file(layer) for layer in self.parameterAsLayerList(parameters, key, context)]
+             for key in ("ASCENDING", "DESCENDING")})
 
         inputs = []
         for key, orbit in (("ASCENDING", "ascending"), ("DESCENDING", "descending")):

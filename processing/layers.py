@@ -10,6 +10,8 @@ transformed to EPSG:3035 (the EGMS CRS) unless asked otherwise.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from qgis.core import (
     QgsFeatureRequest,
@@ -34,6 +36,15 @@ def _crs_text(crs):
     if not crs.isValid():
         return ""
     return crs.authid() if crs.authid() else crs.toWkt()
+
+
+def layer_file(layer):
+    """The file behind a map layer (GeoPackage, shapefile, CSV …), or None for memory and database layers."""
+    if layer is None:
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    path = parts.get("path") or ""
+    return path if path and os.path.exists(path) else None
 
 
 def transform_table(table: PointTable, dst_crs=EGMS_CRS) -> PointTable:

@@ -102,7 +102,8 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
             fast_patch_velocity=self.parameterAsDouble(parameters, "FAST_PATCH_VELOCITY", context),
             noise_free=self.parameterAsBool(parameters, "NOISE_FREE", context),
         )
-        folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        folder = self.writable_output(self.OUTPUT_FOLDER, self.parameterAsString(parameters, self.OUTPUT_FOLDER, context),
+                                      folder=True)
         feedback.pushInfo(f"Simulating {p.n_dates} acquisitions of {p.cols} × {p.rows} pixels into {folder}")
         info = simulate_stack(folder, p, progress)
         feedback.pushInfo(
