@@ -561,6 +561,9 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
             dst.update_tags(component={"up": "U (vertical, positive up)", "east": "E (east-west, positive east)"}[component],
                             unit="mm/yr", epochs=f"{result.epochs[0]:%Y%m%d}-{result.epochs[-1]:%Y%m%d}")
             dst.set_band_description(1, f"mean_velocity_{component}")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; the product is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -233,6 +233,9 @@ def simulate_stack(folder, params: SimulationParameters | None = None, progress=
         raise InputError(f"{folder}: cannot write there ({exc.strerror or exc}).") from None
     try:
         info = _write(work, folder, p, progress, rasterio, from_origin)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(work, 0o777 & ~umask)  # mkdtemp makes the folder private; the stack is an ordinary folder
         if os.path.isdir(folder):
             os.rmdir(folder)
         os.rename(work, folder)

@@ -130,6 +130,13 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             block_mb=self.parameterAsDouble(parameters, self.BLOCK_SIZE_MB, context),
             progress=progress,
         )
+        # core.interferograms moves a mkdtemp folder into place, which is private (0o700): give it the
+        # permissions of an ordinary folder (umask), so colleagues and servers can read the interferograms.
+        import os
+
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(result["folder"], 0o777 & ~umask)
         rows, cols = result["shape"]
         feedback.pushInfo(
             f"Wrote {len(result['files'])} interferograms ({network} network, looks {result['looks'][0]} × "

@@ -40,6 +40,17 @@ def mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+def test_velocity_geotiff_is_readable_by_others(tmp_path, umask_022):
+    path = ortho.write_velocity_geotiff(tmp_path / "up.tif", tiny_result(), "up")
+    assert mode(path) == 0o644  # as any file created under umask 022 (mkstemp alone gives 0o600)
+
+
+def test_simulated_stack_folder_is_readable_by_others(tmp_path, umask_022):
+    simulate_stack(tmp_path / "stack", SimulationParameters(rows=8, cols=8, n_dates=3))
+    assert mode(tmp_path / "stack") == 0o755  # as a folder made with mkdir (mkdtemp alone gives 0o700)
+    assert mode(tmp_path / "stack" / "truth") == 0o755
+
+
 def test_write_points_to_an_unwritable_place_names_it(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     table = PointTable({"v": np.zeros(2)}, [0.0, 1.0], [0.0, 1.0], "EPSG:3035")

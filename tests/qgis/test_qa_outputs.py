@@ -140,3 +140,14 @@ def test_unwritable_output_location_is_named_before_any_work(run_alg, layers, tm
     assert not [i for i in infos if "points" in i]  # refused before reading the layers
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
 
+
+def test_interferogram_folder_is_readable_by_others(run_alg, small_stack, tmp_path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        result = run_alg("egms:interferograms", {"INPUT": small_stack, "NETWORK": 1, "SEQUENTIAL_NEIGHBOURS": 1,
+                                                 "ROW_LOOKS": 10, "COL_LOOKS": 10, "OUTPUT_FOLDER": str(tmp_path / "ifg")})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(result["OUTPUT_FOLDER"]).st_mode) == 0o755  # as mkdir makes it (mkdtemp: 0o700)
