@@ -173,7 +173,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         from ..core import calibrate as cb
         from ..core.errors import InputError
         from ..core.mpio import PointTable, write_points
-        from .layers import layer_file, source_to_table
+        from .layers import layer_file, require_numeric, source_to_table
 
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
         order = self.parameterAsInt(parameters, "POLYNOMIAL_ORDER", context)
@@ -195,6 +195,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         require_fields(name, table.columns, LOS_FIELDS + ("mean_velocity",),
                        "calibration needs a Basic layer with LOS unit vectors and mean_velocity (mm/yr)")
         dates = table.date_fields()
+        require_numeric(table, LOS_FIELDS + ("mean_velocity",) + tuple(n for n, _ in dates), name)
         if not dates:
             feedback.pushWarning(f"{name}: no date fields (YYYYMMDD, DYYYYMMDD, D_YYYYMMDD): only mean_velocity "
                                  "is corrected")

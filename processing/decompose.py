@@ -88,7 +88,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         from ..core import ortho
         from ..core.errors import InputError
         from ..core.mpio import date_fields, write_points
-        from .layers import layer_file, source_to_table
+        from .layers import layer_file, require_numeric, source_to_table
 
         cell = self.parameterAsDouble(parameters, "CELL_SIZE", context)
         max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
@@ -145,6 +145,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         share = 0.6 / len(plans)
         for i, (key, orbit, layer, name, dates, rmse, std, height, columns) in enumerate(plans):
             table, _source = source_to_table(self, {key: layer}, key, context, feedback, columns=columns)
+            require_numeric(table, columns, name)
             feedback.pushInfo(f"{name}: {len(table)} points, {len(dates)} dates ({dates[0][1]} … {dates[-1][1]}), "
                               f"{orbit}; precision from {rmse or 'no rmse'} / {std or 'no mean_velocity_std'}")
             decomposer.add_layer(name, table.x, table.y, *(table.columns[f] for f in LOS_FIELDS),

@@ -107,6 +107,44 @@ def _read_through_qgis(source, layer_name, columns, feedback):
     return cols, np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
 
 
+_NULL_TEXT = {"", "nan", "null", "none", "na"}
+
+
+def as_float(values, field, label):
+    """``values`` as float64 (NULL, empty or "nan" text → NaN); numbers stored as text are parsed.
+
+    Raises InputError naming the layer, the field, the first value that is not a number and its feature.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(np.float64)
+    try:
+        return np.array(arr, dtype=np.float64)  # numpy parses numeric text in one go
+    except (TypeError, ValueError):
+        pass
+    out = np.empty(arr.size, dtype=np.float64)
+    for i, v in enumerate(arr.tolist()):
+        if v is None:
+            out[i] = np.nan
+            continue
+        text = str(v).strip()
+        if text.lower() in _NULL_TEXT:
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(text)
+        except ValueError:
+            raise InputError(f"{label}: field {field} holds {text!r} (feature {i + 1}), not a number") from None
+    return out
+
+
+def require_numeric(table: PointTable, names, label) -> PointTable:
+    """Convert the columns ``names`` of ``table`` to float64 in place (see :func:`as_float`); returns ``table``."""
+    for name in names:
+        table.columns[name] = as_float(table.columns[name], name, label)
+    return table
+
+
 def source_to_table(alg, parameters, name, context, feedback=None, columns=None, keep_crs=False):
     """Read the point-layer parameter ``name`` into a PointTable (EPSG:3035 unless ``keep_crs``).
 
@@ -118,6 +156,10 @@ def source_to_table(alg, parameters, name, context, feedback=None, columns=None,
         raise InputError(f"{name}: no layer given or the layer cannot be read.")
     layer = alg.parameterAsVectorLayer(parameters, name, context)
     label = layer.name() if layer is not None else str(parameters.get(name))
+    if QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.NullGeometry:
+        raise InputError(f"{label}: not a point layer (a table without geometry). Load a CSV as a delimited-text "
+                         "layer with its easting/northing (EPSG:3035) or longitude/latitude fields as X/Y, or import "
+                         "an EGMS product first.")
     if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PointGeometry:
         raise InputError(f"{label}: not a point layer ({QgsWkbTypes.displayString(source.wkbType())}); "
                          "measurement points are expected.")
