@@ -171,6 +171,8 @@ class DecomposeAlgorithm(EgmsAlgorithm):
             ortho.write_velocity_geotiff(path, result, component)
         self.style_on_load(context, out_up)
         self.style_on_load(context, out_east)
+        self.style_raster_on_load(context, tif_up)
+        self.style_raster_on_load(context, tif_east)
         return {"OUTPUT": out_up, "OUTPUT_EAST": out_east, "OUTPUT_VERTICAL_RASTER": tif_up,
                 "OUTPUT_EAST_RASTER": tif_east, "N_CELLS": result.n_cells, "N_EPOCHS": len(epochs),
                 "N_DROPPED_ONE_ORBIT": result.n_cells_one_orbit,
