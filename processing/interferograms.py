@@ -74,7 +74,7 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             "nearest the middle of the time span (keeps the longest temporal baseline short).")
         self.add_parameter(
             num(self.SEQUENTIAL_NEIGHBOURS, self.tr("Sequential neighbours (N)"), num.Integer, 3, minValue=1),
-            "Sequential network: each date is paired with its next N dates (N·n − N(N+1)/2 pairs).")
+            "Sequential network: each date is paired with its next N dates (for n dates: N·n − N(N+1)/2 pairs).")
         self.add_parameter(
             num(self.MAX_TEMPORAL_BASELINE, self.tr("Maximum temporal baseline (days)"), num.Double, 48.0,
                 minValue=1.0),

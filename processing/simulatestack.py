@@ -77,7 +77,10 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
         self.add_parameter(QgsProcessingParameterBoolean("NOISE_FREE", self.tr("Noise-free scatterers"), False),
                            "Write scatterers without clutter or thermal noise (for checking conventions).",
                            advanced=True)
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output stack folder")))
+        self.add_parameter(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output stack folder")),
+                           "New or empty folder for the stack: one YYYYMMDD.tif per acquisition, baselines.csv, "
+                           "stack.json and truth/. Written as a whole at the end; nothing is left if the run fails or "
+                           "is cancelled.")
         self.addOutput(QgsProcessingOutputNumber("N_SCATTERERS", self.tr("Number of scatterers")))
         self.addOutput(QgsProcessingOutputNumber("N_DATES_WRITTEN", self.tr("Number of acquisitions written")))
 
