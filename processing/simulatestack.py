@@ -41,7 +41,9 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         num = QgsProcessingParameterNumber
         self.add_parameter(num("WIDTH", self.tr("Width (pixels)"), num.Integer, 400, minValue=8, maxValue=20000),
-                           "Number of columns (range pixels) of every SLC.")
+                           "Number of columns (range pixels) of every SLC. Size matters: the simulation needs about "
+                           "160 B of memory per pixel (5000 × 5000: 4 GB) and 16 B of disk per pixel and acquisition; "
+                           "a stack that does not fit is refused before anything is written.")
         self.add_parameter(num("HEIGHT", self.tr("Height (pixels)"), num.Integer, 400, minValue=8, maxValue=20000),
                            "Number of rows (azimuth lines) of every SLC.")
         self.add_parameter(num("N_DATES", self.tr("Number of acquisitions"), num.Integer, 60, minValue=3, maxValue=1000),

@@ -69,3 +69,26 @@ def test_simulated_stack_to_an_unwritable_place_names_it(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="notes.txt/stack: cannot write there"):
         simulate_stack(tmp_path / "notes.txt" / "stack", SimulationParameters(rows=8, cols=8, n_dates=3))
+
+
+def test_simulated_stack_larger_than_the_free_disk_is_refused_up_front(tmp_path, monkeypatch):
+    import shutil
+
+    from egms_plugin.core import simulate
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12 - 10**6, 10**6))
+    p = SimulationParameters(rows=100, cols=100, n_dates=10)
+    # 100 × 100 pixels × (10 dates × 16 B (SLC 8 + displacement 4 + atmosphere 4) + 9 B of truth) = 1.69 MB > 1 MB
+    with pytest.raises(InputError, match="stack: needs about 1.69 MB of disk space, 1 MB free there"):
+        simulate.simulate_stack(tmp_path / "stack", p)
+    assert os.listdir(tmp_path) == []
+
+
+def test_simulated_stack_larger_than_the_memory_is_refused_up_front(tmp_path, monkeypatch):
+    from egms_plugin.core import simulate
+
+    monkeypatch.setattr(simulate, "available_memory", lambda: 200 * 2**20)
+    # 20000 × 20000 pixels: several full-size float64 arrays, tens of GB
+    with pytest.raises(InputError, match="20000 × 20000 pixels need about .* GB of memory, 0.2 GB available"):
+        simulate.simulate_stack(tmp_path / "stack", SimulationParameters(rows=20000, cols=20000, n_dates=3))
+    assert os.listdir(tmp_path) == []
