@@ -105,7 +105,9 @@ def require_fields(name, names, needed, what):
 
 def layer_label(alg, parameters, name, context):
     """The name of the layer given for parameter ``name`` (for messages), as source_to_table names it."""
-    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    from .layers import input_layer
+
+    layer = input_layer(alg, parameters, name, context)
     return layer.name() if layer is not None else str(parameters.get(name))
 
 
@@ -174,7 +176,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         from ..core import calibrate as cb
         from ..core.errors import InputError
         from ..core.mpio import PointTable, write_points
-        from .layers import layer_file, require_numeric, source_to_table
+        from .layers import input_layer, layer_file, require_numeric, source_to_table
 
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
         order = self.parameterAsInt(parameters, "POLYNOMIAL_ORDER", context)
@@ -184,7 +186,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         out_path = self.output_gpkg(parameters, "OUTPUT", context)
         self.refuse_overwriting_inputs(
             {"OUTPUT": out_path},
-            {key: [layer_file(self.parameterAsVectorLayer(parameters, key, context))] for key in ("INPUT", "GNSS_LAYER")})
+            {key: [layer_file(input_layer(self, parameters, key, context))] for key in ("INPUT", "GNSS_LAYER")})
 
         model = gnss_model_from_parameters(self, parameters, context, feedback)  # a bad GNSS file fails fast
         if model is None and not zero_mean:

@@ -16,7 +16,9 @@ import numpy as np
 from qgis.core import (
     QgsFeatureRequest,
     QgsProcessingFeatureSourceDefinition,
+    QgsProcessingUtils,
     QgsProviderRegistry,
+    QgsVectorLayer,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -36,6 +38,16 @@ def _crs_text(crs):
     if not crs.isValid():
         return ""
     return crs.authid() if crs.authid() else crs.toWkt()
+
+
+def input_layer(alg, parameters, name, context):
+    """The vector layer of the feature-source parameter ``name``, also when only its selected features are used."""
+    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    value = parameters.get(name)
+    if layer is None and isinstance(value, QgsProcessingFeatureSourceDefinition):
+        found = QgsProcessingUtils.mapLayerFromString(value.source.staticValue(), context)
+        layer = found if isinstance(found, QgsVectorLayer) else None
+    return layer
 
 
 def layer_file(layer):
@@ -64,9 +76,10 @@ def transform_table(table: PointTable, dst_crs=EGMS_CRS) -> PointTable:
     return PointTable(table.columns, np.asarray(x), np.asarray(y), dst_crs, table.metadata)
 
 
-def _read_through_qgis(source, layer_name, columns, feedback):
+def _read_through_qgis(source, layer_name, columns, feedback, skip=()):
     fields = source.fields()
     names = [f.name() for f in fields] if columns is None else [n for n in (f.name() for f in fields) if n in set(columns)]
+    names = [n for n in names if n not in skip or (columns is not None and n in columns)]
     idx = [fields.indexOf(n) for n in names]
     request = QgsFeatureRequest().setSubsetOfAttributes(idx)
     total = max(source.featureCount(), 1)
@@ -154,7 +167,7 @@ def source_to_table(alg, parameters, name, context, feedback=None, columns=None,
     source = alg.parameterAsSource(parameters, name, context)
     if source is None:
         raise InputError(f"{name}: no layer given or the layer cannot be read.")
-    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    layer = input_layer(alg, parameters, name, context)
     label = layer.name() if layer is not None else str(parameters.get(name))
     if QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.NullGeometry:
         raise InputError(f"{label}: not a point layer (a table without geometry). Load a CSV as a delimited-text "
@@ -184,7 +197,13 @@ def source_to_table(alg, parameters, name, context, feedback=None, columns=None,
             except InputError:
                 table = None
     if table is None:
-        cols, x, y = _read_through_qgis(source, label, columns, feedback)
+        # the provider's own feature id (a GeoPackage's fid shown as a field) is not an attribute of the points:
+        # read_points leaves it out too, and a writer must make its own
+        skip = set()
+        if layer is not None and layer.dataProvider() is not None:
+            skip = {layer.fields().at(i).name() for i in layer.dataProvider().pkAttributeIndexes()
+                    if 0 <= i < layer.fields().count()}
+        cols, x, y = _read_through_qgis(source, label, columns, feedback, skip)
         table = PointTable(cols, x, y, crs)
     else:
         table.crs = crs or table.crs

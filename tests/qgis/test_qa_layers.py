@@ -113,3 +113,36 @@ def test_table_without_geometry_says_how_to_get_points(run_alg, layers, tmp_path
     with pytest.raises(QgsProcessingException, match="points: not a point layer \\(a table without geometry\\).*"
                                                      "easting/northing"):
         run_alg("egms:calibrategnss", {"INPUT": str(csv), "GNSS": layers["gnss"], "OUTPUT": str(tmp_path / "o.gpkg")})
+
+
+def test_calibrate_a_filtered_or_selected_part_of_a_geopackage(run_alg, layers, tmp_path):
+    """The features are read through QGIS then, which shows the GeoPackage's fid as a field."""
+    from qgis.core import QgsProcessingFeatureSourceDefinition
+
+    full = read_points(run_alg("egms:calibrategnss", {"INPUT": layers["descending"], "GNSS": layers["gnss"],
+                                                      "METHOD": 1, "POLYNOMIAL_ORDER": 0,
+                                                      "OUTPUT": str(tmp_path / "full.gpkg")})["OUTPUT"])
+    subset = QgsVectorLayer(layers["descending"] + "|subset=\"pid\" < 'P000000100'", "first hundred", "ogr")
+    selected = QgsVectorLayer(layers["descending"], "selection", "ogr")
+    selected.selectByIds(list(range(1, 101)))
+    sources = {"subset": subset, "selection": QgsProcessingFeatureSourceDefinition(selected.id(), True)}
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    QgsProject.instance().addMapLayer(selected)
+    try:
+        for tag, source in sources.items():
+            context = QgsProcessingContext()
+            context.setProject(QgsProject.instance())  # where the selection lives
+            result = processing.run("egms:calibrategnss", {"INPUT": source, "GNSS": layers["gnss"], "METHOD": 1,
+                                                           "POLYNOMIAL_ORDER": 0, "OUTPUT": str(tmp_path / f"{tag}.gpkg")},
+                                    context=context, feedback=QgsProcessingFeedback())
+            out = read_points(result["OUTPUT"])
+            assert out.metadata["egms_calibration"].startswith("GNSS covers 100 of 100 points")
+            assert len(out) == 100 and "fid" not in out.columns
+            assert list(out.columns)[:3] == ["pid", "rmse", "los_east"]
+            assert out.columns["pid"].tolist() == full.columns["pid"][:100].tolist()
+            # noise-free uniform motion: the offset surface is the same whatever part of the layer is used
+            np.testing.assert_allclose(out.columns["mean_velocity"], full.columns["mean_velocity"][:100], atol=1e-9)
+    finally:
+        QgsProject.instance().removeMapLayer(selected.id())
