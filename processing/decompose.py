@@ -108,13 +108,19 @@ class DecomposeAlgorithm(EgmsAlgorithm):
             {key: [layer_file(layer) for layer in self.parameterAsLayerList(parameters, key, context)]
              for key in ("ASCENDING", "DESCENDING")})
 
-        inputs = []
+        inputs, seen = [], {}
         for key, orbit in (("ASCENDING", "ascending"), ("DESCENDING", "descending")):
             layers = self.parameterAsLayerList(parameters, key, context)
             if not layers:
                 raise InputError(f"{key}: no {orbit} layer given — the decomposition needs at least one ascending and "
                                  "one descending layer")
-            inputs += [(key, orbit, layer) for layer in layers]
+            for layer in layers:
+                identity = (key, layer.providerType(), layer.source())
+                if identity in seen:  # the same data twice would double its weight (in both lists: refused below)
+                    feedback.pushWarning(f"{layer.name()}: given twice in {key}; used once")
+                    continue
+                seen[identity] = True
+                inputs.append((key, orbit, layer))
         model = gnss_model_from_parameters(self, parameters, context, feedback)
         reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
 

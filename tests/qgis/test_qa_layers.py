@@ -146,3 +146,23 @@ def test_calibrate_a_filtered_or_selected_part_of_a_geopackage(run_alg, layers, 
             np.testing.assert_allclose(out.columns["mean_velocity"], full.columns["mean_velocity"][:100], atol=1e-9)
     finally:
         QgsProject.instance().removeMapLayer(selected.id())
+
+
+def test_decompose_uses_a_layer_given_twice_once(run_alg, layers, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
+    warnings = []
+    feedback = QgsProcessingFeedback()
+    feedback.pushWarning = warnings.append
+
+    def run(asc, tag, fb=None):
+        return run_alg("egms:decompose", {"ASCENDING": asc, "DESCENDING": [layers["descending"]],
+                                          "OUTPUT": str(tmp_path / f"{tag}_u.gpkg"),
+                                          "OUTPUT_EAST": str(tmp_path / f"{tag}_e.gpkg"),
+                                          "OUTPUT_VERTICAL_RASTER": str(tmp_path / f"{tag}_u.tif"),
+                                          "OUTPUT_EAST_RASTER": str(tmp_path / f"{tag}_e.tif")}, feedback=fb)
+    once = read_points(run([layers["ascending"]], "once")["OUTPUT"])
+    twice = read_points(run([layers["ascending"], layers["ascending"]], "twice", feedback)["OUTPUT"])
+    assert any("ascending: given twice in ASCENDING; used once" in w for w in warnings), warnings
+    assert twice.columns["n_geometries"].tolist() == once.columns["n_geometries"].tolist() == [2] * len(once)
+    np.testing.assert_array_equal(twice.columns["mean_velocity"], once.columns["mean_velocity"])
