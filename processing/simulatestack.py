@@ -109,6 +109,7 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
         )
         folder = self.writable_output(self.OUTPUT_FOLDER, self.parameterAsString(parameters, self.OUTPUT_FOLDER, context),
                                       folder=True)
+        self.partial_output(folder)  # a cancel that arrives as the last file is written removes the stack too
         feedback.pushInfo(f"Simulating {p.n_dates} acquisitions of {p.cols} × {p.rows} pixels into {folder}")
         info = simulate_stack(folder, p, progress)
         feedback.pushInfo(

@@ -151,3 +151,13 @@ def test_interferogram_folder_is_readable_by_others(run_alg, small_stack, tmp_pa
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(result["OUTPUT_FOLDER"]).st_mode) == 0o755  # as mkdir makes it (mkdtemp: 0o700)
+
+
+@pytest.mark.parametrize("alg", ["simulatestack", "interferograms"])
+def test_folder_output_cancelled_at_the_very_end_leaves_nothing(run_alg, small_stack, tmp_path, alg):
+    """Cancel pressed while the last file is written: the run reports 'no output was written', so there is none."""
+    params = ({"WIDTH": 16, "HEIGHT": 16, "N_DATES": 4} if alg == "simulatestack"
+              else {"INPUT": small_stack, "ROW_LOOKS": 10, "COL_LOOKS": 10})
+    with pytest.raises(QgsProcessingException, match="Cancelled by the user; no output was written"):
+        run_alg(f"egms:{alg}", {**params, "OUTPUT_FOLDER": str(tmp_path / "out")}, feedback=CancelAt(100))
+    assert os.listdir(tmp_path) == []
