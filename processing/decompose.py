@@ -43,8 +43,9 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         "mean_velocity, mean_velocity_std, acceleration(_std), seasonality(_std), then propagated_velocity_std "
         "(mm/yr), propagated_displacement_std (mm), n_points_asc, n_points_desc, n_geometries, then one field per "
         "epoch YYYYMMDD in mm) — vertical (OUTPUT) and east (OUTPUT_EAST); GeoTIFFs of the vertical and east mean "
-        "velocity (mm/yr, Float32, nodata −9999, EPSG:3035, cell-aligned). Note: on resampled series the "
-        "recomputed mean_velocity_std is optimistic; propagated_velocity_std carries the input precision."
+        "velocity (mm/yr, Float32, nodata −9999, EPSG:3035, cell-aligned; a .qml beside each styles it). Note: "
+        "on resampled series the recomputed mean_velocity_std is optimistic; propagated_velocity_std carries the "
+        "input precision."
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
