@@ -59,10 +59,14 @@ def layer_file(layer):
     return path if path and os.path.exists(path) else None
 
 
-def transform_table(table: PointTable, dst_crs=EGMS_CRS) -> PointTable:
-    """``table`` with coordinates in ``dst_crs`` (pyproj, vectorised); unchanged if already there."""
+def transform_table(table: PointTable, dst_crs=EGMS_CRS, label="the layer") -> PointTable:
+    """``table`` with coordinates in ``dst_crs`` (pyproj, vectorised); unchanged if already there.
+
+    Raises InputError naming ``label`` when the table has no CRS, or when its coordinates cannot be in its CRS
+    (metres read as degrees — what a layer whose CRS got lost and was taken for WGS84 looks like).
+    """
     if not table.crs:
-        raise InputError("the layer has no coordinate reference system; set one before processing.")
+        raise InputError(f"{label}: the layer has no coordinate reference system; set one before processing.")
     if table.crs == dst_crs:
         return table
     from pyproj import CRS, Transformer
@@ -72,8 +76,20 @@ def transform_table(table: PointTable, dst_crs=EGMS_CRS) -> PointTable:
     if src == dst:
         table.crs = dst_crs
         return table
+    finite = np.isfinite(table.x) & np.isfinite(table.y)
     x, y = Transformer.from_crs(src, dst, always_xy=True).transform(table.x, table.y)
-    return PointTable(table.columns, np.asarray(x), np.asarray(y), dst_crs, table.metadata)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    lost = finite & ~(np.isfinite(x) & np.isfinite(y))
+    if src.is_geographic:
+        lost |= finite & ((np.abs(table.x) > 360) | (np.abs(table.y) > 90))
+    if lost.any():
+        xs, ys = table.x[finite], table.y[finite]
+        crs_name = table.crs if len(table.crs) < 40 else src.name
+        raise InputError(f"{label}: {int(lost.sum())} of {len(table)} points cannot be in the layer's coordinate "
+                         f"reference system {crs_name} (x {xs.min():.6g} … {xs.max():.6g}, y {ys.min():.6g} … "
+                         f"{ys.max():.6g}); is the CRS right? A layer whose CRS was lost is often taken for WGS84 "
+                         "degrees — set its real CRS (EGMS: EPSG:3035).")
+    return PointTable(table.columns, x, y, dst_crs, table.metadata)
 
 
 def _read_through_qgis(source, layer_name, columns, feedback, skip=()):
@@ -208,5 +224,5 @@ def source_to_table(alg, parameters, name, context, feedback=None, columns=None,
     else:
         table.crs = crs or table.crs
     if not keep_crs:
-        table = transform_table(table, EGMS_CRS)
+        table = transform_table(table, EGMS_CRS, label)
     return table, source

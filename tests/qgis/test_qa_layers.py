@@ -166,3 +166,20 @@ def test_decompose_uses_a_layer_given_twice_once(run_alg, layers, tmp_path):
     assert any("ascending: given twice in ASCENDING; used once" in w for w in warnings), warnings
     assert twice.columns["n_geometries"].tolist() == once.columns["n_geometries"].tolist() == [2] * len(once)
     np.testing.assert_array_equal(twice.columns["mean_velocity"], once.columns["mean_velocity"])
+
+
+@pytest.mark.parametrize("alg", ["calibrategnss", "decompose"])
+def test_layer_without_crs_is_named_with_the_reason(run_alg, layers, tmp_path, alg):
+    """A GeoPackage whose CRS got lost: QGIS may assume WGS84 for it, which turns EPSG:3035 metres into nonsense."""
+    columns, x, y = columns_of("descending")
+    path = tmp_path / "lost_crs.gpkg"
+    write_points(str(path), PointTable(columns, x, y, ""))
+    if alg == "calibrategnss":
+        params = {"INPUT": str(path), "GNSS": layers["gnss"], "OUTPUT": str(tmp_path / "o.gpkg")}
+    else:
+        params = {"ASCENDING": [layers["ascending"]], "DESCENDING": [str(path)], "OUTPUT": str(tmp_path / "u.gpkg"),
+                  "OUTPUT_EAST": str(tmp_path / "e.gpkg"), "OUTPUT_VERTICAL_RASTER": str(tmp_path / "u.tif"),
+                  "OUTPUT_EAST_RASTER": str(tmp_path / "e.tif")}
+    with pytest.raises(QgsProcessingException, match="lost_crs: .*(coordinate reference system|CRS)"):
+        run_alg(f"egms:{alg}", params)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lost_crs.gpkg"]
