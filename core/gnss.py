@@ -117,7 +117,15 @@ def gnss_from_arrays(easting, northing, east, north, up, sigma_east=None, sigma_
 
 
 def _split(line, delimiter):
-    return [f.strip() for f in (line.split(delimiter) if delimiter else line.split())]
+    """Cells of one line, blanks and the quotes of spreadsheet exports ("E" or '0.5') removed."""
+    cells = line.split(delimiter) if delimiter else line.split()
+    out = []
+    for cell in cells:
+        cell = cell.strip()
+        if len(cell) >= 2 and cell[0] == cell[-1] and cell[0] in "\"'":
+            cell = cell[1:-1].strip()
+        out.append(cell)
+    return out
 
 
 def _find(names, key):

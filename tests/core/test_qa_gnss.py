@@ -33,3 +33,14 @@ def test_stations_without_values_are_reported(tmp_path):
     model = read_aepnd_csv(path)
     assert len(model) == 3
     assert "3 stations (1 without finite coordinates or velocities ignored)" in model.describe()
+
+
+def test_quoted_spreadsheet_export_is_read(tmp_path):
+    """LibreOffice/Excel 'Save as CSV' quotes the text cells (the header) or every cell, with CRLF line ends."""
+    names = HEADER.lstrip("#").strip().split(",")
+    quoted_header = ",".join(f'"{n}"' for n in names)
+    for tag, rows in (("header", ROWS), ("all", [",".join(f'"{v}"' for v in r.split(",")) for r in ROWS])):
+        path = tmp_path / f"{tag}.csv"
+        path.write_bytes(("\r\n".join([quoted_header] + rows) + "\r\n").encode())
+        model = read_aepnd_csv(path)
+        assert len(model) == 3 and model.east.tolist() == [0.5] * 3, tag
