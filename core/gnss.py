@@ -152,7 +152,8 @@ def read_aepnd_csv(path) -> GnssModel:
 
     Header ``Latitude, Longitude, N, E, Up, SigmaN, SigmaE, SigmaUP, easting,
     northing`` (may start with ``#``; names matched case-insensitively; comma,
-    semicolon, tab or blank separated); velocities in mm/yr.  EPSG:3035
+    semicolon, tab or blank separated; cells may be quoted; with semicolons
+    a comma is the decimal mark); velocities in mm/yr.  EPSG:3035
     ``easting``/``northing`` are used when present, else WGS84
     ``Latitude``/``Longitude`` are projected.  Lines starting with ``#`` other
     than the header are comments.  Any problem raises :class:`InputError`
@@ -203,6 +204,8 @@ def read_aepnd_csv(path) -> GnssModel:
             raise InputError(f"{path}: line {i + 1} has {len(fields)} values, the header has {len(names)}")
         for key in wanted:
             cell = fields[index[key]]
+            if delimiter == ";":  # a European spreadsheet: the comma can only be the decimal mark
+                cell = cell.replace(",", ".")
             try:
                 values[key].append(float(cell) if cell not in ("", "nan", "NaN", "NA") else np.nan)
             except ValueError:

@@ -29,7 +29,8 @@ def add_gnss_parameters(alg, purpose):
         QgsProcessingParameterFile("GNSS", alg.tr("GNSS velocity model (A-EPND CSV)"), optional=True,
                                    fileFilter="CSV files (*.csv *.CSV *.txt);;All files (*.*)"),
         "A GNSS velocity model in the EGMS A-EPND CSV format: columns Latitude, Longitude, N, E, Up, SigmaN, "
-        "SigmaE, SigmaUP, easting, northing (the header may start with #); velocities in mm/yr, up positive. "
+        "SigmaE, SigmaUP, easting, northing (the header may start with #; comma-, tab- or semicolon-separated, "
+        "decimal commas with semicolons); velocities in mm/yr, up positive. "
         f"{purpose} Give this file or a GNSS point layer, not both.")
     alg.add_parameter(
         QgsProcessingParameterFeatureSource("GNSS_LAYER", alg.tr("GNSS velocity model (point layer)"),

@@ -44,3 +44,13 @@ def test_quoted_spreadsheet_export_is_read(tmp_path):
         path.write_bytes(("\r\n".join([quoted_header] + rows) + "\r\n").encode())
         model = read_aepnd_csv(path)
         assert len(model) == 3 and model.east.tolist() == [0.5] * 3, tag
+
+
+def test_semicolon_file_with_decimal_commas_is_read(tmp_path):
+    """A European spreadsheet's CSV: ';' between cells, ',' as the decimal mark."""
+    text = HEADER.replace(",", ";") + "\n".join(r.replace(",", ";").replace(".", ",") for r in ROWS) + "\n"
+    path = tmp_path / "gnss.csv"
+    path.write_text(text)
+    model = read_aepnd_csv(path)
+    assert model.east.tolist() == [0.5] * 3 and model.up.tolist() == [-1.9] * 3
+    assert model.easting[0] == pytest.approx(4533284.4)
