@@ -161,3 +161,19 @@ def test_folder_output_cancelled_at_the_very_end_leaves_nothing(run_alg, small_s
     with pytest.raises(QgsProcessingException, match="Cancelled by the user; no output was written"):
         run_alg(f"egms:{alg}", {**params, "OUTPUT_FOLDER": str(tmp_path / "out")}, feedback=CancelAt(100))
     assert os.listdir(tmp_path) == []
+
+
+def test_disk_full_during_a_run_is_a_file_system_message(run_alg, tmp_path, monkeypatch):
+    import errno
+
+    from egms_plugin.core import simulate
+
+    def full(work, *args):
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(work, "20190106.tif"))
+
+    monkeypatch.setattr(simulate, "_write", full)
+    with pytest.raises(QgsProcessingException) as raised:
+        run_alg("egms:simulatestack", {"WIDTH": 16, "HEIGHT": 16, "N_DATES": 4, "OUTPUT_FOLDER": str(tmp_path / "s")})
+    message = str(raised.value)
+    assert "20190106.tif: No space left on device — the file system refused" in message
+    assert "unexpectedly" not in message and os.listdir(tmp_path) == []
