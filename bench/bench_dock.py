@@ -7,6 +7,11 @@ statistics → plot.  Baselines measured in the same run: one bare
 QgsFeatureRequest by fid reading the 300 dates (the floor of any click), and one
 full-layer geometry scan (what a click must never do).  The layer is generated
 once under .build/bench-data/ with core.mpio.write_points.
+
+Areas (rectangles) are read in a QgsTask: their figures are the time from the
+mouse release to the plotted mean, the time the GUI thread spent in the release
+itself, and the longest gap between the beats of a 5 ms QTimer (a Python slot,
+so it also sees the worker holding the GIL) while the task runs.
 """
 
 from __future__ import annotations
@@ -78,6 +83,30 @@ def _ms(seconds):
     return 1000.0 * seconds
 
 
+def _wait_for_area(dock, timeout=120.0):
+    """Run the event loop until the dock has plotted its area; the longest gap between 5 ms timer beats (s)."""
+    from qgis.PyQt.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    state = {"last": time.perf_counter(), "worst": 0.0, "start": time.perf_counter()}
+
+    def beat():
+        now = time.perf_counter()
+        state["worst"] = max(state["worst"], now - state["last"])
+        state["last"] = now
+        if dock.area_task is None or now - state["start"] > timeout:
+            loop.quit()
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(beat)
+    timer.start()
+    loop.exec_()
+    timer.stop()
+    assert dock.area_task is None, "the area task did not finish"
+    return state["worst"]
+
+
 def run(record):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from qgis.core import QgsApplication, QgsFeatureRequest, QgsRectangle, QgsVectorLayer
@@ -116,7 +145,8 @@ def run(record):
 
     saved = {k: QgsSettings().value(f"{SETTINGS_GROUP}/{k}") for k in ("model", "radius_px", "all_layers", "mode")}
     QgsSettings().remove(SETTINGS_GROUP)
-    dock = TimeSeriesDock(_Iface(canvas, window, layer))
+    iface = _Iface(canvas, window, layer)
+    dock = TimeSeriesDock(iface)
     dock.resize(1000, 380)
     dock.show()
     dock.activate_tool()
@@ -162,20 +192,52 @@ def run(record):
     QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(round(p.x())), int(round(p.y()))))
     assert dock.plot.drawn[0].plotted.series.fids == [fid], "benchmark click plotted another point"
 
-    # an area: the mean of the points in a 900 m square (≈ 2 000 points × 300 dates)
+    # areas: the mean of the points in a square, read in a task
+    from egms_plugin.ui import layerquery
+
     dock.set_mode("rectangle")
-    area_times, area_points = [], 0
-    half = 450.0
-    for _fid, point in targets[2:7]:
-        canvas.setExtent(QgsRectangle(point.x() - 1200, point.y() - 800, point.x() + 1200, point.y() + 800))
-        QApplication.processEvents()
-        a = canvas.getCoordinateTransform().transform(point.x() - half, point.y() + half)
-        b = canvas.getCoordinateTransform().transform(point.x() + half, point.y() - half)
-        QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(a.x()), int(a.y())))
-        t0 = time.perf_counter()
-        QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(b.x()), int(b.y())))
-        area_times.append(time.perf_counter() - t0)
-        area_points += dock.plot.drawn[0].plotted.series.n_points
+
+    def rectangles(half, view_half, fast=True):
+        """Draw squares of ``2·half`` m around five targets; lists of the total time (s), the GUI-thread time
+        (release + plotting the result, s), the longest event-loop gap (s) and the points averaged."""
+        saved_location = layerquery.gpkg_location
+        if not fast:  # the same task reading the values through QGIS instead of straight from the GeoPackage
+            layerquery.gpkg_location = lambda *_args: None
+        totals, gui, stalls, points, finish = [], [], [], [], []
+        plot_area = dock._area_finished
+
+        def timed_finish(*args):  # the GUI-thread work once the task is done: statistics, plot, highlights
+            t = time.perf_counter()
+            plot_area(*args)
+            finish.append(time.perf_counter() - t)
+
+        dock._area_finished = timed_finish
+        try:
+            for _fid, point in targets[2:7]:
+                canvas.setExtent(QgsRectangle(point.x() - view_half, point.y() - view_half / 1.5,
+                                              point.x() + view_half, point.y() + view_half / 1.5))
+                QApplication.processEvents()
+                a = canvas.getCoordinateTransform().transform(point.x() - half, point.y() + half)
+                b = canvas.getCoordinateTransform().transform(point.x() + half, point.y() - half)
+                QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(a.x()), int(a.y())))
+                t0 = time.perf_counter()
+                QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(b.x()), int(b.y())))
+                gui.append(time.perf_counter() - t0)
+                stalls.append(_wait_for_area(dock))
+                totals.append(time.perf_counter() - t0)
+                series = dock.plot.drawn[0].plotted.series
+                assert series.is_area and dock.area_task is None, dock.message_text()
+                points.append(series.n_points)
+        finally:
+            layerquery.gpkg_location = saved_location
+            del dock._area_finished
+        return totals, [g + f for g, f in zip(gui, finish)], stalls, points
+
+    half = 450.0  # a 900 m square: ≈ 2 000 points × 300 dates
+    area_times, area_gui, area_stalls, area_points = rectangles(half, 1200.0)
+    area_slow, _g, slow_stalls, _p = rectangles(half, 1200.0, fast=False)
+    cap_times, cap_gui, cap_stalls, cap_points = rectangles(800.0, 1700.0)  # 1.6 km: ≈ 6 400 points, capped
+    cap_slow, _g, cap_slow_stalls, _p = rectangles(800.0, 1700.0, fast=False)
     dock.set_mode("point")
     date_names = [n for n in layer.fields().names() if n.isdigit()]
     area_bare = []
@@ -207,7 +269,10 @@ def run(record):
     window.close()
     window.deleteLater()
     QApplication.processEvents()
-    layer = canvas = window = dock = None  # an OGR layer alive after exitQgis() crashes the interpreter at exit
+    # an OGR layer alive after exitQgis() crashes the interpreter at exit; without a running event loop PyQt keeps
+    # the dock's signal lambdas (and so the dock and its iface) alive: the iface lets go of the layer
+    iface._layer = iface._canvas = iface._window = None
+    layer = canvas = window = dock = iface = None
     gc.collect()
     QgsSettings().remove(SETTINGS_GROUP)
     for key, value in saved.items():
@@ -228,8 +293,19 @@ def run(record):
     record("dock click→plot, whole layer on screen (17 m/px)", _ms(med(wide_times)), "ms", fid_ms,
            "one QgsFeatureRequest by fid (300 dates)", target="≤ 50 ms",
            note=f"{note}; p90 {_ms(np.percentile(wide_times, 90)):.1f} ms; clicks without a series: {missed_wide}")
-    record("dock rectangle → mean ± 1σ", _ms(med(area_times)), "ms", _ms(med(area_bare)),
-           "bare QgsFeatureRequest of the same rectangle with the 300 dates",
-           note=f"{area_points / len(area_times):.0f} points per rectangle (900 m square), GUI thread")
+    area_note = (f"GUI thread busy {_ms(med(area_gui)):.1f} ms (release + plotting the mean); event-loop gaps "
+                 f"median {_ms(med(area_stalls)):.0f} ms, longest {_ms(max(area_stalls)):.0f} ms "
+                 f"(through QGIS: {_ms(med(slow_stalls)):.0f} / {_ms(max(slow_stalls)):.0f} ms)")
+    record("dock rectangle → mean ± 1σ plotted (task, GeoPackage read)", _ms(med(area_times)), "ms", _ms(med(area_bare)),
+           "bare QgsFeatureRequest of the same rectangle with the 300 dates (the GUI freeze before)",
+           note=f"{np.mean(area_points):.0f} points per rectangle (900 m square); {area_note}")
+    record("dock rectangle → mean, GeoPackage read vs through QGIS", _ms(med(area_times)), "ms", _ms(med(area_slow)),
+           "the same task reading the values through QgsFeatureRequest", note="900 m square")
+    record("dock rectangle at the 5 000-point cap → mean plotted", _ms(med(cap_times)), "ms", _ms(med(cap_slow)),
+           "the same task reading the values through QgsFeatureRequest",
+           note=f"{np.mean(cap_points):.0f} points averaged (1.6 km square, capped); GUI thread busy "
+                f"{_ms(med(cap_gui)):.1f} ms (release + plotting the mean); event-loop gaps median "
+                f"{_ms(med(cap_stalls)):.0f} ms, longest {_ms(max(cap_stalls)):.0f} ms "
+                f"(through QGIS: {_ms(med(cap_slow_stalls)):.0f} / {_ms(max(cap_slow_stalls)):.0f} ms)")
     record("dock click→plot vs a full-layer scan", _ms(med(near_times)), "ms", _ms(scan),
            "full-layer geometry scan (QgsFeatureRequest, no attributes)", note="what a click never does")

@@ -3,13 +3,16 @@
 Inside a real QGIS: load the demo measurement points, style them by velocity,
 open the time-series dock through the plugin's own action, click two points
 with real mouse events on the map canvas (the second with Shift), show the
-cubic model, save a screenshot of the whole window and quit.  Everything is
+cubic model, save a screenshot of the whole window; then Shift+drag a rectangle
+around the first point, save the dock while its mean is read in a QgsTask
+(``dock_reading.png``), wait for the mean, save the dock as ``dock_area.png`` and quit.  Everything is
 logged to ``$EGMS_GUI_DEMO_OUT/log.txt``; a failure writes "DEMO FAILED".
 """
 
 import datetime as dt
 import os
 import re
+import time
 import traceback
 
 import numpy as np
@@ -132,6 +135,7 @@ def click_points():
     canvas = iface.mapCanvas()
     dock = state["dock"]
     moving, stable = pick_points(state["layer"])
+    state["moving"] = moving
     QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, pixel_of(moving[3]))
     QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, pixel_of(stable[3]))
     log("clicked: " + " | ".join(d.plotted.label for d in dock.plot.drawn))
@@ -156,6 +160,50 @@ def screenshot():
     dock.export(os.path.join(OUT, "plot.png"))
     dock.export(os.path.join(OUT, "series.csv"))
     log(f"screenshot {window.width()}×{window.height()} → {os.path.join(OUT, 'screenshot.png')}")
+    QTimer.singleShot(300, draw_area)
+
+
+@guarded
+def draw_area():
+    """Shift+drag a rectangle of ±40 px around the first point: its mean is read in a task, then added."""
+    canvas = iface.mapCanvas()
+    dock = state["dock"]
+    dock.set_mode("rectangle")
+    centre = pixel_of(state["moving"][3])
+    a, b = centre - QPoint(40, 40), centre + QPoint(40, 40)
+    QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, a)
+    QTest.mouseMove(canvas.viewport(), b)
+    state["area_started"] = time.perf_counter()
+    QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, b)
+    log(f"rectangle drawn (GUI thread back after {1000 * (time.perf_counter() - state['area_started']):.0f} ms): "
+        + dock.message_text())
+    dock.grab().save(os.path.join(OUT, "dock_reading.png"))  # the progress bar and Cancel while the task runs
+    QTimer.singleShot(20, wait_for_area)
+
+
+@guarded
+def wait_for_area():
+    dock = state["dock"]
+    elapsed = time.perf_counter() - state["area_started"]
+    if dock.area_task is not None:
+        if elapsed > 60:
+            raise RuntimeError("the area task did not finish within 60 s")
+        QTimer.singleShot(20, wait_for_area)
+        return
+    areas = [d.plotted for d in dock.plot.drawn if d.plotted.series.is_area]
+    if not areas:
+        raise RuntimeError("no area mean plotted: " + dock.message_text())
+    series = areas[0].series
+    log(f"area mean plotted after {elapsed:.2f} s: {series.point_id}, {int(series.count.max())} values on the "
+        f"fullest date; dock says: {dock.message_text()}")
+    dock.set_mode("point")
+    QTimer.singleShot(1500, area_screenshot)
+
+
+@guarded
+def area_screenshot():
+    state["dock"].grab().save(os.path.join(OUT, "dock_area.png"))
+    log(f"area screenshot → {os.path.join(OUT, 'dock_area.png')}")
     QTimer.singleShot(300, finish)
 
 

@@ -2,7 +2,8 @@
 # make gui-demo: start a real QGIS under Xvfb with the plugin enabled (private profile), load measurement
 # points (the real EGMS sample converted to an indexed GeoPackage), open the time-series dock, click points
 # with real mouse events and save a screenshot of the whole window:
-#   .build/gui-demo/screenshot.png  (+ dock.png, plot.png, series.csv, log.txt)
+#   .build/gui-demo/screenshot.png  (+ dock.png, plot.png, series.csv, log.txt, and dock_reading.png /
+#   dock_area.png: a rectangle's mean while it is read in a background task, and once plotted)
 # Environment: EGMS_SAMPLE (EGMS zip to show; default ../shared/data/egms/*.zip; a simulated layer
 #              is used when there is none), GUI_DEMO_SIZE (default 1600x1000), QGIS_BIN (default qgis).
 set -euo pipefail
@@ -51,7 +52,7 @@ checkVersion=false
 showTips=false
 askToSaveProjectChanges=false
 EOF
-rm -f "$OUT/screenshot.png" "$OUT/log.txt"
+rm -f "$OUT/screenshot.png" "$OUT/dock_reading.png" "$OUT/dock_area.png" "$OUT/log.txt"
 
 export QGIS_CUSTOM_CONFIG_PATH="$PROFILE"
 export QGIS_PLUGINPATH="$PLUGINS"
@@ -66,7 +67,7 @@ status=0
 timeout 300 xvfb-run -a -s "-screen 0 ${SIZE}x24" \
   "$QGIS_BIN" --nologo --noversioncheck --code "$ROOT/scripts/gui_demo.py" >"$OUT/qgis.out" 2>&1 || status=$?
 [ -f "$OUT/log.txt" ] && cat "$OUT/log.txt"
-if [ ! -s "$OUT/screenshot.png" ]; then
+if [ ! -s "$OUT/screenshot.png" ] || [ ! -s "$OUT/dock_area.png" ]; then
   echo "gui-demo: no screenshot (QGIS exit status $status); see $OUT/qgis.out and $OUT/log.txt" >&2
   exit 1
 fi

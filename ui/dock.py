@@ -8,7 +8,9 @@ polygons.  Each click reads one feature by id after a limited spatial request
 * Click: the nearest point within the search radius in the active layer, or with
   "All layers" the nearest point of every visible layer with date fields.
   Shift+click adds series; a rectangle or polygon plots the mean of the points
-  inside with a ± 1σ band and the count.
+  inside with a ± 1σ band and the count.  Areas are read and averaged in a
+  ``QgsTask`` (:mod:`.areatask`): the dock shows its progress and a Cancel button,
+  and any new selection cancels an area still being read.
 * Reference: the next point/area becomes the reference of its layer; its series
   is subtracted from every series of that layer (reset to go back).
 * Model (linear/quadratic/cubic + seasonal), velocity ± std etc. come from
@@ -37,6 +39,7 @@ from qgis.PyQt.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -49,6 +52,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.conventions import SENTINEL1_WAVELENGTH, half_wavelength_mm
 from . import layertools
+from .areatask import AreaMeanTask
 from .export import with_suffix, write_csv
 from .layerquery import SeriesLayer, is_point_layer
 from .maptool import POINT, POLYGON, RECTANGLE, SeriesMapTool
@@ -105,6 +109,7 @@ class TimeSeriesDock(QgsDockWidget):
         self._reference_mode = False
         self._series_layers = {}  # layer id -> (field names, SeriesLayer)
         self._connections = []
+        self.area_task = None  # the AreaMeanTask whose result the dock is waiting for
         self.map_tool = SeriesMapTool(self.canvas)
         self._build_ui()
         self._load_settings()
@@ -177,10 +182,27 @@ class TimeSeriesDock(QgsDockWidget):
         self.toolbar.addWidget(export_button)
         outer.addWidget(self.toolbar)
 
+        message_row = QHBoxLayout()
+        message_row.setSpacing(6)
         self.message = QLabel(body)
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        outer.addWidget(self.message)
+        message_row.addWidget(self.message, 1)
+        self.progress_bar = QProgressBar(body)  # an area being read (AreaMeanTask)
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setFixedWidth(150)
+        self.progress_bar.setMaximumHeight(16)
+        self.progress_bar.setVisible(False)
+        message_row.addWidget(self.progress_bar)
+        self.cancel_button = QToolButton(body)
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop reading the points of the area")
+        self.cancel_button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.cancel_button.setAutoRaise(True)
+        self.cancel_button.clicked.connect(lambda _c=False: self.cancel_area("Cancelled: the area was not averaged."))
+        self.cancel_button.setVisible(False)
+        message_row.addWidget(self.cancel_button)
+        outer.addLayout(message_row)
 
         self.splitter = QSplitter(Qt.Horizontal, body)
         left = QWidget(self.splitter)
@@ -364,6 +386,7 @@ class TimeSeriesDock(QgsDockWidget):
         return [layer], ""
 
     def on_point_clicked(self, map_point, modifiers=Qt.NoModifier):
+        self.cancel_area()  # a new selection replaces an area still being read
         layers, problem = self._target_layers()
         if problem:
             self.show_message(problem, warning=True)
@@ -396,30 +419,92 @@ class TimeSeriesDock(QgsDockWidget):
         self._on_area(polygon, "polygon", modifiers)
 
     def _on_area(self, area, what, modifiers, is_rectangle=False):
+        """Start reading the mean of the points inside ``area`` (map CRS) in a task; plotted when it finishes."""
+        self.cancel_area()  # a new selection replaces an area still being read
         layers, problem = self._target_layers()
         if problem:
             self.show_message(problem, warning=True)
-            return
+            return None
         settings = self.canvas.mapSettings()
         cap = self.cap_spin.value()
+        requests = [self.series_layer(layer).area_request(settings, area, cap, is_rectangle=is_rectangle)
+                    for layer in layers]
+        task = AreaMeanTask(requests, f"{TITLE}: mean of the points inside the {what}")
+        task.setDependentLayers(layers)  # removing a layer cancels the task
+        reference = self._reference_mode
+
+        def done(finished_task, ok):
+            self._area_finished(finished_task, ok, what, cap, modifiers, reference)
+
+        task.on_finished = done
+        task.progressChanged.connect(self._on_area_progress)
+        self.area_task = task
+        self.progress_bar.setValue(0)
+        self.progress_bar.setVisible(True)
+        self.cancel_button.setVisible(True)
+        names = ", ".join(f"“{layer.name()}”" for layer in layers)
+        self.show_message(f"Reading the points inside the {what} in {names}…")
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def _on_area_progress(self, percent):
+        if self.area_task is not None and self.sender() is self.area_task:
+            self.progress_bar.setValue(int(percent))
+
+    def cancel_area(self, message=None):
+        """Stop waiting for (and cancel) the area being read, if any; ``message`` tells the user."""
+        task, self.area_task = self.area_task, None
+        self.progress_bar.setVisible(False)
+        self.cancel_button.setVisible(False)
+        if task is None:
+            return
+        task.on_finished = None
+        self._disconnect_task(task)
+        try:
+            task.cancel()
+        except RuntimeError:  # the task manager already deleted the finished task
+            pass
+        if message:
+            self.show_message(message)
+
+    def _disconnect_task(self, task):
+        try:
+            task.progressChanged.disconnect(self._on_area_progress)
+        except (TypeError, RuntimeError):  # already disconnected, or the task is gone
+            pass
+
+    def _area_finished(self, task, ok, what, cap, modifiers, reference):
+        self._disconnect_task(task)  # the task manager deletes the task later; the dock is done with it
+        if task is not self.area_task:
+            return
+        self.area_task = None
+        self.progress_bar.setVisible(False)
+        self.cancel_button.setVisible(False)
+        if task.error is not None:
+            self.show_message(f"Could not average the points inside the {what}: {task.error}", warning=True)
+            return
+        if not ok:
+            self.show_message(f"Cancelled: the points inside the {what} were not averaged.", warning=True)
+            return
         found, notes = [], []
-        for layer in layers:
-            series = self.series_layer(layer).read_area(settings, area, cap, is_rectangle=is_rectangle)
+        for request, series in task.results:
+            name = request.layer_name
             if series is None:
-                notes.append(f"No measurement point inside the {what} in “{layer.name()}”.")
+                notes.append(f"No measurement point inside the {what} in “{name}”.")
                 continue
             if not np.isfinite(series.values).any():
-                notes.append(f"The {series.n_points} points inside the {what} in “{layer.name()}” have no "
+                notes.append(f"The {series.n_points} points inside the {what} in “{name}” have no "
                              "displacement values (every date is NULL).")
                 continue
             if series.capped:
-                notes.append(f"“{layer.name()}”: more than {cap} points inside the {what}; the mean uses the first "
+                notes.append(f"“{name}”: more than {cap} points inside the {what}; the mean uses the first "
                              f"{cap} (raise “Area cap” or draw a smaller area).")
             found.append(series)
-        self._use_selection(found, notes, modifiers)
+        self._use_selection(found, notes, modifiers, reference=reference)
 
-    def _use_selection(self, found, notes, modifiers):
-        if self._reference_mode:
+    def _use_selection(self, found, notes, modifiers, reference=None):
+        """Plot ``found`` series (or take them as references); ``reference`` overrides the Reference button."""
+        if self._reference_mode if reference is None else reference:
             if found:
                 for s in found:
                     self.references[s.layer_id] = s
@@ -483,6 +568,7 @@ class TimeSeriesDock(QgsDockWidget):
         self._draw_highlights()
 
     def clear_series(self):
+        self.cancel_area()
         self.series, self.colours, self.plotted = [], {}, []
         self.plot.clear()
         self.summary.setText("")
@@ -611,6 +697,7 @@ class TimeSeriesDock(QgsDockWidget):
             self.layer_combo.setLayer(layer)
 
     def on_project_cleared(self):
+        self.cancel_area()
         self.series, self.colours, self.plotted, self.references = [], {}, [], {}
         self._series_layers = {}
         self.reference_action.setChecked(False)
@@ -621,6 +708,8 @@ class TimeSeriesDock(QgsDockWidget):
 
     def on_layers_removed(self, layer_ids):
         gone = set(layer_ids)
+        if self.area_task is not None and any(r.layer_id in gone for r in self.area_task.requests):
+            self.cancel_area("Cancelled: a layer of the area was removed.")
         for layer_id in gone:
             self._series_layers.pop(layer_id, None)
         if not any(s.layer_id in gone for s in self.series) and not gone & set(self.references):
@@ -647,6 +736,7 @@ class TimeSeriesDock(QgsDockWidget):
             except (TypeError, RuntimeError):
                 pass
         self._connections = []
+        self.cancel_area()
         self._series_layers = {}
         self.series, self.references, self.plotted = [], {}, []
         self._remove_highlights()

@@ -3,13 +3,13 @@
 A click asks the provider for the points in a small square around the click
 (spatial index; geometry only, with a limit), picks the nearest, then reads that
 one feature's date fields by id.  An area asks for the points in its bounding
-box, keeps those inside the polygon, and stops at a cap.
+box, keeps those inside the polygon, and stops at a cap — in a worker thread
+(:mod:`.areatask`), as it may read thousands of points.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 
 from qgis.core import (
     QgsCoordinateTransform,
@@ -19,11 +19,13 @@ from qgis.core import (
     QgsProject,
     QgsRectangle,
     QgsVectorLayer,
+    QgsVectorLayerFeatureSource,
     QgsWkbTypes,
 )
 
 from ..core.mpio import date_fields
-from .series import Series, area_series, values_from_attributes, values_from_rows
+from .areatask import AreaRequest, gpkg_location
+from .series import Series, values_from_attributes
 
 POINT_ID_FIELDS = ("pid", "PID", "code", "CODE", "id", "ID", "fid")
 RMSE_FIELDS = ("rmse", "rmse_ts", "RMSE")
@@ -149,9 +151,9 @@ class SeriesLayer:
                       geometry=QgsGeometry(feature.geometry()))
 
     # -------------------------------------------------------------- an area
-    def read_area(self, map_settings, area_map, cap, is_rectangle=False):
-        """Mean :class:`Series` of the points inside ``area_map`` (QgsGeometry, map CRS), at most ``cap``
-        points (``capped`` tells when more were inside); None when no point is inside.
+    def area_request(self, map_settings, area_map, cap, is_rectangle=False):
+        """The :class:`~.areatask.AreaRequest` of the points inside ``area_map`` (QgsGeometry, map CRS), at most
+        ``cap`` of them; built on the GUI thread, read by :class:`~.areatask.AreaMeanTask` in a worker thread.
 
         ``is_rectangle``: the area is an axis-aligned rectangle, so in the layer's own CRS the
         provider's rectangle filter alone decides what is inside."""
@@ -161,32 +163,7 @@ class SeriesLayer:
         same_crs = transform.isShortCircuited() or map_settings.destinationCrs() == layer.crs()
         if not same_crs:
             area_layer.transform(transform)
-        engine = None
-        if not (is_rectangle and same_crs):
-            engine = QgsGeometry.createGeometryEngine(area_layer.constGet())
-            engine.prepareGeometry()
-        getter = operator.itemgetter(*self.date_indices)
-        pick = getter if len(self.date_indices) > 1 else (lambda attrs: (getter(attrs),))
-        wanted = list(self.date_indices)
-        if self.pid_index >= 0:
-            wanted.append(self.pid_index)
-        request = QgsFeatureRequest().setFilterRect(area_layer.boundingBox()).setSubsetOfAttributes(wanted)
-        rows, fids, points, capped = [], [], [], False
-        for feature in layer.getFeatures(request):
-            geom = feature.geometry()
-            if geom.isNull() or (engine is not None and not engine.intersects(geom.constGet())):
-                continue
-            if len(rows) >= cap:
-                capped = True
-                break
-            rows.append(pick(feature.attributes()))
-            fids.append(feature.id())
-            points.append(geom.vertexAt(0))
-        if not rows:
-            return None
-        members = QgsGeometry.fromMultiPointXY([QgsPointXY(p.x(), p.y()) for p in points])
-        n = len(rows)
-        point_id = f"mean of {n}{'+' if capped else ''} point{'s' if n != 1 else ''}"
-        return area_series(values_from_rows(rows), self.dates, layer_id=layer.id(), layer_name=layer.name(),
-                           point_id=point_id, capped=capped, fids=fids, geometry=area_layer,
-                           member_geometry=members)
+        return AreaRequest(layer_id=layer.id(), layer_name=layer.name(), source=QgsVectorLayerFeatureSource(layer),
+                           area=area_layer, bbox_only=is_rectangle and same_crs,
+                           date_indices=list(self.date_indices), date_names=[name for name, _d in self.date_fields],
+                           dates=list(self.dates), cap=int(cap), gpkg=gpkg_location(layer, self.date_indices))

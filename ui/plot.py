@@ -10,6 +10,7 @@ shown.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,36 +33,52 @@ BACKGROUND = "w"
 FOREGROUND = "#333333"
 
 
-def _tolerate_null_parent_changes():
-    """Let pyqtgraph items leave a scene quietly inside QGIS.
+_ABOUT_TO_CHANGE = (QGraphicsItem.ItemParentChange, QGraphicsItem.ItemSceneChange)
 
-    Once ``qgis.core`` is imported, PyQt cannot convert the null parent/scene that
-    Qt passes to ``itemChange`` when an item is removed, so every removal prints
-    "TypeError: unable to convert a QVariant back to a Python object" from
-    pyqtgraph's ``GraphicsObject.itemChange`` (pyqtgraph issue #774).  For those two
-    "about to change" notifications the base class only returns the value, and a
-    null value is what None converts to, so answer None when the conversion fails.
+
+class _TolerantItemChange:
+    """``itemChange`` of one of the plot's own items: pyqtgraph's, but quiet when the item leaves the scene.
+
+    Once ``qgis.core`` is imported, PyQt cannot convert the null parent/scene that Qt
+    passes to ``itemChange`` when an item is removed, so every removal prints
+    "TypeError: unable to convert a QVariant back to a Python object" from pyqtgraph's
+    ``GraphicsObject.itemChange`` (pyqtgraph issue #774).  For those two "about to
+    change" notifications the base class only returns the value, and a null value is
+    what None converts to, so answer None when the conversion fails.
+
+    Set on each item's instance (sip looks a virtual up in the instance dictionary
+    first), never on a pyqtgraph class: other pyqtgraph users in the QGIS session keep
+    pyqtgraph's behaviour.  The item is held weakly, so the override makes no cycle.
     """
-    from pyqtgraph.graphicsItems.GraphicsObject import GraphicsObject
 
-    original = GraphicsObject.itemChange
-    if getattr(original, "_egms_tolerant", False):
-        return
-    about_to_change = (QGraphicsItem.ItemParentChange, QGraphicsItem.ItemSceneChange)
+    __slots__ = ("_item",)
 
-    def item_change(self, change, value):
+    def __init__(self, item):
+        self._item = weakref.ref(item)
+
+    def __call__(self, change, value):
+        item = self._item()
+        if item is None:  # the wrapper is being collected: nothing left to update
+            return None if change in _ABOUT_TO_CHANGE else value
         try:
-            return original(self, change, value)
+            return type(item).itemChange(item, change, value)
         except TypeError:
-            if change in about_to_change:
+            if change in _ABOUT_TO_CHANGE:
                 return None
             raise
 
-    item_change._egms_tolerant = True
-    GraphicsObject.itemChange = item_change
 
+def quiet_removal(item):
+    """Make ``item`` and its child items (a PlotDataItem's curve and scatter) leave a scene quietly; returns ``item``."""
+    from pyqtgraph.graphicsItems.GraphicsObject import GraphicsObject
 
-_tolerate_null_parent_changes()
+    pending = [item]
+    while pending:
+        obj = pending.pop()
+        if isinstance(obj, GraphicsObject) and not isinstance(obj.__dict__.get("itemChange"), _TolerantItemChange):
+            obj.itemChange = _TolerantItemChange(obj)
+        pending.extend(obj.childItems())
+    return item
 
 
 def series_colour(index):
@@ -129,6 +146,10 @@ class TimeSeriesPlot(QWidget):
         self.widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ------------------------------------------------------------------ drawing
+    def _add(self, item):
+        """Add one of the plot's own items to the view (quiet when it leaves the scene again)."""
+        self.plot_item.addItem(quiet_removal(item))
+
     def clear(self):
         self.plot_item.clear()
         self.legend.clear()
@@ -183,7 +204,7 @@ class TimeSeriesPlot(QWidget):
                                      symbolBrush=None)
             self._legend_add(sample, f"± λ/2 replicas ({replica_mm:.1f} mm)")
         self._layout_legend()
-        self.plot_item.addItem(self.marker)
+        self._add(self.marker)
         self.marker.setData([], [])
         self.set_caption(title)
         self.plot_item.enableAutoRange()
@@ -198,28 +219,28 @@ class TimeSeriesPlot(QWidget):
                 lo = pg.PlotCurveItem(p.x[ok], p.y[ok] - p.std[ok], pen=pg.mkPen(_faded(colour, 90), width=1))
                 hi = pg.PlotCurveItem(p.x[ok], p.y[ok] + p.std[ok], pen=pg.mkPen(_faded(colour, 90), width=1))
                 drawn.band = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(_faded(colour, 55)))
-                self.plot_item.addItem(lo)
-                self.plot_item.addItem(hi)
-                self.plot_item.addItem(drawn.band)
+                self._add(lo)
+                self._add(hi)
+                self._add(drawn.band)
         if replica_mm:
             for sign in (1.0, -1.0):
                 item = pg.PlotDataItem(p.x, p.y + sign * replica_mm, pen=None, symbol="o", symbolSize=4,
                                        symbolPen=pg.mkPen(_faded(colour, 110)), symbolBrush=None)
-                self.plot_item.addItem(item)
+                self._add(item)
                 drawn.replicas.append(item)
         if error_bars and p.series.rmse is not None and finite.any():
             drawn.error_bars = pg.ErrorBarItem(x=p.x[finite], y=p.y[finite], top=p.series.rmse, bottom=p.series.rmse,
                                                beam=1.5 * SECONDS_PER_DAY, pen=pg.mkPen(_faded(colour, 120)))
-            self.plot_item.addItem(drawn.error_bars)
+            self._add(drawn.error_bars)
         drawn.data = pg.PlotDataItem(p.x, p.y, pen=pg.mkPen(colour, width=1.2), connect="finite", symbol="o",
                                      symbolSize=5, symbolPen=pg.mkPen(colour), symbolBrush=pg.mkBrush(colour),
                                      antialias=True)
-        self.plot_item.addItem(drawn.data)
+        self._add(drawn.data)
         if p.model_x is not None:
             drawn.model = pg.PlotDataItem(p.model_x, p.model_y, pen=pg.mkPen(colour, width=2.2, style=Qt.DashLine),
                                           antialias=True)
             drawn.model.setZValue(10)
-            self.plot_item.addItem(drawn.model)
+            self._add(drawn.model)
         return drawn
 
     # ------------------------------------------------------------------ readout

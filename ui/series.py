@@ -218,6 +218,6 @@ def summary_text(plotted, label=None):
         if m["acceleration"] is not None:
             text += f", a = {m['acceleration']:.2f} mm/yr²"
         text += f", seasonal {m['seasonality']:.1f} mm"
-    if plotted.series.is_area:
+    if plotted.series.is_area and plotted.series.point_id not in label:  # the label usually says it already
         text += f" (mean of {plotted.series.n_points} points{', capped' if plotted.series.capped else ''})"
     return text

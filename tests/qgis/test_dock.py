@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import time
 
 import numpy as np
 import pytest
@@ -130,10 +131,21 @@ def click(canvas, point, modifiers=Qt.NoModifier, button=Qt.LeftButton):
     QTest.mouseClick(canvas.viewport(), button, modifiers, pixel(canvas, point))
 
 
-def drag(canvas, a, b, modifiers=Qt.NoModifier):
+def drag(canvas, a, b, modifiers=Qt.NoModifier, dock=None):
+    """Press at ``a``, move and release at ``b``; with ``dock``, wait until the area it selected is plotted."""
     QTest.mousePress(canvas.viewport(), Qt.LeftButton, modifiers, pixel(canvas, a))
     QTest.mouseMove(canvas.viewport(), pixel(canvas, b))
     QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, modifiers, pixel(canvas, b))
+    if dock is not None:
+        wait_for_area(dock)
+
+
+def wait_for_area(dock, timeout=10.0):
+    """Process events until the dock's area task has finished and the dock has used its result."""
+    deadline = time.monotonic() + timeout
+    while dock.area_task is not None:
+        assert time.monotonic() < deadline, f"the area task did not finish within {timeout} s"
+        QTest.qWait(5)
 
 
 def near(k, dx=3.0, dy=-2.0):
@@ -178,7 +190,7 @@ def test_shift_click_adds_and_plain_click_replaces(layer, dock, canvas):
 def test_rectangle_plots_mean_with_std_band_and_count(layer, dock, canvas):
     dock.set_mode("rectangle")
     # points 6, 7 (all NULL), 8, 11, 12, 13: columns 1-3 of rows 1-2
-    drag(canvas, QgsPointXY(X0 + 50, Y0 + 50), QgsPointXY(X0 + 350, Y0 + 250))
+    drag(canvas, QgsPointXY(X0 + 50, Y0 + 50), QgsPointXY(X0 + 350, Y0 + 250), dock=dock)
     inside = [6, 7, 8, 11, 12, 13]
     drawn = dock.plot.drawn[0]
     series = drawn.plotted.series
@@ -192,7 +204,7 @@ def test_rectangle_plots_mean_with_std_band_and_count(layer, dock, canvas):
     assert drawn.band is not None
     lo, hi = drawn.band.curves[0].yData, drawn.band.curves[1].yData
     np.testing.assert_allclose(hi - lo, 2 * np.nanstd(ref, axis=0), rtol=1e-9)
-    assert "6 points" in series.point_id and "mean of 6 points" in dock.summary.text()
+    assert "6 points" in series.point_id and dock.summary.text().count("mean of 6 points") == 1  # said once
     assert dock.highlight_colours()[0] == drawn.plotted.colour  # area outline in the plot colour
 
 
@@ -202,6 +214,7 @@ def test_polygon_plots_mean_of_the_points_inside(layer, dock, canvas):
     for p in (QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 160, Y0 - 50), QgsPointXY(X0 - 50, Y0 + 160)):
         click(canvas, p)
     click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.RightButton)
+    wait_for_area(dock)
     drawn = dock.plot.drawn[0]
     assert sorted(drawn.plotted.series.fids) == [1, 2, 6]
     np.testing.assert_allclose(drawn.data.getOriginalDataset()[1], np.nanmean(TRUTH[[0, 1, 5]], axis=0), rtol=1e-12)
@@ -225,7 +238,7 @@ def test_reference_area_is_subtracted(layer, dock, canvas):
     click(canvas, near(0))
     dock.reference_action.setChecked(True)
     dock.set_mode("rectangle")
-    drag(canvas, QgsPointXY(X0 + 250, Y0 + 150), QgsPointXY(X0 + 450, Y0 + 350))  # points 13, 14, 18, 19
+    drag(canvas, QgsPointXY(X0 + 250, Y0 + 150), QgsPointXY(X0 + 450, Y0 + 350), dock=dock)  # points 13, 14, 18, 19
     expected = TRUTH[0] - np.nanmean(TRUTH[[13, 14, 18, 19]], axis=0)
     np.testing.assert_allclose(plotted_arrays(dock)[0][1], expected, rtol=0, atol=1e-12)
 
@@ -358,7 +371,7 @@ def test_all_layers_plots_every_visible_layer(layer, dock, canvas):
 def test_area_cap_is_reported(layer, dock, canvas):
     dock.cap_spin.setValue(10)
     dock.set_mode("rectangle")
-    drag(canvas, QgsPointXY(X0 - 100, Y0 - 100), QgsPointXY(X0 + 500, Y0 + 400))
+    drag(canvas, QgsPointXY(X0 - 100, Y0 - 100), QgsPointXY(X0 + 500, Y0 + 400), dock=dock)
     series = dock.plot.drawn[0].plotted.series
     assert series.capped and series.n_points == 10
     assert "more than 10 points inside the rectangle" in dock.message_text()
@@ -499,7 +512,8 @@ def test_reprojected_canvas_clicks_and_areas(layer, dock, canvas):
     click(canvas, to_map.transform(near(17)))
     np.testing.assert_array_equal(plotted_arrays(dock)[0][1], TRUTH[17])
     dock.set_mode("rectangle")
-    drag(canvas, to_map.transform(QgsPointXY(X0 + 150, Y0 - 50)), to_map.transform(QgsPointXY(X0 + 250, Y0 + 150)))
+    drag(canvas, to_map.transform(QgsPointXY(X0 + 150, Y0 - 50)), to_map.transform(QgsPointXY(X0 + 250, Y0 + 150)),
+         dock=dock)
     assert sorted(dock.plot.drawn[0].plotted.series.fids) == [3, 8]  # points 2 and 7
     canvas.setDestinationCrs(layer.crs())
 
@@ -583,3 +597,261 @@ def test_style_by_velocity_without_a_velocity_field_says_so(canvas, dock):
     renderer = lyr.renderer().type()
     assert not dock.style_layer()
     assert "“no velocity” has no velocity field" in dock.message_text() and lyr.renderer().type() == renderer
+
+
+# --------------------------------------------------------------------------- areas are read in a task
+class HoldAreaTasks:
+    """Holds every area task in its worker thread at its first cancellation check, until :meth:`release`."""
+
+    def __init__(self, monkeypatch):
+        import threading
+
+        from egms_plugin.ui import areatask
+
+        self.reached = threading.Event()
+        self._release = threading.Event()
+        self.threads = set()
+        original = areatask._TaskProgress.is_cancelled
+        hold = self
+
+        def is_cancelled(progress):
+            if threading.current_thread() is not threading.main_thread():
+                hold.threads.add(threading.get_ident())
+                if not hold._release.is_set():
+                    hold.reached.set()
+                    hold._release.wait(10)
+            return original(progress)
+
+        monkeypatch.setattr(areatask._TaskProgress, "is_cancelled", is_cancelled)
+
+    def wait_reached(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while not self.reached.is_set():
+            assert time.monotonic() < deadline, "no area task reached its worker thread"
+            QTest.qWait(5)
+
+    def release(self):
+        self._release.set()
+
+
+def wait_for_task_end(task, timeout=10.0):
+    from egms_plugin.ui import areatask
+
+    deadline = time.monotonic() + timeout
+    while task in areatask._RUNNING:
+        assert time.monotonic() < deadline, f"the task did not end within {timeout} s"
+        QTest.qWait(5)
+
+
+def test_area_is_read_in_a_worker_thread_with_progress(layer, dock, canvas, monkeypatch):
+    import threading
+
+    hold = HoldAreaTasks(monkeypatch)
+    shown = []
+    monkeypatch.setattr(dock.progress_bar, "setValue", lambda v: (shown.append(v), type(dock.progress_bar).setValue(
+        dock.progress_bar, v)))
+    dock.set_mode("rectangle")
+    drag(canvas, QgsPointXY(X0 + 50, Y0 + 50), QgsPointXY(X0 + 350, Y0 + 250))  # points 6, 7, 8, 11, 12, 13
+    hold.wait_reached()
+    # the GUI thread is free while the worker reads: the dock says so, offers Cancel, plots nothing yet
+    assert dock.area_task is not None and dock.plot.drawn == []
+    assert dock.progress_bar.isVisible() and dock.cancel_button.isVisible()
+    assert "Reading the points inside the rectangle in “ascending”" in dock.message_text()
+    assert threading.get_ident() not in hold.threads
+    hold.release()
+    wait_for_area(dock)
+    assert not dock.progress_bar.isVisible() and not dock.cancel_button.isVisible()
+    assert shown[-1] == 100 and shown == sorted(shown)
+    np.testing.assert_allclose(plotted_arrays(dock)[0][1], np.nanmean(TRUTH[[6, 7, 8, 11, 12, 13]], axis=0), rtol=1e-12)
+    assert dock.message_text() == "1 series plotted (Shift+click to add more)."
+
+
+def test_a_new_selection_cancels_the_area_being_read(layer, dock, canvas, monkeypatch):
+    hold = HoldAreaTasks(monkeypatch)
+    dock.set_mode("rectangle")
+    drag(canvas, QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 150, Y0 + 150))  # points 0, 1, 5, 6
+    hold.wait_reached()
+    first = dock.area_task
+    terminated = []
+    first.taskTerminated.connect(lambda: terminated.append(True))
+    drag(canvas, QgsPointXY(X0 + 250, Y0 + 150), QgsPointXY(X0 + 450, Y0 + 350))  # points 13, 14, 18, 19
+    second = dock.area_task
+    assert second is not first and first.isCanceled()
+    hold.release()
+    wait_for_area(dock)
+    wait_for_task_end(first)
+    assert terminated == [True] and first.results == []  # stopped at its first check, never plotted
+    assert len(dock.plot.drawn) == 1
+    np.testing.assert_allclose(plotted_arrays(dock)[0][1], np.nanmean(TRUTH[[13, 14, 18, 19]], axis=0), rtol=1e-12)
+
+    # a click cancels an area too: the point is plotted, the area never
+    hold._release.clear()
+    hold.reached.clear()
+    drag(canvas, QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 150, Y0 + 150))
+    hold.wait_reached()
+    third = dock.area_task
+    click(canvas, near(9))
+    assert dock.area_task is None and third.isCanceled()
+    hold.release()
+    wait_for_task_end(third)
+    QTest.qWait(20)
+    assert [d.plotted.series.point_id for d in dock.plot.drawn] == ["p09"]
+
+
+def test_cancel_button_stops_the_area(layer, dock, canvas, monkeypatch):
+    hold = HoldAreaTasks(monkeypatch)
+    click(canvas, near(2))
+    dock.set_mode("polygon")
+    for p in (QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 160, Y0 - 50), QgsPointXY(X0 - 50, Y0 + 160)):
+        click(canvas, p)
+    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.RightButton)
+    hold.wait_reached()
+    task = dock.area_task
+    QTest.mouseClick(dock.cancel_button, Qt.LeftButton)
+    assert dock.area_task is None and task.isCanceled() and not dock.progress_bar.isVisible()
+    assert "Cancelled" in dock.message_text()
+    hold.release()
+    wait_for_task_end(task)
+    QTest.qWait(20)
+    assert [d.plotted.series.point_id for d in dock.plot.drawn] == ["p02"]  # the plot is as it was
+
+
+def test_area_read_error_is_a_message(layer, dock, canvas, monkeypatch):
+    from egms_plugin.ui import areatask
+
+    def broken(request, fids, progress):
+        raise OSError("disk unreadable")
+
+    monkeypatch.setattr(areatask, "_provider_values", broken)
+    dock.set_mode("rectangle")
+    drag(canvas, QgsPointXY(X0 + 50, Y0 + 50), QgsPointXY(X0 + 350, Y0 + 250), dock=dock)
+    assert dock.plot.drawn == []
+    assert dock.message_text() == ("Could not average the points inside the rectangle: “ascending”: "
+                                   "disk unreadable")
+
+
+def test_removing_the_layer_cancels_its_area(layer, dock, canvas, monkeypatch):
+    hold = HoldAreaTasks(monkeypatch)
+    dock.set_mode("rectangle")
+    drag(canvas, QgsPointXY(X0 + 50, Y0 + 50), QgsPointXY(X0 + 350, Y0 + 250))
+    hold.wait_reached()
+    task = dock.area_task
+    QgsProject.instance().removeMapLayer(layer.id())
+    assert dock.area_task is None and task.isCanceled()
+    assert "a layer of the area was removed" in dock.message_text()
+    hold.release()
+    wait_for_task_end(task)
+    assert dock.plot.drawn == []
+
+
+def test_unloading_while_an_area_is_read_is_clean(qgis_iface, canvas, layer, monkeypatch, capfd):
+    import sys
+
+    from qgis.PyQt import sip
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+    from qgis.PyQt.QtWidgets import QToolBar
+
+    from egms_plugin.ui import install_gui
+
+    errors = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: errors.append(exc))
+    hold = HoldAreaTasks(monkeypatch)
+    QgsSettings().remove(dock_module.SETTINGS_GROUP)
+    toolbar = QToolBar()
+    gui = install_gui(qgis_iface, "&EGMS ground motion", toolbar)
+    d = gui.open()
+    d.set_mode("rectangle")
+    drag(canvas, QgsPointXY(X0 - 100, Y0 - 100), QgsPointXY(X0 + 500, Y0 + 400))
+    hold.wait_reached()
+    task = d.area_task
+    gui.unload()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    assert sip.isdeleted(d)  # the dock is gone while its task still runs
+    hold.release()
+    wait_for_task_end(task)
+    QTest.qWait(50)
+    QgsProject.instance().clear()
+    assert errors == [] and task.results == []
+    assert "Traceback" not in capfd.readouterr().err
+    QgsSettings().remove(dock_module.SETTINGS_GROUP)
+
+
+# --------------------------------------------------------------------------- GeoPackage fast path
+@pytest.fixture
+def gpkg_layer(canvas, qgis_iface, tmp_path):
+    from qgis.core import QgsCoordinateTransformContext, QgsVectorFileWriter
+
+    memory = make_layer()
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = "points"
+    path = str(tmp_path / "points.gpkg")
+    error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV2(memory, path, QgsCoordinateTransformContext(),
+                                                                   options)
+    assert error == QgsVectorFileWriter.NoError, message
+    lyr = QgsVectorLayer(f"{path}|layername=points", "gpkg points", "ogr")
+    assert lyr.isValid() and lyr.featureCount() == 20
+    QgsProject.instance().addMapLayer(lyr)
+    canvas.setLayers([lyr])
+    canvas.setExtent(QgsRectangle(X0 - 150, Y0 - 150, X0 + 550, Y0 + 450))
+    QApplication.processEvents()
+    qgis_iface.setActiveLayer(lyr)
+    return lyr
+
+
+def _spy_readers(monkeypatch):
+    from egms_plugin.ui import areatask
+
+    calls = []
+    for name in ("_gpkg_values", "_provider_values"):
+        original = getattr(areatask, name)
+
+        def spy(request, fids, progress, _name=name, _original=original):
+            calls.append(_name)
+            return _original(request, fids, progress)
+
+        monkeypatch.setattr(areatask, name, spy)
+    return calls
+
+
+def test_geopackage_areas_are_read_from_the_file(gpkg_layer, dock, canvas, monkeypatch):
+    from egms_plugin.ui import areatask
+
+    calls = _spy_readers(monkeypatch)
+    monkeypatch.setattr(areatask, "FID_CHUNK", 4)  # several id chunks and date groups on a small layer
+    monkeypatch.setattr(areatask, "FIELDS_PER_PASS", 7)
+    dock.set_mode("rectangle")
+    drag(canvas, QgsPointXY(X0 + 50, Y0 + 50), QgsPointXY(X0 + 350, Y0 + 250), dock=dock)  # 6, 7 (NULL), 8, 11-13
+    series = dock.plot.drawn[0].plotted.series
+    inside = [6, 7, 8, 11, 12, 13]
+    assert calls == ["_gpkg_values"] and sorted(series.fids) == [k + 1 for k in inside]
+    np.testing.assert_allclose(series.values, np.nanmean(TRUTH[inside], axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(series.count, np.isfinite(TRUTH[inside]).sum(axis=0))  # NULLs stay NULL
+    # the same numbers as reading through QGIS, for a polygon too
+    source = layerquery.SeriesLayer(gpkg_layer)
+    triangle = QgsGeometry.fromPolygonXY([[QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 460, Y0 - 50),
+                                           QgsPointXY(X0 - 50, Y0 + 360)]])
+    request = source.area_request(canvas.mapSettings(), triangle, 5000)
+    assert request.gpkg is not None
+    fast = areatask.read_area_mean(request)
+    request.gpkg = None
+    slow = areatask.read_area_mean(request)
+    assert fast.fids == slow.fids and len(fast.fids) == 10  # the triangle's lower-left half: 4+3+2+1 points
+    np.testing.assert_array_equal(fast.values, slow.values)
+    np.testing.assert_array_equal(fast.std, slow.std)
+
+
+def test_geopackage_with_unsaved_edits_is_read_through_qgis(gpkg_layer, dock, canvas, monkeypatch):
+    calls = _spy_readers(monkeypatch)
+    field = gpkg_layer.fields().indexOf(f"{DATES[0]:%Y%m%d}")
+    assert gpkg_layer.startEditing()
+    assert gpkg_layer.changeAttributeValue(13, field, 1000.0)  # point 12 (fid 13), first date, not saved
+    try:
+        dock.set_mode("rectangle")
+        drag(canvas, QgsPointXY(X0 + 150, Y0 + 50), QgsPointXY(X0 + 250, Y0 + 250), dock=dock)  # points 7, 12
+        assert calls == ["_provider_values"]
+        values = plotted_arrays(dock)[0][1]
+        assert values[0] == pytest.approx(1000.0)  # point 7 is NULL everywhere: the mean is point 12's value
+        np.testing.assert_array_equal(values[1:], TRUTH[12][1:])
+    finally:
+        gpkg_layer.rollBack()

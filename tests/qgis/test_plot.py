@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from qgis.PyQt.QtCore import QPoint
 from qgis.PyQt.QtGui import QImage
 from qgis.PyQt.QtWidgets import QApplication
 
@@ -87,3 +88,80 @@ def test_png_export_is_not_blank(plot, tmp_path):
     assert pixels.std() > 10  # drawn curves on a white background
     blue = sum(image.pixelColor(x, y).name() == "#1f77b4" for x in range(0, 800, 2) for y in range(0, image.height(), 2))
     assert blue > 50  # the series colour is in the picture
+
+
+def _viewport_pixel(plot, x, y):
+    """The viewport pixel of view coordinates (x s, y mm)."""
+    from qgis.PyQt.QtCore import QPointF
+
+    scene = plot.plot_item.vb.mapViewToScene(QPointF(x, y))
+    return plot.widget.mapFromScene(scene)
+
+
+def _hover(plot, pixel):
+    """A real mouse move (no button) to a viewport pixel, after pyqtgraph's rate limit for move events.
+
+    Sent to the plot's window (QWindow overload of QTest.mouseMove), which hands it to the widget under the
+    pixel as for a real mouse: the QWidget overload moves the cursor instead, and on the offscreen platform
+    the move then goes to whichever top-level window lies under it (the canvas tests leave one open)."""
+    import pyqtgraph as pg
+    from qgis.PyQt.QtTest import QTest
+
+    QTest.qWait(int(1000 / pg.getConfigOption("mouseRateLimit")) + 5)  # faster moves are dropped, as for a real mouse
+    window = plot.window()
+    QTest.mouseMove(window.windowHandle(), plot.widget.viewport().mapTo(window, pixel))
+    QApplication.processEvents()
+
+
+def test_hover_readout_follows_a_real_mouse(plot):
+    """Mouse moves on the plot's viewport (no button): the readout names the date, value, model and series."""
+    y = np.round(np.linspace(0, -20, len(DATES)) + 3 * np.sin(np.arange(len(DATES)) / 5.0), 1)
+    point = prepare(_point(y, pid="A7"), "#d95f02", model="linear")
+    other = prepare(_point(y + 40.0, pid="B2"), "#1b9e77")
+    plot.show_series([point, other])
+    QApplication.processEvents()
+    plot.plot_item.vb.setRange(xRange=(point.x[0], point.x[-1]), yRange=(-30, 50), padding=0)
+    QApplication.processEvents()
+    for k in (7, 33):
+        _hover(plot, _viewport_pixel(plot, point.x[k], point.y[k]))
+        text = plot.readout.text()
+        assert f"{DATES[k].isoformat()}   {y[k]:+.1f} mm" in text, text
+        assert f"model {point.model_on_dates[k]:+.1f} mm" in text and "asc · A7" in text, text
+        assert list(plot.marker.getData()[0]) == [point.x[k]] and list(plot.marker.getData()[1]) == [y[k]]
+    # over the other series: its value, no model (none fitted for it)
+    _hover(plot, _viewport_pixel(plot, other.x[20], other.y[20]))
+    text = plot.readout.text()
+    assert f"{DATES[20].isoformat()}   {y[20] + 40.0:+.1f} mm" in text and "asc · B2" in text and "model" not in text
+    # outside the plotting area (on the axis) the readout stays as it was
+    _hover(plot, _viewport_pixel(plot, point.x[0], point.y[0]) + QPoint(-60, 0))
+    assert plot.readout.text() == text
+
+
+def test_removing_the_plots_items_prints_nothing(plot, capfd):
+    """pyqtgraph's "unable to convert a QVariant" message is silenced for the plot's own items only."""
+    import pyqtgraph as pg
+    from pyqtgraph.graphicsItems.GraphicsObject import GraphicsObject
+
+    assert GraphicsObject.itemChange.__qualname__ == "GraphicsObject.itemChange"  # pyqtgraph's class untouched
+    foreign = pg.PlotDataItem([0.0, 1.0], [0.0, 1.0])  # another pyqtgraph user's item, in the same session
+    plot.plot_item.addItem(foreign)
+    capfd.readouterr()
+    plot.plot_item.removeItem(foreign)
+    QApplication.processEvents()
+    if "unable to convert a QVariant back to a Python object" not in capfd.readouterr().err:
+        pytest.skip("this PyQt/pyqtgraph converts the null scene: nothing to silence")
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(0, 2, (12, len(DATES)))
+    area = prepare(area_series(values, DATES, layer_id="L", layer_name="asc", point_id="mean of 12 points"), "#1b9e77",
+                   model="cubic")
+    point = prepare(_point(np.linspace(0, -9, len(DATES))), "#d95f02", model="linear")
+    plot.show_series([area, point], error_bars=True, replica_mm=27.7)  # band, replicas, error bars, models
+    plot.readout_at(point.x[5], point.y[5])  # the hover marker holds a point
+    QApplication.processEvents()
+    capfd.readouterr()
+    plot.show_series([point])  # removes every item drawn before
+    plot.clear()
+    QApplication.processEvents()
+    err = capfd.readouterr().err
+    assert "QVariant" not in err and "Traceback" not in err, err
