@@ -361,8 +361,13 @@ def write_points(path, table: PointTable, layer=None, progress=None):
     layer = layer or os.path.splitext(os.path.basename(path))[0]
     progress = ensure(progress)
     folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        open(tmp, "wb").close()  # fails here, with the OS's reason, when the folder cannot be written
+        os.remove(tmp)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write there ({exc.strerror or exc}).") from None
     names = list(table.columns)
     lowered = [n.lower() for n in names]
     for reserved in ("fid", "geom"):

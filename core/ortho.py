@@ -546,7 +546,10 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
 
     grid, transform = velocity_grid(result, component)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".tif", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(suffix=".tif", dir=folder)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write there ({exc.strerror or exc}).") from None
     os.close(fd)
     try:
         profile = dict(driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1, dtype="float32",
@@ -558,6 +561,9 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
             dst.update_tags(component={"up": "U (vertical, positive up)", "east": "E (east-west, positive east)"}[component],
                             unit="mm/yr", epochs=f"{result.epochs[0]:%Y%m%d}-{result.epochs[-1]:%Y%m%d}")
             dst.set_band_description(1, f"mean_velocity_{component}")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; the product is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
