@@ -27,13 +27,13 @@ True
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
+from .atomic import PendingFile
 from .errors import InputError
 from .progress import ensure
 
@@ -130,10 +130,8 @@ class RasterBlockWriter:
         import rasterio
 
         self.path = os.path.abspath(os.fspath(path))
-        folder = os.path.dirname(self.path)
-        os.makedirs(folder, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tif", dir=folder)
-        os.close(fd)
+        self._output = PendingFile(self.path, ".tif")
+        self.tmp = self._output.tmp
         rows, cols = stack.shape
         profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype="float32", nodata=np.nan,
                        tiled=True, blockxsize=256, blockysize=256, compress="deflate", predictor=3)
@@ -156,15 +154,13 @@ class RasterBlockWriter:
 
     def commit(self):
         self._ds.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        return self._output.commit()
 
     def discard(self):
         try:
             self._ds.close()
         finally:
-            if os.path.exists(self.tmp):
-                os.remove(self.tmp)
+            self._output.discard()
 
 
 # ---------------------------------------------------------------- one pass over the stack

@@ -20,12 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import tempfile
 import zipfile
 
 import numba
 import numpy as np
 
+from .atomic import replaced_on_success
 from .egms_format import (
     ALIASES,
     INTEGER_COLUMNS,
@@ -348,10 +348,7 @@ def export_egms(table, path, level=None, naming="input", product=None, block_row
                 raise InputError(f"layer: field {f!r} must hold integers in an EGMS file")
     stem = os.path.splitext(os.path.basename(path))[0]
     xml = info.xml or make_xml_header(info, dt.date.today())
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", suffix=".zip.partial", dir=folder)
-    os.close(fd)
-    try:
+    with replaced_on_success(path, ".zip") as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True) as zf:
             with zf.open(f"{stem}.csv", "w", force_zip64=True) as out:
                 out.write((",".join(c for c, _, _ in spec) + "\n").encode("utf-8"))
@@ -363,9 +360,4 @@ def export_egms(table, path, level=None, naming="input", product=None, block_row
                     progress.check()
                     progress.update(stop / n)
             zf.writestr(f"{stem}.xml", xml)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path

@@ -39,7 +39,6 @@ import datetime as dt
 import io
 import os
 import sqlite3
-import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from xml.sax.saxutils import escape
 import numba
 import numpy as np
 
+from .atomic import replaced_on_success
 from .egms_format import (
     META_KEYS,
     ProductInfo,
@@ -686,12 +686,9 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
     info = sources[0].info
     for src in sources[1:]:
         info = info.merge(src.info)
-    folder = os.path.dirname(output)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(output)}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
     total = sum(max(s.size, 1) for s in sources)
     done = 0
-    try:
+    with replaced_on_success(output, ".gpkg") as tmp:
         _create_layer(tmp, layer, fields, {})
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
@@ -752,15 +749,6 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
         if n_duplicates:
             metadata["EGMS_DUPLICATES_REMOVED"] = str(n_duplicates)
         _write_metadata(tmp, layer, metadata, info, sources, n_points, n_duplicates, ext)
-        for suffix in ("-wal", "-shm", "-journal"):
-            if os.path.exists(tmp + suffix):
-                os.remove(tmp + suffix)
-        os.replace(tmp, output)
-    except BaseException:
-        for p in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
-            if os.path.exists(p):
-                os.remove(p)
-        raise
     progress.update(1.0)
     return ImportResult(output, layer, n_points, n_duplicates, [f.name for f in fields], info,
                         [s.label for s in sources])

@@ -20,11 +20,11 @@ import datetime as _dt
 import os
 import re
 import sqlite3
-import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .atomic import replaced_on_success
 from .errors import InputError
 from .progress import ensure
 
@@ -360,14 +360,6 @@ def write_points(path, table: PointTable, layer=None, progress=None):
     path = os.path.abspath(os.fspath(path))
     layer = layer or os.path.splitext(os.path.basename(path))[0]
     progress = ensure(progress)
-    folder = os.path.dirname(path)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        open(tmp, "wb").close()  # fails here, with the OS's reason, when the folder cannot be written
-        os.remove(tmp)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write there ({exc.strerror or exc}).") from None
     names = list(table.columns)
     lowered = [n.lower() for n in names]
     for reserved in ("fid", "geom"):
@@ -375,7 +367,7 @@ def write_points(path, table: PointTable, layer=None, progress=None):
             raise InputError(f"{path}: a field may not be named {reserved!r} in a GeoPackage written by this plugin.")
     if len(set(lowered)) != len(lowered):
         raise InputError(f"{path}: field names differ only by case: {names}")
-    try:
+    with replaced_on_success(path, ".gpkg") as tmp:
         srs = osr.SpatialReference()
         srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
         if table.crs:
@@ -441,13 +433,4 @@ def write_points(path, table: PointTable, layer=None, progress=None):
             con.close()
 
         progress.update(1.0)
-        for suffix in ("-wal", "-shm", "-journal"):
-            if os.path.exists(tmp + suffix):
-                os.remove(tmp + suffix)
-        os.replace(tmp, path)
-        return path
-    except BaseException:
-        for p in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
-            if os.path.exists(p):
-                os.remove(p)
-        raise
+    return path

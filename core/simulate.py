@@ -34,12 +34,12 @@ import datetime as _dt
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from . import conventions as cv
+from .atomic import folder_on_success
 from .errors import InputError
 from .progress import ensure
 
@@ -274,25 +274,9 @@ def simulate_stack(folder, params: SimulationParameters | None = None, progress=
     folder = os.path.abspath(os.fspath(folder))
     if os.path.exists(folder) and (not os.path.isdir(folder) or os.listdir(folder)):
         raise InputError(f"{folder}: exists and is not an empty folder; choose a new or empty output folder.")
-    parent = os.path.dirname(folder)
     _check_resources(folder, p)
-    try:
-        os.makedirs(parent, exist_ok=True)
-        work = tempfile.mkdtemp(prefix=".simulate-", dir=parent)
-    except OSError as exc:
-        raise InputError(f"{folder}: cannot write there ({exc.strerror or exc}).") from None
-    try:
-        info = _write(work, folder, p, progress, rasterio, from_origin)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(work, 0o777 & ~umask)  # mkdtemp makes the folder private; the stack is an ordinary folder
-        if os.path.isdir(folder):
-            os.rmdir(folder)
-        os.rename(work, folder)
-        return info
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    with folder_on_success(folder) as work:
+        return _write(work, folder, p, progress, rasterio, from_origin)
 
 
 def _write(work, final, p, progress, rasterio, from_origin):

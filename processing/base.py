@@ -73,64 +73,14 @@ class VelocityStyler(QgsProcessingLayerPostProcessorInterface):
         return styler
 
 
-def apply_velocity_raster_style(layer, unit="mm/yr", n_stops=11):
-    """Style a one-band velocity raster like the point layers: the diverging RdBu ramp, symmetric around 0, limits
-    ± the nice 98th percentile of |v| (ui.styling.nice_limit), values beyond them in the end colours.
-
-    True when styled.  (Belongs in ui/styling next to the point-layer renderer; kept here until it moves.)
-    """
-    from osgeo import gdal
-    from qgis.core import (
-        QgsColorRampShader,
-        QgsGradientColorRamp,
-        QgsRasterShader,
-        QgsSingleBandPseudoColorRenderer,
-        QgsStyle,
-    )
-    from qgis.PyQt.QtGui import QColor
-
-    from ..ui.styling import nice_limit
-
-    if layer is None or not layer.isValid() or layer.bandCount() != 1:
-        return False
-    dataset = gdal.Open(layer.source())
-    if dataset is None:
-        return False
-    band = dataset.GetRasterBand(1)
-    values = band.ReadAsArray().astype("float64")
-    nodata = band.GetNoDataValue()
-    if nodata is not None:
-        values = values[values != nodata]
-    limit = nice_limit(values)
-    ramp = QgsStyle.defaultStyle().colorRamp("RdBu")
-    if ramp is None:  # a profile without the default ramps
-        ramp = QgsGradientColorRamp(QColor("#b2182b"), QColor("#2166ac"))
-    shader = QgsColorRampShader(-limit, limit)
-    shader.setColorRampType(QgsColorRampShader.Interpolated)
-    shader.setSourceColorRamp(ramp.clone())
-    items = []
-    for k in range(n_stops):
-        fraction = k / (n_stops - 1)
-        value = -limit + 2.0 * limit * fraction
-        items.append(QgsColorRampShader.ColorRampItem(value, ramp.color(fraction), f"{value:+.3g} {unit}"))
-    shader.setColorRampItemList(items)
-    shader.setClip(False)
-    raster_shader = QgsRasterShader()
-    raster_shader.setRasterShaderFunction(shader)
-    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, raster_shader)
-    renderer.setClassificationMin(-limit)
-    renderer.setClassificationMax(limit)
-    layer.setRenderer(renderer)
-    layer.triggerRepaint()
-    return True
-
-
 class VelocityRasterStyler(QgsProcessingLayerPostProcessorInterface):
     """Styles an output velocity raster when Processing loads it into the project."""
 
     _alive = []  # Processing keeps only a C++ pointer: hold the Python objects
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        from ..ui.styling import apply_velocity_raster_style
+
         apply_velocity_raster_style(layer)
 
     @classmethod
@@ -264,6 +214,8 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         """Style the velocity GeoTIFF at ``path``: saved as its default style (a .qml beside it, which QGIS reads
         when the file is opened), and applied when Processing loads the layer into the project."""
         from qgis.core import QgsRasterLayer
+
+        from ..ui.styling import apply_velocity_raster_style
 
         qml = os.path.splitext(path)[0] + ".qml"
         aux = path + ".aux.xml"
