@@ -112,3 +112,56 @@ def test_without_height_term():
     est = estimate_arc_parameters(z, arcs, t, None)
     v_ls = phase @ np.linalg.pinv(np.column_stack([np.ones_like(t), cv.mm_to_phase(t)])).T
     assert np.abs(est.velocity - v_ls[:, 1]).max() < 1e-4 and np.all(est.height == 0)
+
+
+def _grid_magnitudes(z, arcs, s):
+    """|Σ_k w_k · conj(model_k)| on the whole grid, complex128: (n_arcs, n_v, n_h)."""
+    n = s.t.size
+    w = (z[arcs[:, 1]] * np.conj(z[arcs[:, 0]])).astype(np.complex128)
+    ev = np.exp(-1j * s.rad_per_mm * s.velocities[:, None] * s.t[None, :])
+    eh = np.exp(-1j * s.rad_per_mm * s.heights[:, None] * s.f[None, :])
+    return np.abs(np.einsum("ak,vk,hk->avh", w, ev, eh)), n
+
+
+def test_coarse_to_fine_bound_holds():
+    """|S| at a grid neighbour never exceeds |S| here plus the tabulated bound (random phases: the widest spread)."""
+    rng = np.random.default_rng(6)
+    t, f = geometry()
+    s = make_search(t, f, max_velocity=30, max_height=30)
+    z = np.exp(1j * rng.uniform(-np.pi, np.pi, (80, t.size))).astype(np.complex64)
+    mags, _ = _grid_magnitudes(z, np.column_stack([np.arange(0, 80, 2), np.arange(1, 80, 2)]), s)
+    n_v, n_h = mags.shape[1:]
+    worst = -np.inf
+    for a in (-1, 0, 1):
+        for b in (-1, 0, 1):
+            here = mags[:, max(0, -a):n_v - max(0, a), max(0, -b):n_h - max(0, b)]
+            there = mags[:, max(0, a):n_v + min(0, a), max(0, b):n_h + min(0, b)]
+            worst = max(worst, float((there - here - s.bound[a + 1, b + 1]).max()))
+    assert worst < 0.0
+    assert s.bound[1, 1] == pytest.approx(1e-3 * t.size)  # no offset: the float32 margin only
+    assert s.bound.max() < 0.6 * t.size  # a useful bound: one step moves the phase by ≤ π/2 over the span
+
+
+@pytest.mark.parametrize("noise", [0.3, 1.2, None])
+def test_coarse_to_fine_finds_the_exhaustive_peak(monkeypatch, noise):
+    """The grid point chosen is the exhaustive grid's maximum (to float32 ties), coherent or random arcs."""
+    import egms_plugin.core.arcs as arcs_module
+
+    rng = np.random.default_rng(7)
+    t, f = geometry()
+    s = make_search(t, f, max_velocity=60, max_height=60)
+    if noise is None:  # pure random phases: no clear peak, most coarse points stay candidates
+        z = np.exp(1j * rng.uniform(-np.pi, np.pi, (600, t.size))).astype(np.complex64)
+        arcs = np.column_stack([np.arange(0, 600, 2), np.arange(1, 600, 2)])
+    else:
+        z, arcs = arc_phasors(t, f, rng.uniform(-55, 55, 300), rng.uniform(-55, 55, 300), noise, rng)
+    monkeypatch.setattr(arcs_module, "REFINE_ITERATIONS", 0)  # report the grid point itself
+    est = estimate_arc_parameters(z, arcs, None, search=s)
+    mags, n = _grid_magnitudes(z, arcs, s)
+    i = np.searchsorted(s.velocities, est.velocity - 1e-9)
+    j = np.searchsorted(s.heights, est.height - 1e-9)
+    np.testing.assert_allclose(s.velocities[i], est.velocity, atol=1e-9)
+    chosen = mags[np.arange(len(arcs)), i, j]
+    # float32 sums of 60 unit terms are good to ~1e-5; a different lobe would be ≫ 1e-3 lower
+    assert np.all(chosen >= mags.reshape(len(arcs), -1).max(axis=1) - 1e-3)
+    np.testing.assert_allclose(est.coherence, chosen / n, atol=1e-6)
