@@ -25,9 +25,12 @@ True
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
+from .arcs import _sincos
 from .stats import design_matrix
 
 DEFAULT_FILTER_LENGTH_M = 400.0
@@ -58,7 +61,11 @@ def _weighted_average_kernel(values, idx, wts, out):
 
 
 def neighbour_weights(x, y, sigma_m, max_neighbours=MAX_NEIGHBOURS, exclude_self=True):
-    """Neighbour indices and Gaussian weights (n, max_neighbours) within 3σ; weight 0 marks no neighbour."""
+    """Neighbour indices and Gaussian weights (n, max_neighbours + 1) within 3σ; weight 0 marks no neighbour.
+
+    The neighbours :func:`spatial_lowpass` averages over; computed once, they serve several calls on the
+    same points (``neighbours=``).
+    """
     from scipy.spatial import cKDTree
 
     x = np.asarray(x, dtype=np.float64)
@@ -68,7 +75,7 @@ def neighbour_weights(x, y, sigma_m, max_neighbours=MAX_NEIGHBOURS, exclude_self
     if n == 0 or k == 0:
         return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0))
     xy = np.column_stack([x, y])
-    dist, idx = cKDTree(xy).query(xy, k=k, distance_upper_bound=3.0 * sigma_m)
+    dist, idx = cKDTree(xy).query(xy, k=k, distance_upper_bound=3.0 * sigma_m, workers=-1)
     dist = dist.reshape(n, k)
     idx = idx.reshape(n, k)
     ok = np.isfinite(dist) & (idx < n)
@@ -79,11 +86,13 @@ def neighbour_weights(x, y, sigma_m, max_neighbours=MAX_NEIGHBOURS, exclude_self
 
 
 def spatial_lowpass(x, y, values, sigma_m=DEFAULT_FILTER_LENGTH_M, max_neighbours=MAX_NEIGHBOURS, exclude_self=True,
-                    chunk=CHUNK_POINTS):
+                    chunk=CHUNK_POINTS, neighbours=None):
     """Gaussian-weighted average (σ = ``sigma_m``) of the neighbours' rows of ``values`` (n, n_dates).
 
     Points without a neighbour within 3σ get 0.  Neighbours are searched for ``chunk`` points at a
-    time, so memory stays at ``chunk × max_neighbours`` whatever the number of points.
+    time, so memory stays at ``chunk × max_neighbours`` whatever the number of points — unless
+    ``neighbours`` (the ``(indices, weights)`` of :func:`neighbour_weights` for these points and σ)
+    are given, then they are used as they are.
     """
     from scipy.spatial import cKDTree
 
@@ -94,6 +103,12 @@ def spatial_lowpass(x, y, values, sigma_m=DEFAULT_FILTER_LENGTH_M, max_neighbour
     n = x.size
     k = min(int(max_neighbours) + 1, n)
     if n == 0 or values.shape[1] == 0 or k < 2:
+        return out
+    if neighbours is not None:
+        idx, wts = neighbours
+        if idx.shape[0] != n:
+            raise ValueError("neighbours were computed for other points")
+        _weighted_average_kernel(values, idx, wts, out)
         return out
     xy = np.column_stack([x, y])
     tree = cKDTree(xy)
@@ -173,11 +188,37 @@ def temporal_highpass_operator(days, window_days=DEFAULT_TIME_WINDOW_DAYS):
 
 
 def estimate_aps(x, y, residual, days, sigma_m=DEFAULT_FILTER_LENGTH_M, window_days=DEFAULT_TIME_WINDOW_DAYS,
-                 max_neighbours=MAX_NEIGHBOURS):
+                 max_neighbours=MAX_NEIGHBOURS, neighbours=None):
     """Atmospheric phase screen (same unit as ``residual``, (n, n_dates)) at every point.
 
     Returns ``(aps, smooth)``: the screen and the spatially low-passed residual it came from.
+    ``neighbours``: see :func:`spatial_lowpass`.
     """
-    smooth = spatial_lowpass(x, y, residual, sigma_m, max_neighbours, exclude_self=True)
+    smooth = spatial_lowpass(x, y, residual, sigma_m, max_neighbours, exclude_self=True, neighbours=neighbours)
     h = temporal_highpass_operator(days, window_days)
     return smooth @ h.T, smooth
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _coherence_rows_kernel(a, b, out):
+    n, n_dates = a.shape
+    for i in numba.prange(n):
+        sr = 0.0
+        si = 0.0
+        for k in range(n_dates):
+            s, c = _sincos(a[i, k] - b[i, k])
+            sr += c
+            si += s
+        out[i] = math.sqrt(sr * sr + si * si) / n_dates
+
+
+def phase_coherence(phase, model):
+    """``|mean_k exp(j (phase − model))|`` of every row (n, n_dates) of phases in radians."""
+    a = np.ascontiguousarray(phase, dtype=np.float64)
+    b = np.ascontiguousarray(model, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError("phase and model must be arrays of the same (n, n_dates) shape")
+    out = np.zeros(a.shape[0])
+    if a.shape[1]:
+        _coherence_rows_kernel(a, b, out)
+    return out

@@ -30,6 +30,7 @@ import math
 import numba
 import numpy as np
 
+from .arcs import _atan2, _sincos
 from .errors import EgmsError
 
 MAX_WEIGHT_COHERENCE = 0.995
@@ -113,10 +114,8 @@ def _arc_residual_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, offset, out):
             zp = z[p, k]
             re = np.float64(zq.real) * zp.real + np.float64(zq.imag) * zp.imag
             im = np.float64(zq.imag) * zp.real - np.float64(zq.real) * zp.imag
-            m = k_rad * (dv[a] * t[k] + dh[a] * f[k]) + offset[a]
-            c = math.cos(m)
-            s = math.sin(m)
-            out[a, k] = math.atan2(im * c - re * s, re * c + im * s)
+            s, c = _sincos(k_rad * (dv[a] * t[k] + dh[a] * f[k]) + offset[a])
+            out[a, k] = _atan2(im * c - re * s, re * c + im * s)
 
 
 def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offset, rad_per_mm, chunk=CHUNK_ARCS,
@@ -148,6 +147,60 @@ def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offs
         if progress is not None:
             progress.check()
     return solver.solve_rhs(rhs)
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _own_phase_kernel(z, ref, t, f, k_rad, vel, hgt, unwrapped, out):
+    n, n_dates = unwrapped.shape
+    for i in numba.prange(n):
+        p_re = np.empty(n_dates)
+        p_im = np.empty(n_dates)
+        sr = 0.0
+        si = 0.0
+        for k in range(n_dates):
+            zr = z[ref, k]
+            zi = z[i, k]
+            re = np.float64(zi.real) * zr.real + np.float64(zi.imag) * zr.imag
+            im = np.float64(zi.imag) * zr.real - np.float64(zi.real) * zr.imag
+            mag = math.sqrt(re * re + im * im)
+            if mag > 0.0:
+                re /= mag
+                im /= mag
+            else:  # no phase: angle 0
+                re = 1.0
+                im = 0.0
+            s, c = _sincos(k_rad * (vel[i] * t[k] + hgt[i] * f[k]) + unwrapped[i, k])
+            p_re[k] = re * c + im * s
+            p_im[k] = im * c - re * s
+            sr += p_re[k]
+            si += p_im[k]
+        norm = math.sqrt(sr * sr + si * si)
+        ur = sr / norm if norm > 0.0 else 1.0
+        ui = -si / norm if norm > 0.0 else 0.0
+        for k in range(n_dates):
+            out[i, k] = unwrapped[i, k] + _atan2(p_im[k] * ur + p_re[k] * ui, p_re[k] * ur - p_im[k] * ui)
+
+
+def own_phases(phasors, reference, t_years, height_factor, velocity, height, unwrapped, rad_per_mm):
+    """Each point's own residual phase (rad) with the 2π ambiguity of the network solution ``unwrapped``.
+
+    ``e_k = arg(z_k · conj(z_ref,k)) − model_k`` is the point's own (wrapped) residual, ``d_k = e_k − u_k``
+    its difference to the network-unwrapped residual ``u``; the result is ``u_k + wrap(d_k − arg Σ e^{j d})``:
+    the point's own phase, moved by whole cycles to the network solution and by one constant per point.
+    Returns float64 (n_points, n_dates).
+    """
+    z = np.ascontiguousarray(phasors, dtype=np.complex64)
+    u = np.ascontiguousarray(unwrapped, dtype=np.float64)
+    n_dates = z.shape[1]
+    if u.shape != z.shape:
+        raise ValueError("phasors and unwrapped phases must have the same shape")
+    t = np.ascontiguousarray(t_years, dtype=np.float64)
+    f = np.zeros(n_dates) if height_factor is None else np.ascontiguousarray(height_factor, dtype=np.float64)
+    out = np.empty_like(u)
+    if u.size:
+        _own_phase_kernel(z, int(reference), t, f, float(rad_per_mm), np.ascontiguousarray(velocity, dtype=np.float64),
+                          np.ascontiguousarray(height, dtype=np.float64), u, out)
+    return out
 
 
 def wrap(phase):

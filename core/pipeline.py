@@ -338,15 +338,6 @@ def _integrate(n, arcs, dv, dh, g, phasors, geometry, arc_threshold, wavelength_
 
 
 # -------------------------------------------------------------------------- time series
-def _own_phase(z, ref, t, f0, vel, hgt, unwrapped, rad_per_mm):
-    """Each point's own residual phase, with the 2π ambiguity of the network solution (rad)."""
-    model = rad_per_mm * (vel[:, None] * t[None, :] + (0.0 if f0 is None else hgt[:, None] * f0[None, :]))
-    e = np.angle(z * np.conj(z[ref])[None, :]) - model
-    d = e - unwrapped
-    c = np.angle(np.exp(1j * d).sum(axis=1))
-    return unwrapped + np.angle(np.exp(1j * (d - c[:, None])))
-
-
 def _with_aps_filter(p, x, y, progress):
     """``p`` with the automatic atmospheric filter length resolved."""
     if p.aps_filter_m > 0:
@@ -361,11 +352,7 @@ def _with_aps_filter(p, x, y, progress):
     return replace(p, aps_filter_m=sigma)
 
 
-def _coherence_against(residual, smooth):
-    return np.abs(np.exp(1j * (residual - smooth)).mean(axis=1))
-
-
-def _heights_and_screen(observed, vel, x, y, geometry, p, progress):
+def _heights_and_screen(observed, vel, x, y, geometry, p, progress, neighbours=None):
     """Height-error term u (m) and atmospheric screen (mm) of unwrapped series ``observed`` (mm).
 
     A per-date atmosphere projects on the baseline pattern like a height error
@@ -383,7 +370,7 @@ def _heights_and_screen(observed, vel, x, y, geometry, p, progress):
     u1 = u0 - smooth
     progress.check()
     residual = observed - vel[:, None] * geometry.t[None, :] - u1[:, None] * geometry.f0[None, :]
-    aps_mm, _ = estimate_aps(x, y, residual, geometry.days, p.aps_filter_m, p.aps_window_days)
+    aps_mm, _ = estimate_aps(x, y, residual, geometry.days, p.aps_filter_m, p.aps_window_days, neighbours=neighbours)
     return _refine_heights(observed - aps_mm, geometry), aps_mm
 
 
@@ -420,8 +407,8 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     the threshold to change; :class:`~.errors.Cancelled` when cancelled.
     """
     from .amplitude import scan_stack
-    from .aps import estimate_aps
-    from .integration import unwrap_residual_phases
+    from .aps import estimate_aps, neighbour_weights, phase_coherence
+    from .integration import own_phases, unwrap_residual_phases
     from .network import local_metric_coordinates
     from .stats import egms_statistics
 
@@ -494,16 +481,17 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     unwrapped = unwrap_residual_phases(solver, z, geometry.t, geometry.f0, solver.arc_differences(vel),
                                        solver.arc_differences(hgt), net["offset"], rad_per_mm, progress=progress)
     progress.check()
-    own = _own_phase(z, net["reference"], geometry.t, geometry.f0, vel, hgt, unwrapped, rad_per_mm)
+    own = own_phases(z, net["reference"], geometry.t, geometry.f0, vel, hgt, unwrapped, rad_per_mm)
     del unwrapped
     xs, ys = x[pts], y[pts]
     p = _with_aps_filter(p, xs, ys, progress)
+    neighbours = neighbour_weights(xs, ys, p.aps_filter_m)  # for every screen on all network points
     selected = np.ones(pts.size, dtype=bool)
     for iteration in range(3):
         progress.check()
         aps, smooth = estimate_aps(xs[selected], ys[selected], own[selected], geometry.days, p.aps_filter_m,
-                                   p.aps_window_days)
-        gamma = _coherence_against(own[selected], smooth)
+                                   p.aps_window_days, neighbours=neighbours if selected.all() else None)
+        gamma = phase_coherence(own[selected], smooth)
         good = gamma >= p.coherence_threshold
         if good.all() or iteration == 2 or good.sum() < MIN_POINTS:
             break
@@ -524,7 +512,8 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     del own, aps, smooth
     u = None
     if geometry.f0 is not None:
-        u, aps_mm = _heights_and_screen(observed, vel[sel], xs[sel], ys[sel], geometry, p, progress)
+        u, aps_mm = _heights_and_screen(observed, vel[sel], xs[sel], ys[sel], geometry, p, progress,
+                                        neighbours if sel.size == pts.size else None)
         series = observed - aps_mm - u[:, None] * geometry.f0[None, :]
     else:
         series = observed - aps_mm

@@ -58,3 +58,18 @@ def test_grid_smoothing_matches_the_neighbour_average():
     # cells of σ/4 move each point by ≤ 70 m: a few % of the smoothed field's spread
     assert np.sqrt(np.mean((fast - exact) ** 2)) < 0.03 * np.sqrt(np.mean(exact**2))
     assert abs(gaussian_smooth_points(np.array([0.0, 5e4]), np.array([0.0, 0.0]), np.array([1.0, 2.0]), 100.0)[0]) == 0
+
+
+def test_precomputed_neighbours_and_phase_coherence():
+    from egms_plugin.core.aps import phase_coherence
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 3000, 1500), rng.uniform(0, 3000, 1500)
+    values = rng.normal(size=(x.size, 30))
+    plain = spatial_lowpass(x, y, values, 200.0)
+    again = spatial_lowpass(x, y, values, 200.0, neighbours=neighbour_weights(x, y, 200.0))
+    np.testing.assert_array_equal(again, plain)  # the same neighbours and weights, the same sums
+    phase, model = rng.uniform(-9, 9, (200, 30)), rng.uniform(-9, 9, (200, 30))
+    np.testing.assert_allclose(phase_coherence(phase, model), np.abs(np.exp(1j * (phase - model)).mean(axis=1)),
+                               atol=1e-14)
+    np.testing.assert_allclose(phase_coherence(phase, phase), 1.0)

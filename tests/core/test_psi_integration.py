@@ -68,3 +68,30 @@ def test_residual_phases_unwrap_on_the_network():
     expected = residual - residual[0]
     np.testing.assert_allclose(out, expected, atol=1e-4)  # float32 phasors
     assert np.abs(expected).max() > 3 * np.pi  # really more than a cycle
+
+
+def test_own_phases_equal_the_numpy_formula():
+    """Each point's own phase moved by whole cycles onto the network solution: the plain numpy formula."""
+    from egms_plugin.core.integration import own_phases
+
+    rng = np.random.default_rng(5)
+    n, n_dates = 300, 40
+    t = np.arange(n_dates) * 12 / 365.25
+    f = rng.uniform(-0.3, 0.3, n_dates)
+    vel, hgt = rng.normal(0, 8, n), rng.normal(0, 10, n)
+    k = cv.mm_to_phase(1.0)
+    unwrapped = np.cumsum(rng.normal(0, 0.6, (n, n_dates)), axis=1)  # several cycles: the ambiguity matters
+    z = np.exp(1j * (k * (vel[:, None] * t + hgt[:, None] * f) + unwrapped + rng.normal(0, 0.3, (n, n_dates))))
+    z[:, :] *= np.exp(1j * 0.7)  # a constant per point is absorbed
+    z = z.astype(np.complex64)
+    z[5, 3] = 0  # a pixel without amplitude on one date: phase 0
+    ref = 17
+    out = own_phases(z, ref, t, f, vel, hgt, unwrapped, k)
+    # independent reference: the numpy formula, in complex128
+    zz = z.astype(np.complex128)
+    e = np.angle(zz * np.conj(zz[ref])) - k * (vel[:, None] * t + hgt[:, None] * f)
+    d = e - unwrapped
+    c = np.angle(np.exp(1j * d).sum(axis=1))
+    expected = unwrapped + np.angle(np.exp(1j * (d - c[:, None])))
+    np.testing.assert_allclose(out, expected, atol=1e-9)
+    assert np.abs(out - unwrapped).max() < np.pi  # never more than half a cycle from the network solution
