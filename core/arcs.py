@@ -438,7 +438,12 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, bound, t, f, k_r
     n_v, n_pad = ev_re.shape
     n_h = eh_re.shape[0]
     bound_max = np.float32(bound.max())
-    for c in numba.prange((n_arcs + task - 1) // task):
+    n_tasks = (n_arcs + task - 1) // task
+    # numba splits a prange into one contiguous range per thread; tasks are visited in a scattered order
+    # (c → c·7919 mod n_tasks, a permutation) so a region of costly incoherent arcs is shared by all threads
+    stride = 7919 if n_tasks % 7919 else 104729
+    for c0 in numba.prange(n_tasks):
+        c = (c0 * stride) % n_tasks
         w_re = np.zeros(n_pad, dtype=np.float32)
         w_im = np.zeros(n_pad, dtype=np.float32)
         u_re = np.empty((n_h, n_pad), dtype=np.float32)
