@@ -45,7 +45,12 @@ def _stack(size, seed=1):
 
 
 def _read_once(stack, block_mb=256.0):
+    """Every SLC block read once, with the chain's block size (at most ``SCAN_BLOCK_MB``) into one buffer."""
     import numpy as np
+
+    from egms_plugin.core.amplitude import SCAN_BLOCK_MB
+
+    block_mb = min(block_mb, SCAN_BLOCK_MB)
 
     buffer = None
     t0 = time.perf_counter()

@@ -43,6 +43,10 @@ CALIBRATION_SAMPLE_ROWS = 256
 """Rows read (evenly spaced) to estimate the per-image calibration factors."""
 READ_CACHE_BYTES = 64 * 2**20
 """GDAL block cache during the read pass: every block is read once, so a large cache only holds memory."""
+SCAN_BLOCK_MB = 64.0
+"""Largest block the read pass uses, whatever memory it is given: 64 MB blocks read as fast as 256 MB ones,
+and on the development VM a 1000² × 60 pass took 0.80 s (median of 5) with them against 1.29 s with 256 MB
+blocks, whose fresh memory cost 4× more system time (measured in the same process, alternating)."""
 
 
 # ---------------------------------------------------------------- block kernel
@@ -218,7 +222,7 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
     stack : StackFolder
     dispersion_threshold : float — candidates have D_A strictly below it.
     calibrate : bool — per-image amplitude calibration (:func:`calibration_factors`).
-    block_mb : float — memory for one block of all dates (complex64), MB.
+    block_mb : float — memory for one block of all dates (complex64), MB (at most :data:`SCAN_BLOCK_MB` is used).
     keep_phasors : bool — also return the candidates' interferogram phasors (for the PSI chain).
     dispersion_path, mean_amplitude_path : optional GeoTIFF outputs (float32, NaN nodata).
 
@@ -240,7 +244,7 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
                        if mean_amplitude_path else None)
         if mean_writer:
             writers.append(mean_writer)
-        block_rows = stack.block_rows_for(float(block_mb) * 2**20)
+        block_rows = stack.block_rows_for(min(float(block_mb), SCAN_BLOCK_MB) * 2**20)
         blocks = stack.row_blocks(block_rows)
         lines, pixels, disps, means, phasors = [], [], [], [], []
         n_valid = 0
