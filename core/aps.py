@@ -30,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-from .arcs import _sincos
+from .arcs import _rotate
 from .stats import design_matrix
 
 DEFAULT_FILTER_LENGTH_M = 400.0
@@ -199,16 +199,21 @@ def estimate_aps(x, y, residual, days, sigma_m=DEFAULT_FILTER_LENGTH_M, window_d
     return smooth @ h.T, smooth
 
 
-@numba.njit(nogil=True, parallel=True, cache=True)
+@numba.njit(nogil=True, parallel=True, cache=True, error_model="numpy")
 def _coherence_rows_kernel(a, b, out):
     n, n_dates = a.shape
     for i in numba.prange(n):
+        re = np.ones(n_dates)
+        im = np.zeros(n_dates)
+        d = np.empty(n_dates)
+        for k in range(n_dates):
+            d[k] = b[i, k] - a[i, k]
+        _rotate(re, im, d)  # exp(j (a − b))
         sr = 0.0
         si = 0.0
         for k in range(n_dates):
-            s, c = _sincos(a[i, k] - b[i, k])
-            sr += c
-            si += s
+            sr += re[k]
+            si += im[k]
         out[i] = math.sqrt(sr * sr + si * si) / n_dates
 
 

@@ -168,14 +168,14 @@ def _sincos(x):
 
     About 5× faster than ``math.sin`` + ``math.cos`` in numba loops (no call, no int conversion).
     """
-    k = math.floor(x * 0.6366197723675814 + 0.5)
+    k = np.floor(x * 0.6366197723675814 + 0.5)
     r = (x - k * 1.5707963267341256) - k * 6.077100506506192e-11
     r2 = r * r
     s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0 + r2 * (
         -1.0 / 39916800.0 + r2 * (1.0 / 6227020800.0 + r2 * (-1.0 / 1307674368000.0)))))))
     c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0 + r2 * (
         -1.0 / 3628800.0 + r2 * (1.0 / 479001600.0 + r2 * (-1.0 / 87178291200.0 + r2 * (1.0 / 20922789888000.0))))))))
-    q = k - 4.0 * math.floor(k * 0.25)  # quadrant 0..3
+    q = k - 4.0 * np.floor(k * 0.25)  # quadrant 0..3 (np.floor stays a float: the loops vectorise)
     odd = q == 1.0 or q == 3.0
     sa = c if odd else s
     ca = s if odd else c
@@ -193,10 +193,10 @@ def _atan2(y, x):
     swap = ay > ax
     mx = ay if swap else ax
     mn = ax if swap else ay
-    a = mn / (mx if mx > 0.0 else 1.0)
-    big = a > 0.41421356237309503
-    zb = (mn - mx) / (mn + mx + (0.0 if mx > 0.0 else 1.0))
-    z = zb if big else a
+    big = mn > 0.41421356237309503 * mx  # beyond π/8: atan(a) = π/4 + atan((a − 1)/(a + 1))
+    num = mn - mx if big else mn
+    den = mn + mx if big else mx
+    z = num / (den if den > 0.0 else 1.0)  # one division
     s = z * z
     p = (-0.02723288406057488 * s + 0.05168834935919362) * s - 0.0655090730756309
     p = ((p * s + 0.07681045202742948) * s - 0.09090255952690657) * s + 0.11111089649211055
@@ -206,6 +206,35 @@ def _atan2(y, x):
     r = 1.5707963267948966 - r if swap else r
     r = 3.141592653589793 - r if x < 0.0 else r
     return -r if y < 0.0 else r
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _rotate(re, im, phase):
+    """``(re + j im) ← (re + j im) · exp(−j phase)`` element-wise, in place.
+
+    The phase loops live in small functions of 1-D arrays: LLVM vectorises them there (4 lanes of
+    :func:`_sincos` / :func:`_atan2`), not when they are inlined into a larger kernel.
+    """
+    for k in range(re.size):
+        s, c = _sincos(phase[k])
+        r = re[k] * c + im[k] * s
+        im[k] = im[k] * c - re[k] * s
+        re[k] = r
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _angles(re, im, ur, ui, out):
+    """``out = arg((re + j im) · (ur + j ui))`` element-wise."""
+    for k in range(re.size):
+        out[k] = _atan2(im[k] * ur + re[k] * ui, re[k] * ur - im[k] * ui)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _rotated_angles(re, im, phase, out):
+    """``out = arg((re + j im) · exp(−j phase))`` element-wise."""
+    for k in range(re.size):
+        s, c = _sincos(phase[k])
+        out[k] = _atan2(im[k] * c - re[k] * s, re[k] * c + im[k] * s)
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
@@ -360,24 +389,27 @@ def _grid_peak(w_re, w_im, u_re, u_im, have, mags, ev_re, ev_im, eh_re, eh_im, b
     return bi, bj
 
 
-@numba.njit(nogil=True, cache=True)
-def _coherence(w_re, w_im, t, f, k_rad, v, h):
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _coherence(w_re, w_im, m, t, f, k_rad, v, h):
+    """γ and phase of Σ w·exp(−j model(v, h)); ``w`` is rotated in place, ``m``: scratch."""
     n = t.size
+    for k in range(n):
+        m[k] = k_rad * (v * t[k] + h * f[k])
+    _rotate(w_re, w_im, m)
     sr = 0.0
     si = 0.0
     for k in range(n):
-        s, c = _sincos(k_rad * (v * t[k] + h * f[k]))
-        sr += w_re[k] * c + w_im[k] * s
-        si += w_im[k] * c - w_re[k] * s
+        sr += w_re[k]
+        si += w_im[k]
     return math.sqrt(sr * sr + si * si) / n, _atan2(si, sr)
 
 
-@numba.njit(nogil=True, cache=True)
-def _refine(c_re, c_im, r, t, f, k_rad, refine_v, refine_h, v, h, iterations):
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations):
     """Gauss–Newton from (v, h) on the wrapped residual phases; returns (v, h, γ at start, γ at the end).
 
     ``c`` holds the residual phasors ``w_k·exp(−j·model_k(v, h))`` on entry; they are rotated in place
-    by each update, so one iteration costs one atan2 and one sincos per date (``r``: scratch).  The model
+    by each update, so one iteration costs one atan2 and one sincos per date (``r``, ``m``: scratch).  The model
     is linear in (v, h), so one step reaches the least-squares optimum unless a residual wraps.  The next
     step would see ``wrap(r_k − m_k − c)`` (``r_k`` this step's residuals, ``m_k`` its model change, ``c``
     the new sum's phase relative to the old one); when no such value wraps it equals ``r_k − m_k − c``,
@@ -396,27 +428,23 @@ def _refine(c_re, c_im, r, t, f, k_rad, refine_v, refine_h, v, h, iterations):
             break
         ur = sr / norm  # rotate by conj(S/|S|): remove the constant offset
         ui = -si / norm
+        _angles(c_re, c_im, ur, ui, r)
         dv = 0.0
         dh = 0.0
         for k in range(n):
-            rk = _atan2(c_im[k] * ur + c_re[k] * ui, c_re[k] * ur - c_im[k] * ui)
-            r[k] = rk
-            dv += refine_v[k] * rk
-            dh += refine_h[k] * rk
+            dv += refine_v[k] * r[k]
+            dh += refine_h[k] * r[k]
         v += dv
         h += dh
+        for k in range(n):
+            m[k] = k_rad * (dv * t[k] + dh * f[k])
+            r[k] -= m[k]
+        _rotate(c_re, c_im, m)
         sr = 0.0
         si = 0.0
         for k in range(n):
-            m = k_rad * (dv * t[k] + dh * f[k])
-            sn, cs = _sincos(m)
-            re = c_re[k] * cs + c_im[k] * sn
-            im = c_im[k] * cs - c_re[k] * sn
-            c_re[k] = re
-            c_im[k] = im
-            sr += re
-            si += im
-            r[k] -= m
+            sr += c_re[k]
+            si += c_im[k]
         if it + 1 < iterations:
             c0 = _atan2(si * ur + sr * ui, sr * ur - si * ui)
             lo = np.inf
@@ -430,7 +458,7 @@ def _refine(c_re, c_im, r, t, f, k_rad, refine_v, refine_h, v, h, iterations):
     return v, h, g_start, math.sqrt(sr * sr + si * si) / n
 
 
-@numba.njit(nogil=True, parallel=True, cache=True)
+@numba.njit(nogil=True, parallel=True, cache=True, error_model="numpy")
 def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, bound, t, f, k_rad, velocities, heights,
                    refine_v, refine_h, iterations, task, out_v, out_h, out_g):
     n_arcs = p_idx.size
@@ -453,6 +481,7 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, bound, t, f, k_r
         c_re = np.empty(n, dtype=np.float64)
         c_im = np.empty(n, dtype=np.float64)
         r = np.empty(n, dtype=np.float64)
+        m = np.empty(n, dtype=np.float64)
         for a in range(c * task, min((c + 1) * task, n_arcs)):
             p = p_idx[a]
             q = q_idx[a]
@@ -470,7 +499,7 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, bound, t, f, k_r
                 ei = np.float64(ev_re[bi, k]) * eh_im[bj, k] + np.float64(ev_im[bi, k]) * eh_re[bj, k]
                 c_re[k] = w_re[k] * er - w_im[k] * ei
                 c_im[k] = w_re[k] * ei + w_im[k] * er
-            v1, h1, g0, g1 = _refine(c_re, c_im, r, t, f, k_rad, refine_v, refine_h, v0, h0, iterations)
+            v1, h1, g0, g1 = _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v0, h0, iterations)
             if g1 >= g0:  # the refinement climbs the peak; keep the grid point if it did not
                 out_v[a] = v1
                 out_h[a] = h1
@@ -481,22 +510,25 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, bound, t, f, k_r
                 out_g[a] = g0
 
 
-@numba.njit(nogil=True, parallel=True, cache=True)
-def _coherence_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, out_g, out_off):
+@numba.njit(nogil=True, parallel=True, cache=True, error_model="numpy")
+def _coherence_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, task, out_g, out_off):
     n = t.size
-    for a in numba.prange(p_idx.size):
-        p = p_idx[a]
-        q = q_idx[a]
+    n_arcs = p_idx.size
+    for c in numba.prange((n_arcs + task - 1) // task):
         w_re = np.empty(n, dtype=np.float64)
         w_im = np.empty(n, dtype=np.float64)
-        for k in range(n):
-            zq = z[q, k]
-            zp = z[p, k]
-            w_re[k] = zq.real * zp.real + zq.imag * zp.imag
-            w_im[k] = zq.imag * zp.real - zq.real * zp.imag
-        g, off = _coherence(w_re, w_im, t, f, k_rad, dv[a], dh[a])
-        out_g[a] = g
-        out_off[a] = off
+        m = np.empty(n, dtype=np.float64)
+        for a in range(c * task, min((c + 1) * task, n_arcs)):
+            p = p_idx[a]
+            q = q_idx[a]
+            for k in range(n):
+                zq = z[q, k]
+                zp = z[p, k]
+                w_re[k] = zq.real * zp.real + zq.imag * zp.imag
+                w_im[k] = zq.imag * zp.real - zq.real * zp.imag
+            g, off = _coherence(w_re, w_im, m, t, f, k_rad, dv[a], dh[a])
+            out_g[a] = g
+            out_off[a] = off
 
 
 @dataclass
@@ -565,5 +597,5 @@ def arc_coherence(phasors, arcs, t_years, height_factor, dv, dh, wavelength_m=cv
     if p_idx.size:
         _coherence_kernel(z, p_idx, q_idx, t, f, float(cv.mm_to_phase(1.0, wavelength_m)),
                           np.ascontiguousarray(dv, dtype=np.float64), np.ascontiguousarray(dh, dtype=np.float64),
-                          g, off)
+                          TASK_ARCS, g, off)
     return g, off

@@ -30,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-from .arcs import _atan2, _sincos
+from .arcs import _angles, _rotate, _rotated_angles
 from .errors import EgmsError
 
 MAX_WEIGHT_COHERENCE = 0.995
@@ -102,20 +102,26 @@ class NetworkSolver:
 
 
 # ---------------------------------------------------------------- residual phases, date by date
-@numba.njit(nogil=True, parallel=True, cache=True)
+@numba.njit(nogil=True, parallel=True, cache=True, error_model="numpy")
 def _arc_residual_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, offset, out):
     """Wrapped residual phase of every arc (rows, parallel over arcs) and date."""
+    n_arcs = p_idx.size
     n_dates = t.size
-    for a in numba.prange(p_idx.size):
-        p = p_idx[a]
-        q = q_idx[a]
-        for k in range(n_dates):
-            zq = z[q, k]
-            zp = z[p, k]
-            re = np.float64(zq.real) * zp.real + np.float64(zq.imag) * zp.imag
-            im = np.float64(zq.imag) * zp.real - np.float64(zq.real) * zp.imag
-            s, c = _sincos(k_rad * (dv[a] * t[k] + dh[a] * f[k]) + offset[a])
-            out[a, k] = _atan2(im * c - re * s, re * c + im * s)
+    task = 64
+    for c in numba.prange((n_arcs + task - 1) // task):
+        re = np.empty(n_dates)
+        im = np.empty(n_dates)
+        m = np.empty(n_dates)
+        for a in range(c * task, min((c + 1) * task, n_arcs)):
+            p = p_idx[a]
+            q = q_idx[a]
+            for k in range(n_dates):
+                zq = z[q, k]
+                zp = z[p, k]
+                re[k] = np.float64(zq.real) * zp.real + np.float64(zq.imag) * zp.imag
+                im[k] = np.float64(zq.imag) * zp.real - np.float64(zq.real) * zp.imag
+                m[k] = k_rad * (dv[a] * t[k] + dh[a] * f[k]) + offset[a]
+            _rotated_angles(re, im, m, out[a])
 
 
 def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offset, rad_per_mm, chunk=CHUNK_ARCS,
@@ -149,36 +155,35 @@ def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offs
     return solver.solve_rhs(rhs)
 
 
-@numba.njit(nogil=True, parallel=True, cache=True)
+@numba.njit(nogil=True, parallel=True, cache=True, error_model="numpy")
 def _own_phase_kernel(z, ref, t, f, k_rad, vel, hgt, unwrapped, out):
     n, n_dates = unwrapped.shape
     for i in numba.prange(n):
         p_re = np.empty(n_dates)
         p_im = np.empty(n_dates)
-        sr = 0.0
-        si = 0.0
+        m = np.empty(n_dates)
         for k in range(n_dates):
             zr = z[ref, k]
             zi = z[i, k]
             re = np.float64(zi.real) * zr.real + np.float64(zi.imag) * zr.imag
             im = np.float64(zi.imag) * zr.real - np.float64(zi.real) * zr.imag
             mag = math.sqrt(re * re + im * im)
-            if mag > 0.0:
-                re /= mag
-                im /= mag
-            else:  # no phase: angle 0
-                re = 1.0
-                im = 0.0
-            s, c = _sincos(k_rad * (vel[i] * t[k] + hgt[i] * f[k]) + unwrapped[i, k])
-            p_re[k] = re * c + im * s
-            p_im[k] = im * c - re * s
+            inv = 1.0 / mag if mag > 0.0 else 0.0
+            p_re[k] = re * inv if mag > 0.0 else 1.0  # no amplitude: angle 0
+            p_im[k] = im * inv
+            m[k] = k_rad * (vel[i] * t[k] + hgt[i] * f[k]) + unwrapped[i, k]
+        _rotate(p_re, p_im, m)
+        sr = 0.0
+        si = 0.0
+        for k in range(n_dates):
             sr += p_re[k]
             si += p_im[k]
         norm = math.sqrt(sr * sr + si * si)
         ur = sr / norm if norm > 0.0 else 1.0
         ui = -si / norm if norm > 0.0 else 0.0
+        _angles(p_re, p_im, ur, ui, m)
         for k in range(n_dates):
-            out[i, k] = unwrapped[i, k] + _atan2(p_im[k] * ur + p_re[k] * ui, p_re[k] * ur - p_im[k] * ui)
+            out[i, k] = unwrapped[i, k] + m[k]
 
 
 def own_phases(phasors, reference, t_years, height_factor, velocity, height, unwrapped, rad_per_mm):
