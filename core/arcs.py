@@ -67,6 +67,8 @@ TASK_ARCS = 64
 """Arcs per parallel task of the search kernel (its scratch arrays are allocated once per task)."""
 COARSE_STRIDE = 3
 """Coarse grid: every third point on both axes (each fine point is one step from a coarse one)."""
+DENSE_FACTOR = 12
+"""Coarse points still in the running × this > the points left: scan the rest of the grid densely."""
 BOUND_MARGIN = 1e-3
 """Safety margin of the coarse-to-fine bound, per date (float32 sums are accurate to ~1e−6)."""
 
@@ -354,8 +356,9 @@ def _grid_peak(w_re, w_im, u_re, u_im, have, mags, ev_re, ev_im, eh_re, eh_im, c
         for ic in range(n_cv):
             if mags[coarse_v[ic], coarse_h[jc]] + bound_max >= sb:
                 alive += 1
-    if 4 * alive > n_cv * coarse_h.size:
-        # no clear peak (an incoherent arc): the rest of the grid, two points at a time
+    if DENSE_FACTOR * alive > n_v * n_h - n_cv * coarse_h.size:
+        # no clear peak (an incoherent arc): the rest of the grid, two points at a time, is cheaper than
+        # the neighbourhoods of the coarse points still in the running (≤ 8 points each, one at a time)
         for j in range(n_h):
             ur = u_re[j]
             ui = u_im[j]
