@@ -90,10 +90,19 @@ def neighbour_arcs(x, y, n_neighbours=DEFAULT_NEIGHBOURS, max_length=np.inf):
     return _unique_arcs(np.column_stack([src[ok], idx[ok]]))
 
 
-def build_network(x, y, max_arc_length=DEFAULT_MAX_ARC_LENGTH_M, n_neighbours=DEFAULT_NEIGHBOURS):
+def _arc_lengths(x, y, arcs):
+    return np.hypot(x[arcs[:, 1]] - x[arcs[:, 0]], y[arcs[:, 1]] - y[arcs[:, 0]]) if arcs.size else np.zeros(0)
+
+
+def build_network(x, y, max_arc_length=DEFAULT_MAX_ARC_LENGTH_M, n_neighbours=DEFAULT_NEIGHBOURS,
+                  while_triangulating=None):
     """Delaunay + nearest-neighbour arcs no longer than ``max_arc_length`` (m).
 
     Returns ``(arcs, length)``: int64 (n_arcs, 2) with i < j, sorted, and float64 lengths (m).
+
+    ``while_triangulating(arcs)``, if given, is called with the nearest-neighbour arcs (already
+    within the maximum length; a subset of the result) while the triangulation runs in another thread
+    (Qhull releases the GIL): work on those arcs overlaps the single-threaded triangulation.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -101,10 +110,20 @@ def build_network(x, y, max_arc_length=DEFAULT_MAX_ARC_LENGTH_M, n_neighbours=DE
         raise ValueError("x and y must be 1-D arrays of the same length")
     if not max_arc_length > 0:
         raise ValueError(f"maximum arc length must be positive, got {max_arc_length}")
-    arcs = delaunay_arcs(x, y)
-    if n_neighbours > 0:
-        arcs = _unique_arcs(np.concatenate([arcs, neighbour_arcs(x, y, n_neighbours, max_arc_length)]))
-    length = np.hypot(x[arcs[:, 1]] - x[arcs[:, 0]], y[arcs[:, 1]] - y[arcs[:, 0]]) if arcs.size else np.zeros(0)
+    if while_triangulating is None or n_neighbours <= 0:
+        arcs = delaunay_arcs(x, y)
+        if n_neighbours > 0:
+            arcs = _unique_arcs(np.concatenate([arcs, neighbour_arcs(x, y, n_neighbours, max_arc_length)]))
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            triangulation = pool.submit(delaunay_arcs, x, y)
+            near = neighbour_arcs(x, y, n_neighbours, max_arc_length)
+            near = near[_arc_lengths(x, y, near) <= max_arc_length]
+            while_triangulating(near)
+            arcs = _unique_arcs(np.concatenate([triangulation.result(), near]))
+    length = _arc_lengths(x, y, arcs)
     keep = length <= max_arc_length
     return arcs[keep], length[keep]
 

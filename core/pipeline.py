@@ -260,9 +260,11 @@ def _clean_network(x, y, cache, params, arc_threshold, progress):
     n = x.size
     active = np.ones(n, dtype=bool)
     built_for = None
-    for _ in range(3):
+    for attempt in range(3):
         idx = np.flatnonzero(active)
-        local, _len = build_network(x[idx], y[idx], params.max_arc_length_m, params.neighbours)
+        # first network: the nearest-neighbour arcs are estimated while the triangulation runs
+        overlap = (lambda near, idx=idx: cache.estimate(idx[near], progress)) if attempt == 0 else None
+        local, _len = build_network(x[idx], y[idx], params.max_arc_length_m, params.neighbours, overlap)
         arcs, built_for = idx[local], active.copy()
         _, _, g = cache.estimate(arcs, progress)
         degree = _good_degree(n, arcs, g >= arc_threshold)

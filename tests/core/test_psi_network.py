@@ -75,3 +75,16 @@ def test_local_metric_coordinates_are_metres():
     geod = Geod(ellps="WGS84")
     assert np.hypot(x[1] - x[0], y[1] - y[0]) == pytest.approx(geod.inv(9, 45, 9, 45.01)[2], rel=1e-5)
     assert np.hypot(x[2] - x[0], y[2] - y[0]) == pytest.approx(geod.inv(9, 45, 9.01, 45)[2], rel=1e-5)
+
+
+def test_work_overlapping_the_triangulation_gets_the_neighbour_arcs():
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0, 2000, 500), rng.uniform(0, 2000, 500)
+    seen = []
+    arcs, length = build_network(x, y, 150.0, 4, while_triangulating=seen.append)
+    plain, plain_length = build_network(x, y, 150.0, 4)
+    np.testing.assert_array_equal(arcs, plain)  # the same network either way
+    np.testing.assert_array_equal(length, plain_length)
+    near = seen[0]
+    assert len(seen) == 1 and 0 < len(near) < len(arcs)
+    assert set(map(tuple, near)) <= set(map(tuple, arcs))  # a subset of the result, within the maximum length
