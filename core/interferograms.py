@@ -38,6 +38,9 @@ import warnings
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from .errors import InputError
 from .pairs import build_network, parse_reference_date
@@ -111,129 +114,244 @@ def multilook_interferograms(slc, pairs, row_looks=1, col_looks=1, phase=None, c
     phase = np.empty(shape, dtype=np.float32) if phase is None else phase
     coherence = np.empty(shape, dtype=np.float32) if coherence is None else coherence
     if len(pairs):
-        chunk = max(8, _TASK_BYTES // (8 * slc.shape[0] * row_looks * col_looks))
-        _multilook_kernel(slc, pairs[:, 0].copy(), pairs[:, 1].copy(), row_looks, col_looks, chunk, phase, coherence)
+        n_looks = row_looks * col_looks
+        date_bytes = n_dates * n_looks * 2 * _W * 4
+        subs = int(max(1, min(-(-out_cols // _W), _TASK_BYTES // date_bytes)))
+        workers = max(1, min(numba.get_num_threads(), out_rows * -(-out_cols // (subs * _W))))
+        planes = np.empty((workers, subs * n_dates * n_looks * 2 * _W), np.float32)
+        inv_amplitude = np.empty((workers, subs * n_dates * _W))
+        sums = np.empty((workers, 2 * _W))
+        _multilook_kernel(slc.view(np.float32), pairs[:, 0].copy(), pairs[:, 1].copy(), row_looks, col_looks, subs,
+                          planes, inv_amplitude, sums, np.zeros(1, np.int64), phase, coherence)
     return phase, coherence
 
 
-# The kernel: numba helpers on 1-D rows that LLVM vectorises (AVX2), called from one parallel loop
-# over tasks = (output row, chunk of output columns).  A task copies the window rows of every date
-# into float32 real/imaginary planes (L2-sized), sums |s|² once per date, then sweeps every pair.
-# Products of float32 values are exact in float64 and sums are float64, so the outputs are the
-# float32 roundings of the exact values.  `contract` only allows FMA (no reassociation);
-# error_model="numpy" drops the zero-division checks that would block vectorisation.
+# The kernel.  A task is one output row × a block of `subs` sub-blocks of _W output columns, taken by the
+# next free thread (an atomic counter, so a thread slowed by other processes does not hold up the rest).
+# It reads the row_looks input rows of every date once, in long runs, and splits them into float32
+# planes: for each sub-block, date and look pixel q = j·col_looks + l (row j, column l of the window), a
+# row of _W real parts and then a row of _W imaginary parts, so output column o is lane o of every plane
+# row.  Non-finite values become 0 there.  Then per date the window power Σ|s|², stored as 1/sqrt(Σ|s|²)
+# (0 for an empty window); then per pair S = Σ_q a_q·conj(b_q), _Q plane rows per pass with the running
+# sums in registers, then coherence |S|·(Σ|a|²)^-½·(Σ|b|²)^-½ and phase atan2.
+# Products of float32 values are exact in float64 and every sum is float64, so the outputs are the float32
+# roundings of the exact values (to ~1e-15 relative).  Every loop over output columns is alone in its
+# helper with unsigned indices and runtime trip counts: that is what LLVM (numba 0.56) vectorises (AVX2);
+# nested loops, signed computed indices (wraparound selects) or literal trip counts (full unrolling) are not.
+# _W is a literal, so plane rows are a constant distance apart and the alias checks stay few.
 _JIT = dict(nogil=True, cache=True, fastmath={"contract"}, error_model="numpy")
+_INLINE = dict(_JIT, inline="always")
+_U = numba.uint64
+_W = 64
+"""Output columns of a sub-block: the lanes of every plane row (a multiple of the SIMD width)."""
+_Q = 4
+"""Plane rows (look pixels) summed per pass over a sub-block."""
+_TASK_BYTES = 1024 * 1024
+"""Target size of one task's planes (float32 re + im of every date), within the 512 KB L2."""
 # atan(u) ≈ u·P(u²) on |u| ≤ tan(π/8): least-squares fit on Chebyshev nodes, max error 4e-12 rad.
 _ATAN = (0.9999999998481952, -0.3333332999109866, 0.19999786265349265, -0.142796482534524,
          0.11021713290527306, -0.08368926998936421, 0.0455126675818539)
 _A0, _A1, _A2, _A3, _A4, _A5, _A6 = _ATAN
 _TAN_PI_8 = float(np.tan(np.pi / 8))
 _PI32 = np.float32(np.pi)
-_TASK_BYTES = 512 * 1024
-"""Target size of one task's planes (float32 re + im of the window rows of every date), about the L2 size."""
+
+
+@intrinsic
+def _next_task(typingctx, counter):
+    """``counter[0] += 1`` atomically; returns the value before (int64)."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.atomic_rmw("add", array.data, ir.Constant(ir.IntType(64), 1), "monotonic")
+
+    return types.int64(counter), codegen
+
+
+@numba.njit(**_INLINE)
+def _split_looks(row, c0, col_looks, q0, m, planes, base):
+    for o in range(_U(m)):
+        for l in range(_U(col_looks)):
+            c = _U(c0) + _U(2) * (o * _U(col_looks) + l)
+            x, y = row[c], row[c + _U(1)]
+            finite = (x - x == 0.0) & (y - y == 0.0)  # False for NaN and ±inf
+            at = _U(base) + _U(2 * _W) * (_U(q0) + l) + o
+            planes[at] = x if finite else np.float32(0.0)
+            planes[at + _U(_W)] = y if finite else np.float32(0.0)
 
 
 @numba.njit(**_JIT)
-def _split_row(row, re, im):
-    """Real and imaginary parts of a complex64 row; non-finite values count as 0 (no data)."""
-    for c in range(re.shape[0]):
-        v = row[c]
-        x, y = v.real, v.imag
-        finite = (x - x == 0.0) & (y - y == 0.0)
-        re[c] = x if finite else np.float32(0.0)
-        im[c] = y if finite else np.float32(0.0)
+def _split(row, c0, col_looks, q0, m, planes, base):
+    """Windows c0/2 … of one SLC row (float32 re, im interleaved) into the plane rows q0 … q0 + col_looks − 1."""
+    # a literal col_looks lets LLVM unroll the look loop: 2–3× faster for the common looks
+    if col_looks == 1:
+        _split_looks(row, c0, 1, q0, m, planes, base)
+    elif col_looks == 2:
+        _split_looks(row, c0, 2, q0, m, planes, base)
+    elif col_looks == 3:
+        _split_looks(row, c0, 3, q0, m, planes, base)
+    elif col_looks == 4:
+        _split_looks(row, c0, 4, q0, m, planes, base)
+    elif col_looks == 5:
+        _split_looks(row, c0, 5, q0, m, planes, base)
+    elif col_looks == 8:
+        _split_looks(row, c0, 8, q0, m, planes, base)
+    else:
+        _split_looks(row, c0, col_looks, q0, m, planes, base)
+
+
+@numba.njit(**_INLINE)
+def _add_power_rows(planes, src, m, power, at, rows):
+    for o in range(_U(m)):
+        total = power[at + o]
+        for t in range(_U(rows)):
+            x = np.float64(planes[src + _U(2 * _W) * t + o])
+            y = np.float64(planes[src + _U(2 * _W) * t + _U(_W) + o])
+            total += x * x + y * y
+        power[at + o] = total
 
 
 @numba.njit(**_JIT)
-def _add_power(re, im, acc):
-    for c in range(acc.shape[0]):
-        x, y = np.float64(re[c]), np.float64(im[c])
-        acc[c] += x * x + y * y
+def _add_power_q(planes, src, m, power, at):
+    _add_power_rows(planes, src, m, power, at, _Q)
 
 
 @numba.njit(**_JIT)
-def _add_cross(ar, ai, br, bi, cross_re, cross_im):
-    """``cross += a · conj(b)``, split in two loops so each vectorises with few alias checks."""
-    for c in range(cross_re.shape[0]):
-        cross_re[c] += np.float64(ar[c]) * np.float64(br[c]) + np.float64(ai[c]) * np.float64(bi[c])
-    for c in range(cross_im.shape[0]):
-        cross_im[c] += np.float64(ai[c]) * np.float64(br[c]) - np.float64(ar[c]) * np.float64(bi[c])
+def _add_power_1(planes, src, m, power, at):
+    _add_power_rows(planes, src, m, power, at, 1)
 
 
 @numba.njit(**_JIT)
-def _window_sums(values, looks, out):
-    for o in range(out.shape[0]):
-        total = 0.0
-        for c in range(o * looks, (o + 1) * looks):
-            total += values[c]
-        out[o] = total
+def _to_inverse_amplitude(power, at, m):
+    for o in range(_U(m)):
+        value = power[at + o]
+        power[at + o] = 1.0 / np.sqrt(value) if value > 0.0 else 0.0
 
 
 @numba.njit(**_JIT)
-def _coherence(sum_re, sum_im, power_i, power_k, out):
-    for o in range(out.shape[0]):
-        denominator = power_i[o] * power_k[o]
-        denominator = denominator if denominator > 0.0 else 1.0  # then sum_re = sum_im = 0: coherence 0
-        gamma = np.sqrt((sum_re[o] * sum_re[o] + sum_im[o] * sum_im[o]) / denominator)
-        out[o] = gamma if gamma < 1.0 else 1.0
+def _inverse_amplitude(planes, base, n_looks, m, out, at):
+    """``out[at + o] = (Σ_q |s_q|²)^-½`` of the date planes at ``base`` (0 for an all-zero window)."""
+    for o in range(_U(_W)):
+        out[_U(at) + o] = 0.0
+    q = 0
+    while q + _Q <= n_looks:
+        _add_power_q(planes, _U(base) + _U(2 * _W) * _U(q), m, out, _U(at))
+        q += _Q
+    while q < n_looks:
+        _add_power_1(planes, _U(base) + _U(2 * _W) * _U(q), m, out, _U(at))
+        q += 1
+    _to_inverse_amplitude(out, _U(at), m)
+
+
+@numba.njit(**_INLINE)
+def _add_cross_rows(planes, a, b, m, sums, rows):
+    for o in range(_U(m)):
+        sum_re = sums[o]
+        sum_im = sums[_U(_W) + o]
+        for t in range(_U(rows)):
+            s = _U(2 * _W) * t
+            ar, ai = np.float64(planes[a + s + o]), np.float64(planes[a + s + _U(_W) + o])
+            br, bi = np.float64(planes[b + s + o]), np.float64(planes[b + s + _U(_W) + o])
+            sum_re += ar * br + ai * bi
+            sum_im += ai * br - ar * bi
+        sums[o] = sum_re
+        sums[_U(_W) + o] = sum_im
 
 
 @numba.njit(**_JIT)
-def _wrapped_phase(sum_re, sum_im, out):
-    """``atan2(sum_im, sum_re)`` as float32 in (−π, π]; 0 for a zero sum (branch-free, vectorised)."""
-    for o in range(out.shape[0]):
-        x, y = sum_re[o], sum_im[o]
-        ax = x if x >= 0.0 else -x
-        ay = y if y >= 0.0 else -y
+def _add_cross_q(planes, a, b, m, sums):
+    _add_cross_rows(planes, a, b, m, sums, _Q)
+
+
+@numba.njit(**_JIT)
+def _add_cross_1(planes, a, b, m, sums):
+    _add_cross_rows(planes, a, b, m, sums, 1)
+
+
+@numba.njit(**_JIT)
+def _cross_sums(planes, a, b, n_looks, m, sums):
+    """``sums[o] + j·sums[_W + o] = Σ_q a_q · conj(b_q)`` of the date planes at ``a`` and ``b``."""
+    for o in range(_U(2 * _W)):
+        sums[o] = 0.0
+    q = 0
+    while q + _Q <= n_looks:
+        _add_cross_q(planes, _U(a) + _U(2 * _W) * _U(q), _U(b) + _U(2 * _W) * _U(q), m, sums)
+        q += _Q
+    while q < n_looks:
+        _add_cross_1(planes, _U(a) + _U(2 * _W) * _U(q), _U(b) + _U(2 * _W) * _U(q), m, sums)
+        q += 1
+
+
+@numba.njit(**_JIT)
+def _coherence(sums, inv_amplitude, at_i, at_k, m, out, p, r, o0):
+    for o in range(_U(m)):
+        x, y = sums[o], sums[_U(_W) + o]
+        gamma = np.sqrt(x * x + y * y) * inv_amplitude[_U(at_i) + o] * inv_amplitude[_U(at_k) + o]
+        out[_U(p), _U(r), _U(o0) + o] = gamma if gamma < 1.0 else 1.0
+
+
+@numba.njit(**_JIT)
+def _wrapped_phase(sums, m, out, p, r, o0):
+    """``atan2(sum_im, sum_re)`` as float32 in (−π, π]; 0 for a zero sum (branch-free, one division)."""
+    for o in range(_U(m)):
+        x, y = sums[o], sums[_U(_W) + o]
+        ax, ay = abs(x), abs(y)
         steep = ay > ax
-        big = ay if steep else ax
-        small = ax if steep else ay
-        t = small / (big if big > 0.0 else 1.0)
-        reduce = t > _TAN_PI_8
-        u = (t - 1.0) / (t + 1.0) if reduce else t
+        big, small = max(ax, ay), min(ax, ay)
+        reduce = small > _TAN_PI_8 * big  # then atan(t) = π/4 + atan((t − 1)/(t + 1)), t = small/big
+        numerator = small - big if reduce else small
+        denominator = small + big if reduce else big
+        u = numerator / (denominator if denominator > 0.0 else 1.0)
         z = u * u
-        r = u * (_A0 + z * (_A1 + z * (_A2 + z * (_A3 + z * (_A4 + z * (_A5 + z * _A6))))))
-        r = r + np.pi / 4 if reduce else r
-        r = np.pi / 2 - r if steep else r
-        r = np.pi - r if x < 0.0 else r
-        r = -r if y < 0.0 else r
-        angle = np.float32(r)
-        out[o] = _PI32 if angle <= -_PI32 else angle
+        angle = u * (_A0 + z * (_A1 + z * (_A2 + z * (_A3 + z * (_A4 + z * (_A5 + z * _A6))))))
+        angle = angle + np.pi / 4 if reduce else angle
+        angle = np.pi / 2 - angle if steep else angle
+        angle = np.pi - angle if x < 0.0 else angle
+        angle = -angle if y < 0.0 else angle
+        value = np.float32(angle)
+        out[_U(p), _U(r), _U(o0) + o] = _PI32 if value <= -_PI32 else value
 
 
 @numba.njit(parallel=True, **_JIT)
-def _multilook_kernel(slc, ref, sec, row_looks, col_looks, chunk, phase, coherence):
+def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amplitude, sums, counter,
+                      phase, coherence):
     n_dates = slc.shape[0]
     n_pairs, out_rows, out_cols = phase.shape
-    n_chunks = (out_cols + chunk - 1) // chunk
-    for task in numba.prange(out_rows * n_chunks):
-        out_row = task // n_chunks
-        o0 = (task % n_chunks) * chunk
-        o1 = min(o0 + chunk, out_cols)
-        c0, width, r0 = o0 * col_looks, (o1 - o0) * col_looks, out_row * row_looks
-        re = np.empty((n_dates, row_looks, width), np.float32)
-        im = np.empty((n_dates, row_looks, width), np.float32)
-        power = np.empty((n_dates, o1 - o0))
-        acc_re = np.empty(width)
-        acc_im = np.empty(width)
-        for d in range(n_dates):
-            acc_re[:] = 0.0
-            for j in range(row_looks):
-                _split_row(slc[d, r0 + j, c0:c0 + width], re[d, j], im[d, j])
-                _add_power(re[d, j], im[d, j], acc_re)
-            _window_sums(acc_re, col_looks, power[d])
-        sum_re = np.empty(o1 - o0)
-        sum_im = np.empty(o1 - o0)
-        for p in range(n_pairs):
-            i, k = ref[p], sec[p]
-            acc_re[:] = 0.0
-            acc_im[:] = 0.0
-            for j in range(row_looks):
-                _add_cross(re[i, j], im[i, j], re[k, j], im[k, j], acc_re, acc_im)
-            _window_sums(acc_re, col_looks, sum_re)
-            _window_sums(acc_im, col_looks, sum_im)
-            _coherence(sum_re, sum_im, power[i], power[k], coherence[p, out_row, o0:o1])
-            _wrapped_phase(sum_re, sum_im, phase[p, out_row, o0:o1])
+    n_looks = row_looks * col_looks
+    date_size = n_looks * 2 * _W
+    block = subs * _W
+    n_blocks = (out_cols + block - 1) // block
+    n_tasks = out_rows * n_blocks
+    for worker in numba.prange(planes.shape[0]):
+        pl, amp, acc = planes[worker], inv_amplitude[worker], sums[worker]
+        while True:
+            task = _next_task(counter)
+            if task >= n_tasks:
+                break
+            out_row = task // n_blocks
+            b0 = (task % n_blocks) * block
+            n_sub = (min(b0 + block, out_cols) - b0 + _W - 1) // _W
+            for d in range(n_dates):
+                for j in range(row_looks):
+                    row = slc[d, out_row * row_looks + j]
+                    for s in range(n_sub):
+                        o0 = b0 + s * _W
+                        _split(row, 2 * o0 * col_looks, col_looks, j * col_looks, min(_W, out_cols - o0), pl,
+                               (s * n_dates + d) * date_size)
+                for s in range(n_sub):
+                    o0 = b0 + s * _W
+                    _inverse_amplitude(pl, (s * n_dates + d) * date_size, n_looks, min(_W, out_cols - o0), amp,
+                                       (s * n_dates + d) * _W)
+            for s in range(n_sub):
+                o0 = b0 + s * _W
+                m = min(_W, out_cols - o0)
+                for p in range(n_pairs):
+                    i, k = s * n_dates + ref[p], s * n_dates + sec[p]
+                    _cross_sums(pl, i * date_size, k * date_size, n_looks, m, acc)
+                    _coherence(acc, amp, i * _W, k * _W, m, coherence, p, out_row, o0)
+                    _wrapped_phase(acc, m, phase, p, out_row, o0)
+
 
 # ------------------------------------------------------------------ defaults and block size
 def default_looks(stack):
