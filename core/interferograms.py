@@ -14,9 +14,12 @@ dropped: the output has ``rows // row_looks`` rows and ``cols // col_looks``
 columns, and output pixel (r, c) covers input rows
 ``[r·row_looks, (r+1)·row_looks)`` and columns ``[c·col_looks, (c+1)·col_looks)``.
 
-:func:`multilook_interferograms` does one block held in memory (sums in
-float64, results float32); :func:`form_interferograms` runs a whole stack folder
-block by block and writes one GeoTIFF per pair plus ``pairs.csv``.
+:func:`multilook_interferograms` does one block held in memory, in float32
+(float32 precision: each sum is within the float32 dot-product bound
+γ_2n·Σ|s_i||s_k| of the exact sum, n = looks; windows whose power would overflow
+or underflow float32 are rescaled first); :func:`form_interferograms` runs a
+whole stack folder block by block and writes one GeoTIFF per pair plus
+``pairs.csv``.
 
 Example
 -------
@@ -30,6 +33,7 @@ Example
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 import shutil
@@ -39,7 +43,7 @@ import warnings
 import numba
 import numpy as np
 from llvmlite import ir
-from numba.core import types
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from .errors import InputError
@@ -91,6 +95,11 @@ def multilook_interferograms(slc, pairs, row_looks=1, col_looks=1, phase=None, c
     -------
     phase : float32, rad in (−π, π]; 0 where a window is all zero in either date.
     coherence : float32 in [0, 1]; 0 where a window is all zero in either date.
+
+    Computed in float32: with n = row_looks · col_looks, T = Σ|s_i||s_k| and u = 2^-24,
+    the coherence is within √2·γ_2n·T/√(Σ|s_i|²Σ|s_k|²) + (γ_2n + 8u)·γ of the exact value
+    (γ_2n = 2n·u/(1 − 2n·u)) and the phase within √2·γ_2n·T/|S| + 2 ulp(π) rad.
+    A pair (i, i) has phase 0 exactly and (k, i) the opposite phase of (i, k).
     """
     slc = np.asarray(slc)
     if slc.ndim != 3 or not np.iscomplexobj(slc):
@@ -119,10 +128,12 @@ def multilook_interferograms(slc, pairs, row_looks=1, col_looks=1, phase=None, c
         subs = int(max(1, min(-(-out_cols // _W), _TASK_BYTES // date_bytes)))
         workers = max(1, min(numba.get_num_threads(), out_rows * -(-out_cols // (subs * _W))))
         planes = np.empty((workers, subs * n_dates * n_looks * 2 * _W), np.float32)
-        inv_amplitude = np.empty((workers, subs * n_dates * _W))
-        sums = np.empty((workers, 2 * _W))
-        _multilook_kernel(slc.view(np.float32), pairs[:, 0].copy(), pairs[:, 1].copy(), row_looks, col_looks, subs,
-                          planes, inv_amplitude, sums, np.zeros(1, np.int64), phase, coherence)
+        inv_amplitude = np.empty((workers, subs * n_dates * _W), np.float32)
+        sums = np.empty((workers, 2 * _W), np.float32)
+        gathered = np.empty((workers, col_looks * _W), np.int64)
+        _multilook_kernel(slc.view(np.int64), pairs[:, 0].copy(), pairs[:, 1].copy(), row_looks, col_looks, subs,
+                          planes, inv_amplitude, sums, gathered, gathered.view(np.float32), np.zeros(1, np.int64),
+                          phase, coherence)
     return phase, coherence
 
 
@@ -131,29 +142,40 @@ def multilook_interferograms(slc, pairs, row_looks=1, col_looks=1, phase=None, c
 # It reads the row_looks input rows of every date once, in long runs, and splits them into float32
 # planes: for each sub-block, date and look pixel q = j·col_looks + l (row j, column l of the window), a
 # row of _W real parts and then a row of _W imaginary parts, so output column o is lane o of every plane
-# row.  Non-finite values become 0 there.  Then per date the window power Σ|s|², stored as 1/sqrt(Σ|s|²)
-# (0 for an empty window); then per pair S = Σ_q a_q·conj(b_q), _Q plane rows per pass with the running
-# sums in registers, then coherence |S|·(Σ|a|²)^-½·(Σ|b|²)^-½ and phase atan2.
-# Products of float32 values are exact in float64 and every sum is float64, so the outputs are the float32
-# roundings of the exact values (to ~1e-15 relative).  Every loop over output columns is alone in its
-# helper with unsigned indices and runtime trip counts: that is what LLVM (numba 0.56) vectorises (AVX2);
-# nested loops, signed computed indices (wraparound selects) or literal trip counts (full unrolling) are not.
-# _W is a literal, so plane rows are a constant distance apart and the alias checks stay few.
+# row (the complex values are first gathered per look column as 64-bit words, then deinterleaved with
+# non-finite values set to 0).  Then per date the window power P = Σ|s|², kept as P^-½ (0 for an empty
+# window; a window outside [_POWER_MIN, _POWER_MAX] is recomputed in float64 and scaled by a power of 2);
+# then per pair S = Σ_q a_q·conj(b_q), _Q plane rows per pass with the running sums in registers, then
+# coherence |S|·P_a^-½·P_b^-½ and phase atan2(Im S, Re S) in one loop.
+# All in float32, 8 lanes per AVX2 instruction.  The products of S are not fused (no FMA), so a self pair
+# gives Im S = 0 exactly and (k, i) gives exactly −phase of (i, k).  Every loop over output columns is
+# alone in its helper, with unsigned indices and a runtime trip count: that is what LLVM (numba 0.56)
+# vectorises; nested loops, signed computed indices (wraparound selects) or literal trip counts (full
+# unrolling) are not.  _W is a literal, so plane rows are a constant distance apart and the runtime alias
+# checks stay few.
 _JIT = dict(nogil=True, cache=True, fastmath={"contract"}, error_model="numpy")
 _INLINE = dict(_JIT, inline="always")
+_JIT_NO_FMA = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 _U = numba.uint64
 _W = 64
 """Output columns of a sub-block: the lanes of every plane row (a multiple of the SIMD width)."""
 _Q = 4
 """Plane rows (look pixels) summed per pass over a sub-block."""
 _TASK_BYTES = 1024 * 1024
-"""Target size of one task's planes (float32 re + im of every date), within the 512 KB L2."""
+"""Target size of one task's planes (float32 re + im of every date): input rows are read in runs of up to
+this size / (8 · n_dates · row_looks) bytes; the pair loop works on one sub-block (n_dates · n_looks · 512 B)."""
 # atan(u) ≈ u·P(u²) on |u| ≤ tan(π/8): least-squares fit on Chebyshev nodes, max error 4e-12 rad.
 _ATAN = (0.9999999998481952, -0.3333332999109866, 0.19999786265349265, -0.142796482534524,
          0.11021713290527306, -0.08368926998936421, 0.0455126675818539)
-_A0, _A1, _A2, _A3, _A4, _A5, _A6 = _ATAN
 _TAN_PI_8 = float(np.tan(np.pi / 8))
 _PI32 = np.float32(np.pi)
+_F0, _F1, _F2, _F3, _F4, _F5, _F6 = (np.float32(a) for a in _ATAN)
+_F_TAN_PI_8, _F_PI_4, _F_PI_2 = np.float32(_TAN_PI_8), np.float32(np.pi / 4), np.float32(np.pi / 2)
+_ZERO, _ONE = np.float32(0.0), np.float32(1.0)
+_POWER_MIN, _POWER_MAX = np.float32(2.0**-40), np.float32(2.0**62)
+"""A window whose power Σ|s|² is outside this range is rescaled (or found empty) in float64, so float32
+products, sums and |S|² stay below 2^124 and far above the float32 underflow (2^-126).  Windows of
+amplitudes 1e-6 … 1e8 (up to 256 looks) are never rescaled."""
 
 
 @intrinsic
@@ -169,36 +191,74 @@ def _next_task(typingctx, counter):
     return types.int64(counter), codegen
 
 
-@numba.njit(**_INLINE)
-def _split_looks(row, c0, col_looks, q0, m, planes, base):
-    for o in range(_U(m)):
-        for l in range(_U(col_looks)):
-            c = _U(c0) + _U(2) * (o * _U(col_looks) + l)
-            x, y = row[c], row[c + _U(1)]
-            finite = (x - x == 0.0) & (y - y == 0.0)  # False for NaN and ±inf
-            at = _U(base) + _U(2 * _W) * (_U(q0) + l) + o
-            planes[at] = x if finite else np.float32(0.0)
-            planes[at + _U(_W)] = y if finite else np.float32(0.0)
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Ask the CPU to start loading the cache line of ``array[index]`` (1-D contiguous; no effect on results)."""
+    if not (isinstance(array, types.Array) and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        byte_pointer = ir.IntType(8).as_pointer()
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer] + [ir.IntType(32)] * 3), "llvm.prefetch.p0i8")
+        i32 = ir.IntType(32)  # read, keep in all cache levels, data cache
+        builder.call(fn, [builder.bitcast(builder.gep(data, [args[1]]), byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(array, index), codegen
 
 
 @numba.njit(**_JIT)
-def _split(row, c0, col_looks, q0, m, planes, base):
-    """Windows c0/2 … of one SLC row (float32 re, im interleaved) into the plane rows q0 … q0 + col_looks − 1."""
-    # a literal col_looks lets LLVM unroll the look loop: 2–3× faster for the common looks
+def _prefetch_run(row, c0, count):
+    """Prefetch ``row[c0 : c0 + count]`` (64-bit values), one request per 64-byte line."""
+    for c in range(c0, c0 + count, 8):
+        _prefetch(row, c)
+
+
+@numba.njit(**_INLINE)
+def _gather_looks(row, c0, col_looks, m, gathered):
+    for o in range(_U(m)):
+        for l in range(_U(col_looks)):
+            gathered[l * _U(_W) + o] = row[_U(c0) + o * _U(col_looks) + l]
+
+
+@numba.njit(**_JIT)
+def _gather(row, c0, col_looks, m, gathered):
+    """``gathered[l·_W + o] = row[c0 + o·col_looks + l]``: complex values moved as 64-bit integers (bit copies)."""
+    # a literal col_looks lets LLVM unroll the look loop: about 3× faster for these looks
     if col_looks == 1:
-        _split_looks(row, c0, 1, q0, m, planes, base)
+        _gather_looks(row, c0, 1, m, gathered)
     elif col_looks == 2:
-        _split_looks(row, c0, 2, q0, m, planes, base)
+        _gather_looks(row, c0, 2, m, gathered)
     elif col_looks == 3:
-        _split_looks(row, c0, 3, q0, m, planes, base)
+        _gather_looks(row, c0, 3, m, gathered)
     elif col_looks == 4:
-        _split_looks(row, c0, 4, q0, m, planes, base)
+        _gather_looks(row, c0, 4, m, gathered)
     elif col_looks == 5:
-        _split_looks(row, c0, 5, q0, m, planes, base)
+        _gather_looks(row, c0, 5, m, gathered)
     elif col_looks == 8:
-        _split_looks(row, c0, 8, q0, m, planes, base)
+        _gather_looks(row, c0, 8, m, gathered)
     else:
-        _split_looks(row, c0, col_looks, q0, m, planes, base)
+        _gather_looks(row, c0, col_looks, m, gathered)
+
+
+@numba.njit(**_JIT)
+def _deinterleave(values, src, m, planes, at):
+    """Real and imaginary parts of ``m`` complex values (float32 pairs) into two plane rows; non-finite → 0."""
+    for o in range(_U(m)):
+        x, y = values[_U(src) + _U(2) * o], values[_U(src) + _U(2) * o + _U(1)]
+        finite = (x - x == 0.0) & (y - y == 0.0)  # False for NaN and ±inf
+        planes[_U(at) + o] = x if finite else _ZERO
+        planes[_U(at) + _U(_W) + o] = y if finite else _ZERO
+
+
+@numba.njit(**_JIT)
+def _split(row, c0, col_looks, q0, m, planes, base, gathered, gathered_f32):
+    """Windows of one SLC row (complex64 as int64) into the plane rows q0 … q0 + col_looks − 1 at ``base``."""
+    _gather(row, c0, col_looks, m, gathered)
+    for l in range(col_looks):
+        _deinterleave(gathered_f32, 2 * l * _W, m, planes, base + 2 * _W * (q0 + l))
 
 
 @numba.njit(**_INLINE)
@@ -206,8 +266,7 @@ def _add_power_rows(planes, src, m, power, at, rows):
     for o in range(_U(m)):
         total = power[at + o]
         for t in range(_U(rows)):
-            x = np.float64(planes[src + _U(2 * _W) * t + o])
-            y = np.float64(planes[src + _U(2 * _W) * t + _U(_W) + o])
+            x, y = planes[src + _U(2 * _W) * t + o], planes[src + _U(2 * _W) * t + _U(_W) + o]
             total += x * x + y * y
         power[at + o] = total
 
@@ -223,17 +282,52 @@ def _add_power_1(planes, src, m, power, at):
 
 
 @numba.njit(**_JIT)
+def _count_outside(power, at, m):
+    """How many window powers are outside [_POWER_MIN, _POWER_MAX] (0 included: it may have underflowed)."""
+    outside = 0
+    for o in range(_U(m)):
+        value = power[at + o]
+        outside += np.int32((value > _POWER_MAX) | (value < _POWER_MIN))
+    return outside
+
+
+@numba.njit(**_JIT)
 def _to_inverse_amplitude(power, at, m):
     for o in range(_U(m)):
         value = power[at + o]
-        power[at + o] = 1.0 / np.sqrt(value) if value > 0.0 else 0.0
+        power[at + o] = _ONE / np.sqrt(value) if value > _ZERO else _ZERO
+
+
+@numba.njit(**_JIT)
+def _rescale_windows(planes, base, n_looks, m, power, at):
+    """Recompute, in float64, the power of each window outside the safe range; scale a window that is not
+    all zero by a power of 2 (exact; phase and coherence do not change when one date's window is scaled)
+    so that its float32 products and sums neither overflow nor underflow."""
+    for o in range(m):
+        if _POWER_MIN <= power[at + o] <= _POWER_MAX:
+            continue
+        total = 0.0
+        for q in range(n_looks):
+            x, y = np.float64(planes[base + 2 * _W * q + o]), np.float64(planes[base + 2 * _W * q + _W + o])
+            total += x * x + y * y
+        if total == 0.0:  # all zero (no data): coherence 0, phase 0
+            power[at + o] = _ZERO
+            continue
+        scale = 2.0 ** -(math.frexp(total)[1] // 2)  # total · scale² in [1/4, 2)
+        total = 0.0
+        for q in range(n_looks):
+            for part in range(2):
+                value = np.float32(np.float64(planes[base + 2 * _W * q + part * _W + o]) * scale)
+                planes[base + 2 * _W * q + part * _W + o] = value
+                total += np.float64(value) * np.float64(value)
+        power[at + o] = np.float32(total)
 
 
 @numba.njit(**_JIT)
 def _inverse_amplitude(planes, base, n_looks, m, out, at):
     """``out[at + o] = (Σ_q |s_q|²)^-½`` of the date planes at ``base`` (0 for an all-zero window)."""
     for o in range(_U(_W)):
-        out[_U(at) + o] = 0.0
+        out[_U(at) + o] = _ZERO
     q = 0
     while q + _Q <= n_looks:
         _add_power_q(planes, _U(base) + _U(2 * _W) * _U(q), m, out, _U(at))
@@ -241,30 +335,32 @@ def _inverse_amplitude(planes, base, n_looks, m, out, at):
     while q < n_looks:
         _add_power_1(planes, _U(base) + _U(2 * _W) * _U(q), m, out, _U(at))
         q += 1
+    if _count_outside(out, _U(at), m):
+        _rescale_windows(planes, base, n_looks, m, out, at)
     _to_inverse_amplitude(out, _U(at), m)
 
 
-@numba.njit(**_INLINE)
+@numba.njit(**dict(_JIT_NO_FMA, inline="always"))
 def _add_cross_rows(planes, a, b, m, sums, rows):
     for o in range(_U(m)):
         sum_re = sums[o]
         sum_im = sums[_U(_W) + o]
         for t in range(_U(rows)):
             s = _U(2 * _W) * t
-            ar, ai = np.float64(planes[a + s + o]), np.float64(planes[a + s + _U(_W) + o])
-            br, bi = np.float64(planes[b + s + o]), np.float64(planes[b + s + _U(_W) + o])
+            ar, ai = planes[a + s + o], planes[a + s + _U(_W) + o]
+            br, bi = planes[b + s + o], planes[b + s + _U(_W) + o]
             sum_re += ar * br + ai * bi
             sum_im += ai * br - ar * bi
         sums[o] = sum_re
         sums[_U(_W) + o] = sum_im
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_JIT_NO_FMA)
 def _add_cross_q(planes, a, b, m, sums):
     _add_cross_rows(planes, a, b, m, sums, _Q)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_JIT_NO_FMA)
 def _add_cross_1(planes, a, b, m, sums):
     _add_cross_rows(planes, a, b, m, sums, 1)
 
@@ -284,38 +380,32 @@ def _cross_sums(planes, a, b, n_looks, m, sums):
 
 
 @numba.njit(**_JIT)
-def _coherence(sums, inv_amplitude, at_i, at_k, m, out, p, r, o0):
+def _phase_coherence(sums, inv_amplitude, at_i, at_k, m, phase, coherence, p, r, o0):
+    """Coherence |S|·(Σ|a|²)^-½·(Σ|b|²)^-½ and phase atan2(Im S, Re S) in (−π, π] (float32, branch-free, one
+    division); 0 and 0 for a zero sum."""
     for o in range(_U(m)):
         x, y = sums[o], sums[_U(_W) + o]
-        gamma = np.sqrt(x * x + y * y) * inv_amplitude[_U(at_i) + o] * inv_amplitude[_U(at_k) + o]
-        out[_U(p), _U(r), _U(o0) + o] = gamma if gamma < 1.0 else 1.0
-
-
-@numba.njit(**_JIT)
-def _wrapped_phase(sums, m, out, p, r, o0):
-    """``atan2(sum_im, sum_re)`` as float32 in (−π, π]; 0 for a zero sum (branch-free, one division)."""
-    for o in range(_U(m)):
-        x, y = sums[o], sums[_U(_W) + o]
+        gamma = np.sqrt(x * x + y * y) * (inv_amplitude[_U(at_i) + o] * inv_amplitude[_U(at_k) + o])
+        coherence[_U(p), _U(r), _U(o0) + o] = gamma if gamma < _ONE else _ONE
         ax, ay = abs(x), abs(y)
         steep = ay > ax
         big, small = max(ax, ay), min(ax, ay)
-        reduce = small > _TAN_PI_8 * big  # then atan(t) = π/4 + atan((t − 1)/(t + 1)), t = small/big
+        reduce = small > _F_TAN_PI_8 * big  # then atan(t) = π/4 + atan((t − 1)/(t + 1)), t = small/big
         numerator = small - big if reduce else small
         denominator = small + big if reduce else big
-        u = numerator / (denominator if denominator > 0.0 else 1.0)
+        u = numerator / (denominator if denominator > _ZERO else _ONE)
         z = u * u
-        angle = u * (_A0 + z * (_A1 + z * (_A2 + z * (_A3 + z * (_A4 + z * (_A5 + z * _A6))))))
-        angle = angle + np.pi / 4 if reduce else angle
-        angle = np.pi / 2 - angle if steep else angle
-        angle = np.pi - angle if x < 0.0 else angle
-        angle = -angle if y < 0.0 else angle
-        value = np.float32(angle)
-        out[_U(p), _U(r), _U(o0) + o] = _PI32 if value <= -_PI32 else value
+        angle = u * (_F0 + z * (_F1 + z * (_F2 + z * (_F3 + z * (_F4 + z * (_F5 + z * _F6))))))
+        angle = angle + _F_PI_4 if reduce else angle
+        angle = _F_PI_2 - angle if steep else angle
+        angle = _PI32 - angle if x < _ZERO else angle
+        angle = -angle if y < _ZERO else angle
+        phase[_U(p), _U(r), _U(o0) + o] = _PI32 if angle <= -_PI32 else angle
 
 
 @numba.njit(parallel=True, **_JIT)
-def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amplitude, sums, counter,
-                      phase, coherence):
+def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amplitude, sums, gathered,
+                      gathered_f32, counter, phase, coherence):
     n_dates = slc.shape[0]
     n_pairs, out_rows, out_cols = phase.shape
     n_looks = row_looks * col_looks
@@ -324,7 +414,7 @@ def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amp
     n_blocks = (out_cols + block - 1) // block
     n_tasks = out_rows * n_blocks
     for worker in numba.prange(planes.shape[0]):
-        pl, amp, acc = planes[worker], inv_amplitude[worker], sums[worker]
+        pl, amp, acc, gi, gf = planes[worker], inv_amplitude[worker], sums[worker], gathered[worker], gathered_f32[worker]
         while True:
             task = _next_task(counter)
             if task >= n_tasks:
@@ -335,10 +425,14 @@ def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amp
             for d in range(n_dates):
                 for j in range(row_looks):
                     row = slc[d, out_row * row_looks + j]
+                    # the next row of the task is fetched from memory while this one is split
+                    ahead = slc[d, out_row * row_looks + j + 1] if j + 1 < row_looks else slc[min(d + 1, n_dates - 1),
+                                                                                              out_row * row_looks]
                     for s in range(n_sub):
                         o0 = b0 + s * _W
-                        _split(row, 2 * o0 * col_looks, col_looks, j * col_looks, min(_W, out_cols - o0), pl,
-                               (s * n_dates + d) * date_size)
+                        _prefetch_run(ahead, o0 * col_looks, min(_W, out_cols - o0) * col_looks)
+                        _split(row, o0 * col_looks, col_looks, j * col_looks, min(_W, out_cols - o0), pl,
+                               (s * n_dates + d) * date_size, gi, gf)
                 for s in range(n_sub):
                     o0 = b0 + s * _W
                     _inverse_amplitude(pl, (s * n_dates + d) * date_size, n_looks, min(_W, out_cols - o0), amp,
@@ -349,8 +443,7 @@ def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amp
                 for p in range(n_pairs):
                     i, k = s * n_dates + ref[p], s * n_dates + sec[p]
                     _cross_sums(pl, i * date_size, k * date_size, n_looks, m, acc)
-                    _coherence(acc, amp, i * _W, k * _W, m, coherence, p, out_row, o0)
-                    _wrapped_phase(acc, m, phase, p, out_row, o0)
+                    _phase_coherence(acc, amp, i * _W, k * _W, m, phase, coherence, p, out_row, o0)
 
 
 # ------------------------------------------------------------------ defaults and block size
