@@ -143,8 +143,8 @@ def multilook_interferograms(slc, pairs, row_looks=1, col_looks=1, phase=None, c
 # planes: for each sub-block, date and look pixel q = j·col_looks + l (row j, column l of the window), a
 # row of _W real parts and then a row of _W imaginary parts, so output column o is lane o of every plane
 # row (the complex values are first gathered per look column as 64-bit words, then deinterleaved with
-# non-finite values set to 0).  Then per date the window power P = Σ|s|², kept as P^-½ (0 for an empty
-# window; a window outside [_POWER_MIN, _POWER_MAX] is recomputed in float64 and scaled by a power of 2);
+# non-finite values set to 0, adding up the window power P = Σ|s|²).  Per date P is kept as P^-½ (0 for an
+# empty window; a window outside [_POWER_MIN, _POWER_MAX] is recomputed in float64 and scaled by a power of 2);
 # then per pair S = Σ_q a_q·conj(b_q), _Q plane rows per pass with the running sums in registers, then
 # coherence |S|·P_a^-½·P_b^-½ and phase atan2(Im S, Re S) in one loop.
 # All in float32, 8 lanes per AVX2 instruction.  The products of S are not fused (no FMA), so a self pair
@@ -244,41 +244,26 @@ def _gather(row, c0, col_looks, m, gathered):
 
 
 @numba.njit(**_JIT)
-def _deinterleave(values, src, m, planes, at):
-    """Real and imaginary parts of ``m`` complex values (float32 pairs) into two plane rows; non-finite → 0."""
+def _deinterleave(values, src, m, planes, at, power, power_at):
+    """Real and imaginary parts of ``m`` complex values (float32 pairs) into two plane rows, non-finite → 0;
+    adds their |s|² to ``power``."""
     for o in range(_U(m)):
         x, y = values[_U(src) + _U(2) * o], values[_U(src) + _U(2) * o + _U(1)]
         finite = (x - x == 0.0) & (y - y == 0.0)  # False for NaN and ±inf
-        planes[_U(at) + o] = x if finite else _ZERO
-        planes[_U(at) + _U(_W) + o] = y if finite else _ZERO
+        x = x if finite else _ZERO
+        y = y if finite else _ZERO
+        planes[_U(at) + o] = x
+        planes[_U(at) + _U(_W) + o] = y
+        power[_U(power_at) + o] += x * x + y * y
 
 
 @numba.njit(**_JIT)
-def _split(row, c0, col_looks, q0, m, planes, base, gathered, gathered_f32):
-    """Windows of one SLC row (complex64 as int64) into the plane rows q0 … q0 + col_looks − 1 at ``base``."""
+def _split(row, c0, col_looks, q0, m, planes, base, gathered, gathered_f32, power, power_at):
+    """Windows of one SLC row (complex64 as int64) into the plane rows q0 … q0 + col_looks − 1 at ``base``;
+    their |s|² added to ``power[power_at:]``."""
     _gather(row, c0, col_looks, m, gathered)
     for l in range(col_looks):
-        _deinterleave(gathered_f32, 2 * l * _W, m, planes, base + 2 * _W * (q0 + l))
-
-
-@numba.njit(**_INLINE)
-def _add_power_rows(planes, src, m, power, at, rows):
-    for o in range(_U(m)):
-        total = power[at + o]
-        for t in range(_U(rows)):
-            x, y = planes[src + _U(2 * _W) * t + o], planes[src + _U(2 * _W) * t + _U(_W) + o]
-            total += x * x + y * y
-        power[at + o] = total
-
-
-@numba.njit(**_JIT)
-def _add_power_q(planes, src, m, power, at):
-    _add_power_rows(planes, src, m, power, at, _Q)
-
-
-@numba.njit(**_JIT)
-def _add_power_1(planes, src, m, power, at):
-    _add_power_rows(planes, src, m, power, at, 1)
+        _deinterleave(gathered_f32, 2 * l * _W, m, planes, base + 2 * _W * (q0 + l), power, power_at)
 
 
 @numba.njit(**_JIT)
@@ -324,20 +309,18 @@ def _rescale_windows(planes, base, n_looks, m, power, at):
 
 
 @numba.njit(**_JIT)
-def _inverse_amplitude(planes, base, n_looks, m, out, at):
-    """``out[at + o] = (Σ_q |s_q|²)^-½`` of the date planes at ``base`` (0 for an all-zero window)."""
-    for o in range(_U(_W)):
-        out[_U(at) + o] = _ZERO
-    q = 0
-    while q + _Q <= n_looks:
-        _add_power_q(planes, _U(base) + _U(2 * _W) * _U(q), m, out, _U(at))
-        q += _Q
-    while q < n_looks:
-        _add_power_1(planes, _U(base) + _U(2 * _W) * _U(q), m, out, _U(at))
-        q += 1
-    if _count_outside(out, _U(at), m):
-        _rescale_windows(planes, base, n_looks, m, out, at)
-    _to_inverse_amplitude(out, _U(at), m)
+def _inverse_amplitude(planes, base, n_looks, m, power, at):
+    """``power[at + o] → (Σ_q |s_q|²)^-½`` of the date planes at ``base`` (0 for an all-zero window), rescaling
+    the windows outside the safe range first."""
+    if _count_outside(power, _U(at), m):
+        _rescale_windows(planes, base, n_looks, m, power, at)
+    _to_inverse_amplitude(power, _U(at), m)
+
+
+@numba.njit(**_JIT)
+def _zero(values, at, m):
+    for o in range(_U(m)):
+        values[_U(at) + o] = _ZERO
 
 
 @numba.njit(**dict(_JIT_NO_FMA, inline="always"))
@@ -423,6 +406,8 @@ def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amp
             b0 = (task % n_blocks) * block
             n_sub = (min(b0 + block, out_cols) - b0 + _W - 1) // _W
             for d in range(n_dates):
+                for s in range(n_sub):
+                    _zero(amp, (s * n_dates + d) * _W, _W)
                 for j in range(row_looks):
                     row = slc[d, out_row * row_looks + j]
                     # the next row of the task is fetched from memory while this one is split
@@ -432,7 +417,7 @@ def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amp
                         o0 = b0 + s * _W
                         _prefetch_run(ahead, o0 * col_looks, min(_W, out_cols - o0) * col_looks)
                         _split(row, o0 * col_looks, col_looks, j * col_looks, min(_W, out_cols - o0), pl,
-                               (s * n_dates + d) * date_size, gi, gf)
+                               (s * n_dates + d) * date_size, gi, gf, amp, (s * n_dates + d) * _W)
                 for s in range(n_sub):
                     o0 = b0 + s * _W
                     _inverse_amplitude(pl, (s * n_dates + d) * date_size, n_looks, min(_W, out_cols - o0), amp,
