@@ -123,36 +123,48 @@ def multilook_interferograms(slc, pairs, row_looks=1, col_looks=1, phase=None, c
     phase = np.empty(shape, dtype=np.float32) if phase is None else phase
     coherence = np.empty(shape, dtype=np.float32) if coherence is None else coherence
     if len(pairs):
-        n_looks = row_looks * col_looks
-        date_bytes = n_dates * n_looks * 2 * _W * 4
+        padded_looks = -(-row_looks * col_looks // _Q) * _Q  # plane rows per date: whole passes of _Q rows
+        date_bytes = n_dates * padded_looks * 2 * _W * 4
         subs = int(max(1, min(-(-out_cols // _W), _TASK_BYTES // date_bytes)))
         workers = max(1, min(numba.get_num_threads(), out_rows * -(-out_cols // (subs * _W))))
-        planes = np.empty((workers, subs * n_dates * n_looks * 2 * _W), np.float32)
+        planes = np.empty((workers, subs * n_dates * padded_looks * 2 * _W), np.float32)
         inv_amplitude = np.empty((workers, subs * n_dates * _W), np.float32)
-        sums = np.empty((workers, 2 * _W), np.float32)
+        sums = np.empty((workers, 6 * _W), np.float32)
+        # pairs sorted by first date, in groups of 3 with the same first date (its planes are loaded once for
+        # the three) and single pairs; slot = output index of each sorted pair, groups = where each group starts
+        slot = np.lexsort((pairs[:, 1], pairs[:, 0]))
+        ref, sec = pairs[slot, 0].copy(), pairs[slot, 1].copy()
+        runs = np.flatnonzero(np.r_[True, ref[1:] != ref[:-1]]).tolist() + [len(slot)]
+        starts = []
+        for a, b in zip(runs[:-1], runs[1:]):
+            threes = a + (b - a) // 3 * 3
+            starts += list(range(a, threes, 3)) + list(range(threes, b))
+        groups = np.array(starts + [len(slot)], np.int64)
         gathered = np.empty((workers, col_looks * _W), np.int64)
-        _multilook_kernel(slc.view(np.int64), pairs[:, 0].copy(), pairs[:, 1].copy(), row_looks, col_looks, subs,
-                          planes, inv_amplitude, sums, gathered, gathered.view(np.float32), np.zeros(1, np.int64),
-                          phase, coherence)
+        _multilook_kernel(slc.view(np.int64), ref, sec, slot, groups, row_looks, col_looks, subs, planes,
+                          inv_amplitude, sums, gathered, gathered.view(np.float32), np.zeros(1, np.int64), phase,
+                          coherence)
     return phase, coherence
 
 
 # The kernel.  A task is one output row × a block of `subs` sub-blocks of _W output columns, taken by the
 # next free thread (an atomic counter, so a thread slowed by other processes does not hold up the rest).
-# It reads the row_looks input rows of every date once, in long runs, and splits them into float32
-# planes: for each sub-block, date and look pixel q = j·col_looks + l (row j, column l of the window), a
-# row of _W real parts and then a row of _W imaginary parts, so output column o is lane o of every plane
-# row (the complex values are first gathered per look column as 64-bit words, then deinterleaved with
-# non-finite values set to 0, adding up the window power P = Σ|s|²).  Per date P is kept as P^-½ (0 for an
-# empty window; a window outside [_POWER_MIN, _POWER_MAX] is recomputed in float64 and scaled by a power of 2);
-# then per pair S = Σ_q a_q·conj(b_q), _Q plane rows per pass with the running sums in registers, then
-# coherence |S|·P_a^-½·P_b^-½ and phase atan2(Im S, Re S) in one loop.
+# It reads the row_looks input rows of every date once, in long runs (the next row is prefetched while one
+# is split), into float32 planes: for each sub-block, date and look pixel q = j·col_looks + l (row j,
+# column l of the window), a row of _W real parts and a row of _W imaginary parts, so that output column
+# o is lane o of every plane row.  The complex values are first gathered per look column as 64-bit words,
+# then deinterleaved (non-finite values → 0) while the window power P = Σ|s|² is added up; P is kept as
+# P^-½ (0 for an empty window; a window outside [_POWER_MIN, _POWER_MAX] is first recomputed in float64
+# and scaled by a power of 2).  Then per pair S = Σ_q a_q·conj(b_q), _Q plane rows per pass with the sums
+# in registers (plane rows beyond the looks are 0, so every pass is whole), three pairs with the same
+# first date in one pass (a is loaded once for them), then coherence |S|·P_a^-½·P_b^-½ and phase
+# atan2(Im S, Re S) in one loop.  The last sub-block of a row ends at the last column (overlapping the
+# one before, whose outputs it writes again, identically), so every loop runs over all _W lanes.
 # All in float32, 8 lanes per AVX2 instruction.  The products of S are not fused (no FMA), so a self pair
-# gives Im S = 0 exactly and (k, i) gives exactly −phase of (i, k).  Every loop over output columns is
-# alone in its helper, with unsigned indices and a runtime trip count: that is what LLVM (numba 0.56)
-# vectorises; nested loops, signed computed indices (wraparound selects) or literal trip counts (full
-# unrolling) are not.  _W is a literal, so plane rows are a constant distance apart and the runtime alias
-# checks stay few.
+# gives Im S = 0 exactly and (k, i) gives exactly −phase of (i, k).  Each loop over lanes is alone in its
+# helper, with unsigned indices and a runtime trip count: that is what LLVM (numba 0.56) vectorises;
+# nested loops, signed computed indices (wraparound selects) or literal trip counts (full unrolling) are
+# not.  _W is a literal, so plane rows are a constant distance apart and the runtime alias checks stay few.
 _JIT = dict(nogil=True, cache=True, fastmath={"contract"}, error_model="numpy")
 _INLINE = dict(_JIT, inline="always")
 _JIT_NO_FMA = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
@@ -163,7 +175,7 @@ _Q = 4
 """Plane rows (look pixels) summed per pass over a sub-block."""
 _TASK_BYTES = 1024 * 1024
 """Target size of one task's planes (float32 re + im of every date): input rows are read in runs of up to
-this size / (8 · n_dates · row_looks) bytes; the pair loop works on one sub-block (n_dates · n_looks · 512 B)."""
+this size / (8 · n_dates · row_looks) bytes; the pair loop works on one sub-block (n_dates · looks · 512 B)."""
 # atan(u) ≈ u·P(u²) on |u| ≤ tan(π/8): least-squares fit on Chebyshev nodes, max error 4e-12 rad.
 _ATAN = (0.9999999998481952, -0.3333332999109866, 0.19999786265349265, -0.142796482534524,
          0.11021713290527306, -0.08368926998936421, 0.0455126675818539)
@@ -323,51 +335,70 @@ def _zero(values, at, m):
         values[_U(at) + o] = _ZERO
 
 
-@numba.njit(**dict(_JIT_NO_FMA, inline="always"))
-def _add_cross_rows(planes, a, b, m, sums, rows):
+@numba.njit(**_JIT_NO_FMA)
+def _add_cross(planes, a, b, m, sums):
+    """``S += Σ_t a_t · conj(b_t)`` over the _Q plane rows at ``a`` and ``b``; ``S = sums[o] + j·sums[_W + o]``."""
     for o in range(_U(m)):
-        sum_re = sums[o]
-        sum_im = sums[_U(_W) + o]
-        for t in range(_U(rows)):
+        sum_re, sum_im = sums[o], sums[_U(_W) + o]
+        for t in range(_U(_Q)):  # literal: unrolled, the sums stay in registers
             s = _U(2 * _W) * t
             ar, ai = planes[a + s + o], planes[a + s + _U(_W) + o]
             br, bi = planes[b + s + o], planes[b + s + _U(_W) + o]
             sum_re += ar * br + ai * bi
             sum_im += ai * br - ar * bi
-        sums[o] = sum_re
-        sums[_U(_W) + o] = sum_im
+        sums[o], sums[_U(_W) + o] = sum_re, sum_im
 
 
 @numba.njit(**_JIT_NO_FMA)
-def _add_cross_q(planes, a, b, m, sums):
-    _add_cross_rows(planes, a, b, m, sums, _Q)
-
-
-@numba.njit(**_JIT_NO_FMA)
-def _add_cross_1(planes, a, b, m, sums):
-    _add_cross_rows(planes, a, b, m, sums, 1)
+def _add_cross3(planes, a, b1, b2, b3, m, sums):
+    """The same for three pairs (a, b1), (a, b2), (a, b3), each row of ``a`` loaded once; their sums at
+    ``sums[0:2·_W]``, ``sums[2·_W:4·_W]`` and ``sums[4·_W:6·_W]``."""
+    for o in range(_U(m)):
+        re1, im1 = sums[o], sums[_U(_W) + o]
+        re2, im2 = sums[_U(2 * _W) + o], sums[_U(3 * _W) + o]
+        re3, im3 = sums[_U(4 * _W) + o], sums[_U(5 * _W) + o]
+        for t in range(_U(_Q)):
+            s = _U(2 * _W) * t
+            ar, ai = planes[a + s + o], planes[a + s + _U(_W) + o]
+            br, bi = planes[b1 + s + o], planes[b1 + s + _U(_W) + o]
+            re1 += ar * br + ai * bi
+            im1 += ai * br - ar * bi
+            br, bi = planes[b2 + s + o], planes[b2 + s + _U(_W) + o]
+            re2 += ar * br + ai * bi
+            im2 += ai * br - ar * bi
+            br, bi = planes[b3 + s + o], planes[b3 + s + _U(_W) + o]
+            re3 += ar * br + ai * bi
+            im3 += ai * br - ar * bi
+        sums[o], sums[_U(_W) + o] = re1, im1
+        sums[_U(2 * _W) + o], sums[_U(3 * _W) + o] = re2, im2
+        sums[_U(4 * _W) + o], sums[_U(5 * _W) + o] = re3, im3
 
 
 @numba.njit(**_JIT)
-def _cross_sums(planes, a, b, n_looks, m, sums):
+def _cross_sums(planes, a, b, padded_looks, m, sums):
     """``sums[o] + j·sums[_W + o] = Σ_q a_q · conj(b_q)`` of the date planes at ``a`` and ``b``."""
     for o in range(_U(2 * _W)):
-        sums[o] = 0.0
-    q = 0
-    while q + _Q <= n_looks:
-        _add_cross_q(planes, _U(a) + _U(2 * _W) * _U(q), _U(b) + _U(2 * _W) * _U(q), m, sums)
-        q += _Q
-    while q < n_looks:
-        _add_cross_1(planes, _U(a) + _U(2 * _W) * _U(q), _U(b) + _U(2 * _W) * _U(q), m, sums)
-        q += 1
+        sums[o] = _ZERO
+    for q in range(0, padded_looks, _Q):
+        _add_cross(planes, _U(a) + _U(2 * _W * q), _U(b) + _U(2 * _W * q), m, sums)
 
 
 @numba.njit(**_JIT)
-def _phase_coherence(sums, inv_amplitude, at_i, at_k, m, phase, coherence, p, r, o0):
+def _cross_sums3(planes, a, b1, b2, b3, padded_looks, m, sums):
+    """:func:`_cross_sums` of three pairs with the same first date."""
+    for o in range(_U(6 * _W)):
+        sums[o] = _ZERO
+    for q in range(0, padded_looks, _Q):
+        at = _U(2 * _W * q)
+        _add_cross3(planes, _U(a) + at, _U(b1) + at, _U(b2) + at, _U(b3) + at, m, sums)
+
+
+@numba.njit(**_JIT)
+def _phase_coherence(sums, src, inv_amplitude, at_i, at_k, m, phase, coherence, p, r, o0):
     """Coherence |S|·(Σ|a|²)^-½·(Σ|b|²)^-½ and phase atan2(Im S, Re S) in (−π, π] (float32, branch-free, one
     division); 0 and 0 for a zero sum."""
     for o in range(_U(m)):
-        x, y = sums[o], sums[_U(_W) + o]
+        x, y = sums[_U(src) + o], sums[_U(src) + _U(_W) + o]
         gamma = np.sqrt(x * x + y * y) * (inv_amplitude[_U(at_i) + o] * inv_amplitude[_U(at_k) + o])
         coherence[_U(p), _U(r), _U(o0) + o] = gamma if gamma < _ONE else _ONE
         ax, ay = abs(x), abs(y)
@@ -386,49 +417,71 @@ def _phase_coherence(sums, inv_amplitude, at_i, at_k, m, phase, coherence, p, r,
         phase[_U(p), _U(r), _U(o0) + o] = _PI32 if angle <= -_PI32 else angle
 
 
-@numba.njit(parallel=True, **_JIT)
-def _multilook_kernel(slc, ref, sec, row_looks, col_looks, subs, planes, inv_amplitude, sums, gathered,
-                      gathered_f32, counter, phase, coherence):
+@numba.njit(**_JIT)
+def _run_tasks(slc, ref, sec, slot, groups, row_looks, col_looks, subs, pl, amp, acc, gi, gf, counter, phase,
+               coherence):
+    """Take tasks from ``counter`` until none is left (one thread; its own scratch arrays)."""
     n_dates = slc.shape[0]
-    n_pairs, out_rows, out_cols = phase.shape
+    out_rows, out_cols = phase.shape[1], phase.shape[2]
     n_looks = row_looks * col_looks
-    date_size = n_looks * 2 * _W
+    padded_looks = (n_looks + _Q - 1) // _Q * _Q
+    date_size = padded_looks * 2 * _W
+    for base in range(0, pl.size, date_size):  # plane rows n_looks … padded_looks − 1 stay 0: they add nothing
+        _zero(pl, base + n_looks * 2 * _W, (padded_looks - n_looks) * 2 * _W)
     block = subs * _W
     n_blocks = (out_cols + block - 1) // block
     n_tasks = out_rows * n_blocks
-    for worker in numba.prange(planes.shape[0]):
-        pl, amp, acc, gi, gf = planes[worker], inv_amplitude[worker], sums[worker], gathered[worker], gathered_f32[worker]
-        while True:
-            task = _next_task(counter)
-            if task >= n_tasks:
-                break
-            out_row = task // n_blocks
-            b0 = (task % n_blocks) * block
-            n_sub = (min(b0 + block, out_cols) - b0 + _W - 1) // _W
-            for d in range(n_dates):
-                for s in range(n_sub):
-                    _zero(amp, (s * n_dates + d) * _W, _W)
-                for j in range(row_looks):
-                    row = slc[d, out_row * row_looks + j]
-                    # the next row of the task is fetched from memory while this one is split
-                    ahead = slc[d, out_row * row_looks + j + 1] if j + 1 < row_looks else slc[min(d + 1, n_dates - 1),
-                                                                                              out_row * row_looks]
-                    for s in range(n_sub):
-                        o0 = b0 + s * _W
-                        _prefetch_run(ahead, o0 * col_looks, min(_W, out_cols - o0) * col_looks)
-                        _split(row, o0 * col_looks, col_looks, j * col_looks, min(_W, out_cols - o0), pl,
-                               (s * n_dates + d) * date_size, gi, gf, amp, (s * n_dates + d) * _W)
-                for s in range(n_sub):
-                    o0 = b0 + s * _W
-                    _inverse_amplitude(pl, (s * n_dates + d) * date_size, n_looks, min(_W, out_cols - o0), amp,
-                                       (s * n_dates + d) * _W)
+    while True:
+        task = _next_task(counter)
+        if task >= n_tasks:
+            break
+        out_row = task // n_blocks
+        b0 = (task % n_blocks) * block
+        # the last sub-block of a row ends at the last column (overlapping the one before, whose outputs it
+        # writes again, identically): every sub-block then has _W lanes and no loop has a scalar remainder
+        last = max(out_cols - _W, 0)
+        n_sub = (min(b0 + block, out_cols) - b0 + _W - 1) // _W
+        for d in range(n_dates):
             for s in range(n_sub):
-                o0 = b0 + s * _W
-                m = min(_W, out_cols - o0)
-                for p in range(n_pairs):
-                    i, k = s * n_dates + ref[p], s * n_dates + sec[p]
-                    _cross_sums(pl, i * date_size, k * date_size, n_looks, m, acc)
-                    _phase_coherence(acc, amp, i * _W, k * _W, m, phase, coherence, p, out_row, o0)
+                _zero(amp, (s * n_dates + d) * _W, _W)
+            for j in range(row_looks):
+                row = slc[d, out_row * row_looks + j]
+                # the next row of the task is fetched from memory while this one is split
+                ahead = slc[d, out_row * row_looks + j + 1] if j + 1 < row_looks else slc[min(d + 1, n_dates - 1),
+                                                                                          out_row * row_looks]
+                for s in range(n_sub):
+                    o0 = min(b0 + s * _W, last)
+                    _prefetch_run(ahead, o0 * col_looks, min(_W, out_cols - o0) * col_looks)
+                    _split(row, o0 * col_looks, col_looks, j * col_looks, min(_W, out_cols - o0), pl,
+                           (s * n_dates + d) * date_size, gi, gf, amp, (s * n_dates + d) * _W)
+            for s in range(n_sub):
+                o0 = min(b0 + s * _W, last)
+                _inverse_amplitude(pl, (s * n_dates + d) * date_size, n_looks, min(_W, out_cols - o0), amp,
+                                   (s * n_dates + d) * _W)
+        for s in range(n_sub):
+            o0 = min(b0 + s * _W, last)
+            m = min(_W, out_cols - o0)
+            for g in range(groups.size - 1):
+                first, size = groups[g], groups[g + 1] - groups[g]
+                i = s * n_dates + ref[first]
+                k = s * n_dates + sec[first]
+                if size == 3:
+                    _cross_sums3(pl, i * date_size, k * date_size, (k + sec[first + 1] - sec[first]) * date_size,
+                                 (k + sec[first + 2] - sec[first]) * date_size, padded_looks, m, acc)
+                else:
+                    _cross_sums(pl, i * date_size, k * date_size, padded_looks, m, acc)
+                for h in range(size):
+                    k = s * n_dates + sec[first + h]
+                    _phase_coherence(acc, 2 * _W * h, amp, i * _W, k * _W, m, phase, coherence, slot[first + h],
+                                     out_row, o0)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _multilook_kernel(slc, ref, sec, slot, groups, row_looks, col_looks, subs, planes, inv_amplitude, sums,
+                      gathered, gathered_f32, counter, phase, coherence):
+    for worker in numba.prange(planes.shape[0]):
+        _run_tasks(slc, ref, sec, slot, groups, row_looks, col_looks, subs, planes[worker], inv_amplitude[worker],
+                   sums[worker], gathered[worker], gathered_f32[worker], counter, phase, coherence)
 
 
 # ------------------------------------------------------------------ defaults and block size
