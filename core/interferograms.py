@@ -97,7 +97,7 @@ def multilook_interferograms(slc, pairs, row_looks=1, col_looks=1, phase=None, c
     coherence : float32 in [0, 1]; 0 where a window is all zero in either date.
 
     Computed in float32: with n = row_looks · col_looks, T = Σ|s_i||s_k| and u = 2^-24,
-    the coherence is within √2·γ_2n·T/√(Σ|s_i|²Σ|s_k|²) + (γ_2n + 8u)·γ of the exact value
+    the coherence is within √2·γ_2n·T/√(Σ|s_i|²Σ|s_k|²) + (γ_2n + 10u)·γ of the exact value
     (γ_2n = 2n·u/(1 − 2n·u)) and the phase within √2·γ_2n·T/|S| + 2 ulp(π) rad.
     A pair (i, i) has phase 0 exactly and (k, i) the opposite phase of (i, k).
     """
