@@ -140,7 +140,7 @@ def multilook_interferograms(slc, pairs, row_looks=1, col_looks=1, phase=None, c
             threes = a + (b - a) // 3 * 3
             starts += list(range(a, threes, 3)) + list(range(threes, b))
         groups = np.array(starts + [len(slot)], np.int64)
-        gathered = np.empty((workers, col_looks * _W), np.int64)
+        gathered = np.empty((workers, col_looks * _GATHER_ROW), np.int64)
         _multilook_kernel(slc.view(np.int64), ref, sec, slot, groups, row_looks, col_looks, subs, planes,
                           inv_amplitude, sums, gathered, gathered.view(np.float32), np.zeros(1, np.int64), phase,
                           coherence)
@@ -173,6 +173,9 @@ _W = 64
 """Output columns of a sub-block: the lanes of every plane row (a multiple of the SIMD width)."""
 _Q = 4
 """Plane rows (look pixels) summed per pass over a sub-block."""
+_GATHER_ROW = _W + 8
+"""Row length (complex values) of the gather buffer: not a multiple of 4 KB / 8 B apart, so its rows do not
+alias the input row in the store-to-load dependence check."""
 _TASK_BYTES = 1024 * 1024
 """Target size of one task's planes (float32 re + im of every date): input rows are read in runs of up to
 this size / (8 · n_dates · row_looks) bytes; the pair loop works on one sub-block (n_dates · looks · 512 B)."""
@@ -232,7 +235,7 @@ def _prefetch_run(row, c0, count):
 def _gather_looks(row, c0, col_looks, m, gathered):
     for o in range(_U(m)):
         for l in range(_U(col_looks)):
-            gathered[l * _U(_W) + o] = row[_U(c0) + o * _U(col_looks) + l]
+            gathered[l * _U(_GATHER_ROW) + o] = row[_U(c0) + o * _U(col_looks) + l]
 
 
 @numba.njit(**_JIT)
@@ -275,7 +278,7 @@ def _split(row, c0, col_looks, q0, m, planes, base, gathered, gathered_f32, powe
     their |s|² added to ``power[power_at:]``."""
     _gather(row, c0, col_looks, m, gathered)
     for l in range(col_looks):
-        _deinterleave(gathered_f32, 2 * l * _W, m, planes, base + 2 * _W * (q0 + l), power, power_at)
+        _deinterleave(gathered_f32, 2 * l * _GATHER_ROW, m, planes, base + 2 * _W * (q0 + l), power, power_at)
 
 
 @numba.njit(**_JIT)
