@@ -13,6 +13,7 @@ LOG_TAG = "EGMS ground motion"
 # Algorithms offered in the menu (dialogs open through Processing); the rest are in the Toolbox.
 MENU_ALGORITHMS = (
     "simulatestack",
+    "interferograms",
     "computevelocities",
     "importegms",
     "fittimeseries",

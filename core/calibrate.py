@@ -297,7 +297,8 @@ def calibrate_velocities(x, y, velocity, los_east, los_north, los_up, gnss: Gnss
 
                 dist, _ = cKDTree(np.column_stack([gnss.easting, gnss.northing])).query(
                     [[float(np.nanmedian(x)), float(np.nanmedian(y))]])
-                where = f"; the nearest station is {dist[0] / 1000:.0f} km from the layer's centre"
+                if np.isfinite(dist[0]):
+                    where = f"; the nearest station is {dist[0] / 1000:.0f} km from the layer's centre"
             raise InputError(
                 f"{layer}: no usable GNSS coverage — the model ({'none given' if gnss is None else gnss.source}) "
                 f"covers {int(covered.sum())} of {n} points, at least {need} are needed{where}. Enable the zero-mean "

@@ -67,13 +67,16 @@ class GnssModel:
     sigma_north: np.ndarray | None = None
     sigma_up: np.ndarray | None = None
     source: str = "GNSS model"
+    n_dropped: int = 0
+    """Stations of the source left out for a non-finite coordinate or velocity."""
 
     def __len__(self):
         return int(self.easting.size)
 
     def describe(self) -> str:
         """One line for the log: stations, extent, velocity ranges."""
-        return (f"{self.source}: {len(self)} stations, easting {self.easting.min():.0f}–{self.easting.max():.0f} m, "
+        dropped = (f" ({self.n_dropped} without finite coordinates or velocities ignored)" if self.n_dropped else "")
+        return (f"{self.source}: {len(self)} stations{dropped}, easting {self.easting.min():.0f}–{self.easting.max():.0f} m, "
                 f"northing {self.northing.min():.0f}–{self.northing.max():.0f} m (EPSG:3035); "
                 f"E {self.east.min():.2f}…{self.east.max():.2f}, N {self.north.min():.2f}…{self.north.max():.2f}, "
                 f"U {self.up.min():.2f}…{self.up.max():.2f} mm/yr")
@@ -110,11 +113,19 @@ def gnss_from_arrays(easting, northing, east, north, up, sigma_east=None, sigma_
 
         cols = [unique[:, 0], unique[:, 1]] + [merge(c) for c in cols[2:]]
         sigmas = [merge(s) for s in sigmas]
-    return GnssModel(*cols, *sigmas, source=source)
+    return GnssModel(*cols, *sigmas, source=source, n_dropped=int(n - ok.sum()))
 
 
 def _split(line, delimiter):
-    return [f.strip() for f in (line.split(delimiter) if delimiter else line.split())]
+    """Cells of one line, blanks and the quotes of spreadsheet exports ("E" or '0.5') removed."""
+    cells = line.split(delimiter) if delimiter else line.split()
+    out = []
+    for cell in cells:
+        cell = cell.strip()
+        if len(cell) >= 2 and cell[0] == cell[-1] and cell[0] in "\"'":
+            cell = cell[1:-1].strip()
+        out.append(cell)
+    return out
 
 
 def _find(names, key):
@@ -141,7 +152,8 @@ def read_aepnd_csv(path) -> GnssModel:
 
     Header ``Latitude, Longitude, N, E, Up, SigmaN, SigmaE, SigmaUP, easting,
     northing`` (may start with ``#``; names matched case-insensitively; comma,
-    semicolon, tab or blank separated); velocities in mm/yr.  EPSG:3035
+    semicolon, tab or blank separated; cells may be quoted; with semicolons
+    a comma is the decimal mark); velocities in mm/yr.  EPSG:3035
     ``easting``/``northing`` are used when present, else WGS84
     ``Latitude``/``Longitude`` are projected.  Lines starting with ``#`` other
     than the header are comments.  Any problem raises :class:`InputError`
@@ -149,10 +161,18 @@ def read_aepnd_csv(path) -> GnssModel:
     """
     name = os.path.basename(str(path))
     try:
-        with open(path, encoding="utf-8-sig", errors="strict") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the GNSS file ({exc})") from None
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the GNSS file ({exc.strerror or exc})") from None
+    if b"\x00" in raw[:4096]:
+        raise InputError(f"{path}: cannot read the GNSS file — a binary file (GeoPackage, spreadsheet …), not an "
+                         "A-EPND CSV text; export the model as CSV, or load it as a point layer (GNSS_LAYER)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # saved by a spreadsheet in the Windows code page: only comments/names differ
+        text = raw.decode("cp1252", errors="replace")
+    lines = text.splitlines()
     header_at, names, delimiter = None, None, None
     for i, raw in enumerate(lines):
         text = raw.strip().lstrip("#").strip()
@@ -184,6 +204,8 @@ def read_aepnd_csv(path) -> GnssModel:
             raise InputError(f"{path}: line {i + 1} has {len(fields)} values, the header has {len(names)}")
         for key in wanted:
             cell = fields[index[key]]
+            if delimiter == ";":  # a European spreadsheet: the comma can only be the decimal mark
+                cell = cell.replace(",", ".")
             try:
                 values[key].append(float(cell) if cell not in ("", "nan", "NaN", "NA") else np.nan)
             except ValueError:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from .atomic import replaced_on_success
 from .conventions import orbit_from_los_east
 from .errors import InputError
 from .progress import ensure
@@ -539,16 +540,10 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
     EPSG:3035, cells aligned to the grid, nodata −9999, deflate-compressed;
     written to a temporary file and renamed, so a failure leaves nothing.
     """
-    import os
-    import tempfile
-
     import rasterio
 
     grid, transform = velocity_grid(result, component)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".tif", dir=folder)
-    os.close(fd)
-    try:
+    with replaced_on_success(path, ".tif") as tmp:
         profile = dict(driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1, dtype="float32",
                        crs="EPSG:3035", transform=transform, nodata=NODATA, compress="deflate")
         if grid.shape[0] >= 256 and grid.shape[1] >= 256:
@@ -558,11 +553,6 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
             dst.update_tags(component={"up": "U (vertical, positive up)", "east": "E (east-west, positive east)"}[component],
                             unit="mm/yr", epochs=f"{result.epochs[0]:%Y%m%d}-{result.epochs[-1]:%Y%m%d}")
             dst.set_band_description(1, f"mean_velocity_{component}")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

@@ -477,7 +477,21 @@ class StackFolder:
             "  georeferencing: " + (f"CRS {self.crs}" if self.geocoded else ("lat/lon rasters" if self.lat_path else "none")),
             "  baselines: " + (f"{self.bperp.min():.1f} … {self.bperp.max():.1f} m" if self.bperp is not None
                                else "none (no height-error estimation)"),
-            f"  geometry: λ = {g.wavelength_m:.6f} m, incidence {g.incidence_deg}, heading {g.heading_deg}, "
-            f"slant range {g.slant_range_m}, orbit {g.orbit}",
+            "  geometry: " + _describe_geometry(g),
         ]
         return "\n".join(lines + [f"  warning: {w}" for w in self.warnings])
+
+
+def _describe_geometry(g):
+    """``λ = … m, incidence 39°, …``; the quantities stack.json did not give are named as missing."""
+    known, missing = [], []
+    for label, value, text in (("incidence", g.incidence_deg, lambda v: f"{v:g}°"),
+                               ("heading", g.heading_deg, lambda v: f"{v:g}°"),
+                               ("slant range", g.slant_range_m, lambda v: f"{v / 1000:g} km"),
+                               ("orbit", g.orbit, str)):
+        if value is None:
+            missing.append(label)
+        else:
+            known.append(f"{label} {text(value)}")
+    head = ", ".join([f"λ = {g.wavelength_m:.6f} m"] + known)
+    return head + (f"; {', '.join(missing)} not given (stack.json)" if missing else "")

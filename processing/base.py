@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import traceback
 
 from qgis.core import (
@@ -72,6 +73,23 @@ class VelocityStyler(QgsProcessingLayerPostProcessorInterface):
         return styler
 
 
+class VelocityRasterStyler(QgsProcessingLayerPostProcessorInterface):
+    """Styles an output velocity raster when Processing loads it into the project."""
+
+    _alive = []  # Processing keeps only a C++ pointer: hold the Python objects
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        from ..ui.styling import apply_velocity_raster_style
+
+        apply_velocity_raster_style(layer)
+
+    @classmethod
+    def create(cls):
+        styler = cls()
+        cls._alive.append(styler)
+        return styler
+
+
 class EgmsAlgorithm(QgsProcessingAlgorithm):
     alg_name = ""
     display = ""
@@ -81,7 +99,7 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
 
     def __init__(self):
         super().__init__()
-        self._partial_outputs: list[str] = []
+        self._partial_outputs: list[tuple[str, tuple | None]] = []
 
     # -- identity ---------------------------------------------------------------
     def createInstance(self):  # noqa: N802
@@ -119,17 +137,67 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         return parameter
 
     def partial_output(self, path: str) -> str:
-        """Register a file or folder to delete if the run fails or is cancelled."""
+        """Register a file or folder to delete if the run fails or is cancelled.
+
+        Only what this run created or replaced is deleted: a file that was at ``path`` before the run
+        and is still untouched (e.g. the previous result, or an input given by mistake) is kept.
+        """
         if path:
-            self._partial_outputs.append(path)
+            self._partial_outputs.append((path, _fingerprint(path)))
+        return path
+
+    def writable_output(self, name, path, folder=False):
+        """Check that the output ``path`` of parameter ``name`` can be written (before any work is done).
+
+        Creates missing parent folders (removed again if the run fails) and raises InputError naming the
+        parameter and the location when the folder cannot be created or written.  ``folder``: ``path`` is
+        an output folder (written as a whole), so its parent must be writable.
+        """
+        path = os.path.abspath(path)
+        if not folder and os.path.isdir(path):
+            raise InputError(f"{name}: {path} is a folder; give a file name for the output.")
+        parent = os.path.dirname(path)
+        existing = parent
+        while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise InputError(f"{name}: cannot write {parent} ({existing} is a file, not a folder); "
+                             "choose another output location.")
+        missing = parent
+        while os.path.dirname(missing) != existing and missing != existing:
+            missing = os.path.dirname(missing)
+        try:
+            if missing != existing:
+                os.makedirs(parent, exist_ok=True)
+                self.partial_output(missing)
+            fd, probe = tempfile.mkstemp(prefix=".egms-write-test-", dir=parent)
+            os.close(fd)
+            os.remove(probe)
+        except OSError as exc:
+            raise InputError(f"{name}: cannot write {parent} ({exc.strerror or exc}); choose another output "
+                             "location.") from None
         return path
 
     def output_gpkg(self, parameters, name, context):
-        """The GeoPackage path of the vector output ``name`` (registered as a partial output)."""
+        """The GeoPackage path of the vector output ``name`` (checked writable, registered as a partial output)."""
         path = self.parameterAsOutputLayer(parameters, name, context)
         if not path or not path.lower().endswith(".gpkg") or path.startswith("memory:"):
             raise InputError(f"{name}: outputs are GeoPackage files (.gpkg), not {path!r}.")
+        self.writable_output(name, path)
         return self.partial_output(path)
+
+    @staticmethod
+    def refuse_overwriting_inputs(outputs, inputs):
+        """Raise InputError when an output path is the file of an input layer.
+
+        ``outputs``: ``{parameter: path}``; ``inputs``: ``{parameter: [file paths]}`` (None entries ignored).
+        """
+        for out_name, out_path in outputs.items():
+            for in_name, paths in inputs.items():
+                for in_path in paths:
+                    if in_path and out_path and _same_file(out_path, in_path):
+                        raise InputError(f"{out_name}: {out_path} is the input layer {in_name}; choose another "
+                                         "file for the output.")
 
     def style_on_load(self, context, path, field="mean_velocity"):
         """Style the output at ``path`` by ``field``: saved as the GeoPackage's default style, and applied
@@ -141,6 +209,26 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
             layer.saveStyleToDatabase("velocity", "Velocity, diverging around zero (EGMS plugin)", True, "")
         if context.willLoadLayerOnCompletion(path):
             context.layerToLoadOnCompletionDetails(path).setPostProcessor(VelocityStyler.create(field))
+
+    def style_raster_on_load(self, context, path):
+        """Style the velocity GeoTIFF at ``path``: saved as its default style (a .qml beside it, which QGIS reads
+        when the file is opened), and applied when Processing loads the layer into the project."""
+        from qgis.core import QgsRasterLayer
+
+        from ..ui.styling import apply_velocity_raster_style
+
+        qml = os.path.splitext(path)[0] + ".qml"
+        aux = path + ".aux.xml"
+        had_aux = os.path.exists(aux)
+        self.partial_output(qml)
+        layer = QgsRasterLayer(path, "styled", "gdal")
+        if apply_velocity_raster_style(layer):
+            layer.saveDefaultStyle()
+        del layer  # closes the file: GDAL writes the statistics QGIS computed for its default renderer …
+        if not had_aux and os.path.exists(aux):
+            os.remove(aux)  # … which are not part of the output
+        if context.willLoadLayerOnCompletion(path):
+            context.layerToLoadOnCompletionDetails(path).setPostProcessor(VelocityRasterStyler.create())
 
     # -- execution ------------------------------------------------------------------
     def compute(self, parameters, context, feedback, progress: FeedbackProgress) -> dict:
@@ -168,6 +256,15 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(
                 f"{self.displayName()}: out of memory — reduce the block size or the area."
             ) from None
+        except OSError as exc:  # the file system refused (full disk, permissions, a file vanished)
+            self._remove_partial_outputs()
+            if feedback is not None:
+                feedback.pushDebugInfo(traceback.format_exc())
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise QgsProcessingException(
+                f"{where}{exc.strerror or exc} — the file system refused the operation; check the path, the free "
+                "space and the permissions."
+            ) from None
         except Exception as exc:  # a bug: say so plainly, keep the details in the log
             self._remove_partial_outputs()
             if feedback is not None:
@@ -178,7 +275,9 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
             ) from None
 
     def _remove_partial_outputs(self):
-        for path in self._partial_outputs:
+        for path, before in reversed(self._partial_outputs):
+            if before is not None and _fingerprint(path) == before:
+                continue  # there before the run and untouched by it
             try:
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path, ignore_errors=True)
@@ -187,3 +286,19 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
             except OSError:
                 pass
         self._partial_outputs = []
+
+
+def _fingerprint(path):
+    """Identity of the file or folder at ``path`` (None when there is none), to tell whether a run changed it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))

@@ -29,7 +29,8 @@ def add_gnss_parameters(alg, purpose):
         QgsProcessingParameterFile("GNSS", alg.tr("GNSS velocity model (A-EPND CSV)"), optional=True,
                                    fileFilter="CSV files (*.csv *.CSV *.txt);;All files (*.*)"),
         "A GNSS velocity model in the EGMS A-EPND CSV format: columns Latitude, Longitude, N, E, Up, SigmaN, "
-        "SigmaE, SigmaUP, easting, northing (the header may start with #); velocities in mm/yr, up positive. "
+        "SigmaE, SigmaUP, easting, northing (the header may start with #; comma-, tab- or semicolon-separated, "
+        "decimal commas with semicolons); velocities in mm/yr, up positive. "
         f"{purpose} Give this file or a GNSS point layer, not both.")
     alg.add_parameter(
         QgsProcessingParameterFeatureSource("GNSS_LAYER", alg.tr("GNSS velocity model (point layer)"),
@@ -105,7 +106,9 @@ def require_fields(name, names, needed, what):
 
 def layer_label(alg, parameters, name, context):
     """The name of the layer given for parameter ``name`` (for messages), as source_to_table names it."""
-    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    from .layers import input_layer
+
+    layer = input_layer(alg, parameters, name, context)
     return layer.name() if layer is not None else str(parameters.get(name))
 
 
@@ -122,13 +125,14 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         "displacement in mm) — an imported EGMS Basic product or one of our own.\n\n"
         "GNSS: an A-EPND CSV file (EGMS_AEPND_V*.csv: Latitude, Longitude, N, E, Up, SigmaN, SigmaE, SigmaUP, "
         "easting, northing; mm/yr) or a point layer with east/north/up velocity fields.\n\n"
-        "Method: the model is interpolated linearly to every point (inside the stations' hull; up to 50 km "
-        "beyond it, the nearest hull value) and projected on the point's LOS → gnss_velocity. The difference "
+        "Method: the model is interpolated linearly to every point (inside the stations' hull; up to MAX_EXTRAPOLATION, "
+        "default 50 km, beyond it, the nearest hull value) and projected on the point's LOS → gnss_velocity. The difference "
         "mean_velocity − gnss_velocity is modelled by a smooth surface — a Gaussian filter with the given cut-off "
         "wavelength (default 100 km; a local plane, so offset + ramp are removed exactly) or a polynomial of the "
-        "given order — fitted robustly (local motion is excluded). The surface is subtracted from mean_velocity "
-        "and, as rate × time (days since the first date / 365), from every date; the first date stays 0. Points "
-        "the GNSS model does not cover take the surface value of the nearest covered point.\n\n"
+        "given order — fitted robustly: two refits leave out points more than 3 robust standard deviations from the "
+        "surface, so local motion (a subsidence bowl, a landslide) does not bend it. The surface is subtracted "
+        "from mean_velocity and, as rate × time (days since the first date / 365), from every date; the first "
+        "date stays 0. Points the GNSS model does not cover take the surface value of the nearest covered point.\n\n"
         "Without usable GNSS coverage (fewer than 10 covered points) the algorithm stops and says so; with "
         "'Zero-mean fallback' it subtracts the layer's mean velocity instead (EGMS: islands without GNSS).\n\n"
         "Output: a GeoPackage (EPSG:3035) with every input field, corrected mean_velocity and dates, and "
@@ -173,7 +177,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         from ..core import calibrate as cb
         from ..core.errors import InputError
         from ..core.mpio import PointTable, write_points
-        from .layers import source_to_table
+        from .layers import input_layer, layer_file, require_numeric, source_to_table
 
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
         order = self.parameterAsInt(parameters, "POLYNOMIAL_ORDER", context)
@@ -181,6 +185,9 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         zero_mean = self.parameterAsBool(parameters, "ZERO_MEAN", context)
         reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
         out_path = self.output_gpkg(parameters, "OUTPUT", context)
+        self.refuse_overwriting_inputs(
+            {"OUTPUT": out_path},
+            {key: [layer_file(input_layer(self, parameters, key, context))] for key in ("INPUT", "GNSS_LAYER")})
 
         model = gnss_model_from_parameters(self, parameters, context, feedback)  # a bad GNSS file fails fast
         if model is None and not zero_mean:
@@ -192,6 +199,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         require_fields(name, table.columns, LOS_FIELDS + ("mean_velocity",),
                        "calibration needs a Basic layer with LOS unit vectors and mean_velocity (mm/yr)")
         dates = table.date_fields()
+        require_numeric(table, LOS_FIELDS + ("mean_velocity",) + tuple(n for n, _ in dates), name)
         if not dates:
             feedback.pushWarning(f"{name}: no date fields (YYYYMMDD, DYYYYMMDD, D_YYYYMMDD): only mean_velocity "
                                  "is corrected")

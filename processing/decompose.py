@@ -43,8 +43,9 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         "mean_velocity, mean_velocity_std, acceleration(_std), seasonality(_std), then propagated_velocity_std "
         "(mm/yr), propagated_displacement_std (mm), n_points_asc, n_points_desc, n_geometries, then one field per "
         "epoch YYYYMMDD in mm) — vertical (OUTPUT) and east (OUTPUT_EAST); GeoTIFFs of the vertical and east mean "
-        "velocity (mm/yr, Float32, nodata −9999, EPSG:3035, cell-aligned). Note: on resampled series the "
-        "recomputed mean_velocity_std is optimistic; propagated_velocity_std carries the input precision."
+        "velocity (mm/yr, Float32, nodata −9999, EPSG:3035, cell-aligned; a .qml beside each styles it). Note: "
+        "on resampled series the recomputed mean_velocity_std is optimistic; propagated_velocity_std carries the "
+        "input precision."
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -88,7 +89,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         from ..core import ortho
         from ..core.errors import InputError
         from ..core.mpio import date_fields, write_points
-        from .layers import source_to_table
+        from .layers import layer_file, require_numeric, source_to_table
 
         cell = self.parameterAsDouble(parameters, "CELL_SIZE", context)
         max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
@@ -99,17 +100,28 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         for key, path in (("OUTPUT_VERTICAL_RASTER", tif_up), ("OUTPUT_EAST_RASTER", tif_east)):
             if not path.lower().endswith((".tif", ".tiff")):
                 raise InputError(f"{key}: the raster is written as GeoTIFF; give a file name ending in .tif, not {path!r}")
+            self.writable_output(key, path)
             self.partial_output(path)
         if len({out_up, out_east, tif_up, tif_east}) < 4:
             raise InputError("OUTPUT, OUTPUT_EAST and the rasters must be four different files")
+        self.refuse_overwriting_inputs(
+            {"OUTPUT": out_up, "OUTPUT_EAST": out_east, "OUTPUT_VERTICAL_RASTER": tif_up, "OUTPUT_EAST_RASTER": tif_east},
+            {key: [layer_file(layer) for layer in self.parameterAsLayerList(parameters, key, context)]
+             for key in ("ASCENDING", "DESCENDING")})
 
-        inputs = []
+        inputs, seen = [], {}
         for key, orbit in (("ASCENDING", "ascending"), ("DESCENDING", "descending")):
             layers = self.parameterAsLayerList(parameters, key, context)
             if not layers:
                 raise InputError(f"{key}: no {orbit} layer given — the decomposition needs at least one ascending and "
                                  "one descending layer")
-            inputs += [(key, orbit, layer) for layer in layers]
+            for layer in layers:
+                identity = (key, layer.providerType(), layer.source())
+                if identity in seen:  # the same data twice would double its weight (in both lists: refused below)
+                    feedback.pushWarning(f"{layer.name()}: given twice in {key}; used once")
+                    continue
+                seen[identity] = True
+                inputs.append((key, orbit, layer))
         model = gnss_model_from_parameters(self, parameters, context, feedback)
         reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
 
@@ -140,6 +152,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         share = 0.6 / len(plans)
         for i, (key, orbit, layer, name, dates, rmse, std, height, columns) in enumerate(plans):
             table, _source = source_to_table(self, {key: layer}, key, context, feedback, columns=columns)
+            require_numeric(table, columns, name)
             feedback.pushInfo(f"{name}: {len(table)} points, {len(dates)} dates ({dates[0][1]} … {dates[-1][1]}), "
                               f"{orbit}; precision from {rmse or 'no rmse'} / {std or 'no mean_velocity_std'}")
             decomposer.add_layer(name, table.x, table.y, *(table.columns[f] for f in LOS_FIELDS),
@@ -165,6 +178,8 @@ class DecomposeAlgorithm(EgmsAlgorithm):
             ortho.write_velocity_geotiff(path, result, component)
         self.style_on_load(context, out_up)
         self.style_on_load(context, out_east)
+        self.style_raster_on_load(context, tif_up)
+        self.style_raster_on_load(context, tif_east)
         return {"OUTPUT": out_up, "OUTPUT_EAST": out_east, "OUTPUT_VERTICAL_RASTER": tif_up,
                 "OUTPUT_EAST_RASTER": tif_east, "N_CELLS": result.n_cells, "N_EPOCHS": len(epochs),
                 "N_DROPPED_ONE_ORBIT": result.n_cells_one_orbit,

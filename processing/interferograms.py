@@ -74,7 +74,7 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             "nearest the middle of the time span (keeps the longest temporal baseline short).")
         self.add_parameter(
             num(self.SEQUENTIAL_NEIGHBOURS, self.tr("Sequential neighbours (N)"), num.Integer, 3, minValue=1),
-            "Sequential network: each date is paired with its next N dates (N·n − N(N+1)/2 pairs).")
+            "Sequential network: each date is paired with its next N dates (for n dates: N·n − N(N+1)/2 pairs).")
         self.add_parameter(
             num(self.MAX_TEMPORAL_BASELINE, self.tr("Maximum temporal baseline (days)"), num.Double, 48.0,
                 minValue=1.0),
@@ -130,6 +130,13 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             block_mb=self.parameterAsDouble(parameters, self.BLOCK_SIZE_MB, context),
             progress=progress,
         )
+        # core.interferograms moves a mkdtemp folder into place, which is private (0o700): give it the
+        # permissions of an ordinary folder (umask), so colleagues and servers can read the interferograms.
+        import os
+
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(result["folder"], 0o777 & ~umask)
         rows, cols = result["shape"]
         feedback.pushInfo(
             f"Wrote {len(result['files'])} interferograms ({network} network, looks {result['looks'][0]} × "

@@ -10,11 +10,15 @@ transformed to EPSG:3035 (the EGMS CRS) unless asked otherwise.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from qgis.core import (
     QgsFeatureRequest,
     QgsProcessingFeatureSourceDefinition,
+    QgsProcessingUtils,
     QgsProviderRegistry,
+    QgsVectorLayer,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -36,10 +40,33 @@ def _crs_text(crs):
     return crs.authid() if crs.authid() else crs.toWkt()
 
 
-def transform_table(table: PointTable, dst_crs=EGMS_CRS) -> PointTable:
-    """``table`` with coordinates in ``dst_crs`` (pyproj, vectorised); unchanged if already there."""
+def input_layer(alg, parameters, name, context):
+    """The vector layer of the feature-source parameter ``name``, also when only its selected features are used."""
+    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    value = parameters.get(name)
+    if layer is None and isinstance(value, QgsProcessingFeatureSourceDefinition):
+        found = QgsProcessingUtils.mapLayerFromString(value.source.staticValue(), context)
+        layer = found if isinstance(found, QgsVectorLayer) else None
+    return layer
+
+
+def layer_file(layer):
+    """The file behind a map layer (GeoPackage, shapefile, CSV …), or None for memory and database layers."""
+    if layer is None:
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    path = parts.get("path") or ""
+    return path if path and os.path.exists(path) else None
+
+
+def transform_table(table: PointTable, dst_crs=EGMS_CRS, label="the layer") -> PointTable:
+    """``table`` with coordinates in ``dst_crs`` (pyproj, vectorised); unchanged if already there.
+
+    Raises InputError naming ``label`` when the table has no CRS, or when its coordinates cannot be in its CRS
+    (metres read as degrees — what a layer whose CRS got lost and was taken for WGS84 looks like).
+    """
     if not table.crs:
-        raise InputError("the layer has no coordinate reference system; set one before processing.")
+        raise InputError(f"{label}: the layer has no coordinate reference system; set one before processing.")
     if table.crs == dst_crs:
         return table
     from pyproj import CRS, Transformer
@@ -49,13 +76,26 @@ def transform_table(table: PointTable, dst_crs=EGMS_CRS) -> PointTable:
     if src == dst:
         table.crs = dst_crs
         return table
+    finite = np.isfinite(table.x) & np.isfinite(table.y)
     x, y = Transformer.from_crs(src, dst, always_xy=True).transform(table.x, table.y)
-    return PointTable(table.columns, np.asarray(x), np.asarray(y), dst_crs, table.metadata)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    lost = finite & ~(np.isfinite(x) & np.isfinite(y))
+    if src.is_geographic:
+        lost |= finite & ((np.abs(table.x) > 360) | (np.abs(table.y) > 90))
+    if lost.any():
+        xs, ys = table.x[finite], table.y[finite]
+        crs_name = table.crs if len(table.crs) < 40 else src.name
+        raise InputError(f"{label}: {int(lost.sum())} of {len(table)} points cannot be in the layer's coordinate "
+                         f"reference system {crs_name} (x {xs.min():.6g} … {xs.max():.6g}, y {ys.min():.6g} … "
+                         f"{ys.max():.6g}); is the CRS right? A layer whose CRS was lost is often taken for WGS84 "
+                         "degrees — set its real CRS (EGMS: EPSG:3035).")
+    return PointTable(table.columns, x, y, dst_crs, table.metadata)
 
 
-def _read_through_qgis(source, layer_name, columns, feedback):
+def _read_through_qgis(source, layer_name, columns, feedback, skip=()):
     fields = source.fields()
     names = [f.name() for f in fields] if columns is None else [n for n in (f.name() for f in fields) if n in set(columns)]
+    names = [n for n in names if n not in skip or (columns is not None and n in columns)]
     idx = [fields.indexOf(n) for n in names]
     request = QgsFeatureRequest().setSubsetOfAttributes(idx)
     total = max(source.featureCount(), 1)
@@ -96,6 +136,44 @@ def _read_through_qgis(source, layer_name, columns, feedback):
     return cols, np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
 
 
+_NULL_TEXT = {"", "nan", "null", "none", "na"}
+
+
+def as_float(values, field, label):
+    """``values`` as float64 (NULL, empty or "nan" text → NaN); numbers stored as text are parsed.
+
+    Raises InputError naming the layer, the field, the first value that is not a number and its feature.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(np.float64, copy=False)  # no copy of float64 columns (a million points × 300 dates)
+    try:
+        return np.array(arr, dtype=np.float64)  # numpy parses numeric text in one go
+    except (TypeError, ValueError):
+        pass
+    out = np.empty(arr.size, dtype=np.float64)
+    for i, v in enumerate(arr.tolist()):
+        if v is None:
+            out[i] = np.nan
+            continue
+        text = str(v).strip()
+        if text.lower() in _NULL_TEXT:
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(text)
+        except ValueError:
+            raise InputError(f"{label}: field {field} holds {text!r} (feature {i + 1}), not a number") from None
+    return out
+
+
+def require_numeric(table: PointTable, names, label) -> PointTable:
+    """Convert the columns ``names`` of ``table`` to float64 in place (see :func:`as_float`); returns ``table``."""
+    for name in names:
+        table.columns[name] = as_float(table.columns[name], name, label)
+    return table
+
+
 def source_to_table(alg, parameters, name, context, feedback=None, columns=None, keep_crs=False):
     """Read the point-layer parameter ``name`` into a PointTable (EPSG:3035 unless ``keep_crs``).
 
@@ -105,8 +183,12 @@ def source_to_table(alg, parameters, name, context, feedback=None, columns=None,
     source = alg.parameterAsSource(parameters, name, context)
     if source is None:
         raise InputError(f"{name}: no layer given or the layer cannot be read.")
-    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    layer = input_layer(alg, parameters, name, context)
     label = layer.name() if layer is not None else str(parameters.get(name))
+    if QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.NullGeometry:
+        raise InputError(f"{label}: not a point layer (a table without geometry). Load a CSV as a delimited-text "
+                         "layer with its easting/northing (EPSG:3035) or longitude/latitude fields as X/Y, or import "
+                         "an EGMS product first.")
     if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PointGeometry:
         raise InputError(f"{label}: not a point layer ({QgsWkbTypes.displayString(source.wkbType())}); "
                          "measurement points are expected.")
@@ -131,10 +213,16 @@ def source_to_table(alg, parameters, name, context, feedback=None, columns=None,
             except InputError:
                 table = None
     if table is None:
-        cols, x, y = _read_through_qgis(source, label, columns, feedback)
+        # the provider's own feature id (a GeoPackage's fid shown as a field) is not an attribute of the points:
+        # read_points leaves it out too, and a writer must make its own
+        skip = set()
+        if layer is not None and layer.dataProvider() is not None:
+            skip = {layer.fields().at(i).name() for i in layer.dataProvider().pkAttributeIndexes()
+                    if 0 <= i < layer.fields().count()}
+        cols, x, y = _read_through_qgis(source, label, columns, feedback, skip)
         table = PointTable(cols, x, y, crs)
     else:
         table.crs = crs or table.crs
     if not keep_crs:
-        table = transform_table(table, EGMS_CRS)
+        table = transform_table(table, EGMS_CRS, label)
     return table, source

@@ -41,7 +41,9 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         num = QgsProcessingParameterNumber
         self.add_parameter(num("WIDTH", self.tr("Width (pixels)"), num.Integer, 400, minValue=8, maxValue=20000),
-                           "Number of columns (range pixels) of every SLC.")
+                           "Number of columns (range pixels) of every SLC. Size matters: the simulation needs about "
+                           "160 B of memory per pixel (5000 × 5000: 4 GB) and 16 B of disk per pixel and acquisition; "
+                           "a stack that does not fit is refused before anything is written.")
         self.add_parameter(num("HEIGHT", self.tr("Height (pixels)"), num.Integer, 400, minValue=8, maxValue=20000),
                            "Number of rows (azimuth lines) of every SLC.")
         self.add_parameter(num("N_DATES", self.tr("Number of acquisitions"), num.Integer, 60, minValue=3, maxValue=1000),
@@ -77,7 +79,10 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
         self.add_parameter(QgsProcessingParameterBoolean("NOISE_FREE", self.tr("Noise-free scatterers"), False),
                            "Write scatterers without clutter or thermal noise (for checking conventions).",
                            advanced=True)
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output stack folder")))
+        self.add_parameter(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output stack folder")),
+                           "New or empty folder for the stack: one YYYYMMDD.tif per acquisition, baselines.csv, "
+                           "stack.json and truth/. Written as a whole at the end; nothing is left if the run fails or "
+                           "is cancelled.")
         self.addOutput(QgsProcessingOutputNumber("N_SCATTERERS", self.tr("Number of scatterers")))
         self.addOutput(QgsProcessingOutputNumber("N_DATES_WRITTEN", self.tr("Number of acquisitions written")))
 
@@ -102,7 +107,9 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
             fast_patch_velocity=self.parameterAsDouble(parameters, "FAST_PATCH_VELOCITY", context),
             noise_free=self.parameterAsBool(parameters, "NOISE_FREE", context),
         )
-        folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        folder = self.writable_output(self.OUTPUT_FOLDER, self.parameterAsString(parameters, self.OUTPUT_FOLDER, context),
+                                      folder=True)
+        self.partial_output(folder)  # a cancel that arrives as the last file is written removes the stack too
         feedback.pushInfo(f"Simulating {p.n_dates} acquisitions of {p.cols} × {p.rows} pixels into {folder}")
         info = simulate_stack(folder, p, progress)
         feedback.pushInfo(

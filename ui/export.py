@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 
+from ..core.atomic import replaced_on_success
 from .series import from_timestamp
 
 CSV_COLUMNS = ("layer", "point_id", "date", "displacement_mm", "model_mm", "std_mm", "count", "model", "reference",
@@ -32,34 +31,26 @@ def write_csv(path, plotted, reference_label="", detrended=False):
 
     Written to a temporary file in the same folder and renamed, so a failure leaves nothing.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".egms-", suffix=".csv", dir=folder)
     rows = 0
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(CSV_COLUMNS)
-            for p in plotted:
-                s = p.series
-                for k, x in enumerate(p.x):
-                    writer.writerow([
-                        s.layer_name,
-                        s.point_id,
-                        from_timestamp(x).isoformat(),
-                        _number(p.y[k]),
-                        _number(p.model_on_dates[k]) if p.model_on_dates is not None else "",
-                        _number(p.std[k]) if p.std is not None else "",
-                        int(s.count[k]) if s.count is not None else "",
-                        p.model_name or "",
-                        reference_label,
-                        "yes" if detrended else "no",
-                    ])
-                    rows += 1
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with replaced_on_success(path, ".csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for p in plotted:
+            s = p.series
+            for k, x in enumerate(p.x):
+                writer.writerow([
+                    s.layer_name,
+                    s.point_id,
+                    from_timestamp(x).isoformat(),
+                    _number(p.y[k]),
+                    _number(p.model_on_dates[k]) if p.model_on_dates is not None else "",
+                    _number(p.std[k]) if p.std is not None else "",
+                    int(s.count[k]) if s.count is not None else "",
+                    p.model_name or "",
+                    reference_label,
+                    "yes" if detrended else "no",
+                ])
+                rows += 1
     return rows
 
 

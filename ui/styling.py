@@ -111,3 +111,44 @@ def apply_velocity_style(layer, field=None, unit="mm/yr"):
     layer.setRenderer(velocity_renderer(field_values(layer, field), field, unit))
     layer.triggerRepaint()
     return True
+
+
+def apply_velocity_raster_style(layer, unit="mm/yr", n_stops=11):
+    """Style a one-band velocity raster like the point layers: the diverging RdBu ramp, symmetric around 0, limits
+    ± the nice 98th percentile of |v| (ui.styling.nice_limit), values beyond them in the end colours.
+
+    True when styled.
+    """
+    from osgeo import gdal
+    from qgis.core import QgsColorRampShader, QgsRasterShader, QgsSingleBandPseudoColorRenderer
+
+    if layer is None or not layer.isValid() or layer.bandCount() != 1:
+        return False
+    dataset = gdal.Open(layer.source())
+    if dataset is None:
+        return False
+    band = dataset.GetRasterBand(1)
+    values = band.ReadAsArray().astype("float64")
+    nodata = band.GetNoDataValue()
+    if nodata is not None:
+        values = values[values != nodata]
+    limit = nice_limit(values)
+    ramp = _ramp()
+    shader = QgsColorRampShader(-limit, limit)
+    shader.setColorRampType(QgsColorRampShader.Interpolated)
+    shader.setSourceColorRamp(ramp.clone())
+    items = []
+    for k in range(n_stops):
+        fraction = k / (n_stops - 1)
+        value = -limit + 2.0 * limit * fraction
+        items.append(QgsColorRampShader.ColorRampItem(value, ramp.color(fraction), f"{value:+.3g} {unit}"))
+    shader.setColorRampItemList(items)
+    shader.setClip(False)
+    raster_shader = QgsRasterShader()
+    raster_shader.setRasterShaderFunction(shader)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, raster_shader)
+    renderer.setClassificationMin(-limit)
+    renderer.setClassificationMax(limit)
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+    return True

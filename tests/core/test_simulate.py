@@ -118,7 +118,7 @@ def test_rejects_bad_parameters_and_non_empty_folder(tmp_path):
     with pytest.raises(InputError, match="not an empty folder"):
         simulate_stack(tmp_path / "full", SimulationParameters(rows=10, cols=10, n_dates=3))
     assert os.listdir(tmp_path / "full") == ["keep.txt"]
-    assert not [n for n in os.listdir(tmp_path) if n.startswith(".simulate-")]
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary folder left
 
 
 def test_cancel_leaves_nothing(tmp_path):

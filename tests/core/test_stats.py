@@ -117,3 +117,21 @@ def test_reproduces_published_columns(egms_sample):
         assert np.nanmax(err) <= tol, f"{ours}: max |Δ| {np.nanmax(err):.4f} > {tol}"
     # temporal coherence formula is unpublished: the recipe's approximation agrees on average
     assert np.median(np.abs(s["temporal_coherence"] - cols["temporal_coherence"])) < 0.03
+
+
+def test_compiled_kernel_matches_numpy_with_gaps():
+    """The numba kernel (used from NUMBA_MIN_POINTS points) and the numpy path agree, NaN dates included."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(3)
+    y0, _ = _series()
+    y = y0 + rng.normal(0, 1.5, (600, len(DATES))) + np.outer(rng.normal(0, 4, 600), stats.egms_time(DATES))
+    y[rng.random(y.shape) < 0.04] = np.nan  # scattered gaps: every point its own pattern
+    y[7, 60:] = np.nan
+    y[8, 6:] = np.nan  # 6 dates: too few → NaN
+    fast = stats.egms_statistics(y, DATES, engine="numba", chunk_size=256)
+    slow = stats.egms_statistics(y, DATES, engine="numpy")
+    for key in stats.STAT_FIELDS:
+        np.testing.assert_allclose(fast[key], slow[key], rtol=1e-9, atol=1e-10, equal_nan=True, err_msg=key)
+    assert all(np.isnan(fast[k][8]) for k in stats.STAT_FIELDS)
+    with pytest.raises(ValueError, match="engine must be"):
+        stats.egms_statistics(y, DATES, engine="gpu")

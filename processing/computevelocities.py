@@ -1,0 +1,211 @@
+"""egms:computevelocities — the persistent-scatterer chain: SLC stack → EGMS measurement points."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterPoint,
+    QgsProcessingParameterVectorDestination,
+    QgsProject,
+)
+
+from .base import EgmsAlgorithm
+
+
+class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
+    alg_name = "computevelocities"
+    display = "Compute EGMS velocities"
+    group_name = "SAR stack"
+    group_key = "sarstack"
+    help_text = (
+        "Persistent-scatterer processing of a coregistered SLC stack into measurement points in the EGMS Basic "
+        "(L2a) schema: LOS velocity, height error, displacement time series and the EGMS statistics.\n\n"
+        "Input: a stack folder — one complex raster per acquisition (date YYYYMMDD in the file name), "
+        "georeferenced (CRS on the SLCs, or lat*/lon* rasters), optional baselines.csv (date,bperp; without it "
+        "height errors are not estimated) and stack.json (wavelength_m, incidence_deg, heading_deg, "
+        "slant_range_m). WAVELENGTH, INCIDENCE_ANGLE, HEADING and SLANT_RANGE override stack.json.\n\n"
+        "Chain: candidates with amplitude dispersion below the threshold (stack read once, in row blocks); "
+        "Delaunay + nearest-neighbour arcs up to the maximum arc length; per arc, the velocity and height-error "
+        "differences that maximise the temporal coherence; incoherent arcs and candidates out, the largest "
+        "coherent network kept; weighted least-squares integration; residual phases unwrapped on the network "
+        "date by date; atmospheric screen (smooth in space, random in time) removed; final selection on "
+        "temporal coherence and RMSE.\n\n"
+        "Output (GeoPackage): pid, mp_type, latitude, longitude, easting, northing (EPSG:3035), height (empty: "
+        "no DEM), line, pixel, rmse (mm), temporal_coherence, amplitude_dispersion, incidence_angle, "
+        "track_angle (= heading), los_east/north/up (ground → satellite), mean_velocity (mm/yr), "
+        "mean_velocity_std, acceleration (mm/yr²), acceleration_std, seasonality (mm), seasonality_std, "
+        "height_error (m, relative), then one field per date YYYYMMDD: LOS displacement in mm, positive towards "
+        "the satellite, first date 0. Statistics follow the published EGMS recipe (the same code as Fit "
+        "time-series models). Values are relative: by default the median of all points is the spatial "
+        "reference (EGMS style); give REFERENCE to refer everything to the nearest point instead.\n\n"
+        "Points moving faster than λ/4 (≈ 14 mm) between acquisitions cannot be unwrapped and are dropped. A "
+        "stack where nothing is coherent stops with a message and writes nothing."
+    )
+
+    INPUT = "INPUT"
+    OUTPUT = "OUTPUT"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        num = QgsProcessingParameterNumber
+        self.add_parameter(QgsProcessingParameterFile(self.INPUT, self.tr("Stack folder"),
+                                                      behavior=QgsProcessingParameterFile.Folder),
+                           "Folder of coregistered SLCs (one complex raster per date), with optional baselines.csv "
+                           "and stack.json.")
+        self.add_parameter(num("DISPERSION_THRESHOLD", self.tr("Amplitude dispersion threshold"), num.Double, 0.25,
+                               minValue=0.01, maxValue=2.0),
+                           "Pixels with amplitude dispersion σ_A/μ_A below this are candidates (EGMS: 0.25).")
+        self.add_parameter(num("COHERENCE_THRESHOLD", self.tr("Temporal coherence threshold"), num.Double, 0.7,
+                               minValue=0.0, maxValue=1.0),
+                           "Points whose temporal coherence is below this are not written. 0.7 is the EGMS level; "
+                           "with 24 or more dates a random phase reaches it with probability below 1e-5.")
+        self.add_parameter(num("MAX_RMSE", self.tr("Maximum RMSE (mm)"), num.Double, 5.0, minValue=0.0),
+                           "Points whose time series deviate from the cubic + seasonal model by more than this RMS "
+                           "(mm) are not written; 0 disables the cap.")
+        self.add_parameter(num("MAX_ARC_LENGTH", self.tr("Maximum arc length (m)"), num.Double, 1000.0, minValue=10.0),
+                           "Longest arc between two points of the network. Longer arcs see more atmosphere; raise "
+                           "it where scatterers are sparse.")
+        self.add_parameter(QgsProcessingParameterPoint("REFERENCE", self.tr("Reference position"), optional=True),
+                           "Optional: refer all velocities and series to the measurement point nearest to this "
+                           "position. Empty: the median of all points is the reference (EGMS style).")
+        # optional with a default: qgis_process 3.22 rejects a missing mandatory CRS even when it has a default
+        self.add_parameter(QgsProcessingParameterCrs("OUTPUT_CRS", self.tr("Output CRS"), "EPSG:3035", optional=True),
+                           "CRS of the output layer (default and EGMS: EPSG:3035). easting/northing are always "
+                           "EPSG:3035.")
+        self.add_parameter(num("WAVELENGTH", self.tr("Wavelength (m)"), num.Double, None, optional=True,
+                               minValue=0.001), "Overrides wavelength_m of stack.json (Sentinel-1: 0.05546576).",
+                           advanced=True)
+        self.add_parameter(num("INCIDENCE_ANGLE", self.tr("Incidence angle (degrees)"), num.Double, None,
+                               optional=True, minValue=1.0, maxValue=89.0),
+                           "Overrides incidence_deg of stack.json (LOS vector, height-error factor).", advanced=True)
+        self.add_parameter(num("HEADING", self.tr("Heading (degrees)"), num.Double, None, optional=True,
+                               minValue=-360.0, maxValue=360.0),
+                           "Overrides heading_deg of stack.json: flight direction clockwise from north (≈ −10 "
+                           "ascending, ≈ 190 descending).", advanced=True)
+        self.add_parameter(num("SLANT_RANGE", self.tr("Slant range (m)"), num.Double, None, optional=True,
+                               minValue=1000.0), "Overrides slant_range_m of stack.json (height-error factor).",
+                           advanced=True)
+        self.add_parameter(QgsProcessingParameterBoolean("CALIBRATE_AMPLITUDE", self.tr("Calibrate amplitudes"), False),
+                           "Divide each image by its mean amplitude before the dispersion (for stacks with gain "
+                           "changes between acquisitions).", advanced=True)
+        self.add_parameter(num("MAX_VELOCITY_DIFF", self.tr("Velocity search range per arc (mm/yr)"), num.Double, 60.0,
+                               minValue=1.0), "Velocity differences searched between neighbouring points (±).",
+                           advanced=True)
+        self.add_parameter(num("MAX_HEIGHT_DIFF", self.tr("Height-error search range per arc (m)"), num.Double, 60.0,
+                               minValue=0.0), "Height-error differences searched between neighbouring points (±).",
+                           advanced=True)
+        self.add_parameter(num("APS_FILTER", self.tr("Atmospheric filter length (m)"), num.Double, 0.0, minValue=0.0),
+                           "σ of the spatial Gaussian that estimates the atmosphere; 0 = automatic (twice the median "
+                           "distance between neighbouring points, at least 100 m).", advanced=True)
+        self.add_parameter(num("APS_TIME_WINDOW", self.tr("Atmospheric filter time window (days)"), num.Double, 90.0,
+                               minValue=0.0),
+                           "σ of the temporal Gaussian separating non-linear motion (kept) from atmosphere (removed).",
+                           advanced=True)
+        self.add_parameter(num("BLOCK_SIZE_MB", self.tr("Block size (MB)"), num.Double, 256.0, minValue=8.0),
+                           "Memory for one block of rows of all SLCs; bounds the memory use of the read pass.",
+                           advanced=True)
+        self.add_parameter(QgsProcessingParameterVectorDestination(self.OUTPUT, self.tr("Measurement points")),
+                           "GeoPackage (.gpkg) of measurement points in the EGMS schema.")
+        self.addOutput(QgsProcessingOutputNumber("N_POINTS", self.tr("Number of measurement points")))
+
+    # ------------------------------------------------------------------------------------------
+    def _optional_number(self, parameters, name, context):
+        value = parameters.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
+
+    def _reference_lonlat(self, parameters, context, output_crs):
+        value = parameters.get("REFERENCE")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        point = self.parameterAsPoint(parameters, "REFERENCE", context)
+        crs = self.parameterAsPointCrs(parameters, "REFERENCE", context)
+        if not crs.isValid():
+            crs = output_crs
+        wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+        if crs != wgs84:
+            point = QgsCoordinateTransform(crs, wgs84, QgsProject.instance()).transform(point)
+        return float(point.x()), float(point.y())
+
+    def compute(self, parameters, context, feedback, progress):
+        from ..core.errors import InputError
+        from ..core.pipeline import PsiParameters, compute_velocities
+        from ..core.stack import StackFolder
+
+        folder = self.parameterAsFile(parameters, self.INPUT, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        path = output.split("|")[0]
+        if not path.lower().endswith(".gpkg"):
+            raise InputError(f"{path}: the measurement points are written as a GeoPackage; "
+                             "choose an output file ending in .gpkg.")
+        out_crs = self.parameterAsCrs(parameters, "OUTPUT_CRS", context)
+        if not out_crs.isValid():
+            out_crs = QgsCoordinateReferenceSystem("EPSG:3035")
+        stack = StackFolder(folder, wavelength_m=self._optional_number(parameters, "WAVELENGTH", context),
+                            incidence_deg=self._optional_number(parameters, "INCIDENCE_ANGLE", context),
+                            heading_deg=self._optional_number(parameters, "HEADING", context),
+                            slant_range_m=self._optional_number(parameters, "SLANT_RANGE", context))
+        feedback.pushInfo(stack.describe())
+        params = PsiParameters(
+            dispersion_threshold=self.parameterAsDouble(parameters, "DISPERSION_THRESHOLD", context),
+            coherence_threshold=self.parameterAsDouble(parameters, "COHERENCE_THRESHOLD", context),
+            max_rmse_mm=self.parameterAsDouble(parameters, "MAX_RMSE", context),
+            max_arc_length_m=self.parameterAsDouble(parameters, "MAX_ARC_LENGTH", context),
+            max_velocity_diff=self.parameterAsDouble(parameters, "MAX_VELOCITY_DIFF", context),
+            max_height_diff=self.parameterAsDouble(parameters, "MAX_HEIGHT_DIFF", context),
+            aps_filter_m=self.parameterAsDouble(parameters, "APS_FILTER", context),
+            aps_window_days=self.parameterAsDouble(parameters, "APS_TIME_WINDOW", context),
+            calibrate_amplitude=self.parameterAsBool(parameters, "CALIBRATE_AMPLITUDE", context),
+            block_size_mb=self.parameterAsDouble(parameters, "BLOCK_SIZE_MB", context),
+            reference_lonlat=self._reference_lonlat(parameters, context, out_crs),
+        )
+        result = compute_velocities(stack, params, progress.span(0.0, 0.92))
+        for stage, seconds in result.timings.items():
+            feedback.pushInfo(f"  {stage}: {seconds:.1f} s")
+        counts = result.counts
+        feedback.pushInfo(
+            f"{counts.get('candidates', 0)} candidates → {counts.get('network_points', 0)} in the coherent network "
+            f"({counts.get('network_arcs', 0)} arcs) → {result.n_points} measurement points")
+        if result.reference.get("mode") == "point":
+            feedback.pushInfo(f"Reference: the point at line {result.reference['line']}, pixel "
+                              f"{result.reference['pixel']} ({result.reference['distance_m']:.0f} m from REFERENCE)")
+        else:
+            feedback.pushInfo("Reference: median of all measurement points")
+        progress.check()
+        self.partial_output(path)
+        write_measurement_points(path, result, out_crs, stack, progress.span(0.92, 1.0))
+        self.style_on_load(context, path)
+        return {self.OUTPUT: path, "N_POINTS": result.n_points}
+
+
+def _crs_text(crs):
+    return crs.authid() if crs.authid() else crs.toWkt()
+
+
+def write_measurement_points(path, result, out_crs, stack, progress):
+    """Write the chain's columns as a GeoPackage point layer (temp file renamed on success)."""
+    from ..core.mpio import PointTable, write_points
+    from ..core.pipeline import project_lonlat
+
+    crs = _crs_text(out_crs)
+    x, y = project_lonlat(result.lon, result.lat, crs)
+    metadata = {
+        "egms_product": "Basic (L2a-like) measurement points computed by egms:computevelocities",
+        "egms_stack": stack.folder,
+        "egms_reference": result.reference.get("mode", ""),
+        "egms_wavelength_m": f"{stack.geometry.wavelength_m:.10g}",
+        "egms_orbit": stack.geometry.orbit or "",
+        "egms_units": "displacement mm (LOS, positive towards the satellite), velocity mm/yr, height_error m",
+    }
+    return write_points(path, PointTable(columns=result.columns, x=x, y=y, crs=crs, metadata=metadata),
+                        progress=progress)
+
+
+ALGORITHM = ComputeVelocitiesAlgorithm
+REQUIRES = ("numpy", "scipy", "numba", "rasterio", "pyproj")
