@@ -412,7 +412,7 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     from .aps import estimate_aps, neighbour_weights, phase_coherence
     from .integration import own_phases, unwrap_residual_phases
     from .network import local_metric_coordinates
-    from .stats import egms_statistics
+    from .stats import egms_statistics, first_date_reference
 
     p = params or PsiParameters()
     progress = ensure(progress)
@@ -520,7 +520,7 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     else:
         series = observed - aps_mm
     del observed, aps_mm, model_mm
-    series -= series[:, :1]
+    series = first_date_reference(series, stack.dates)
     stages.end()
 
     # 8. products -------------------------------------------------------------------------------

@@ -80,6 +80,41 @@ def design_matrix(t, model):
     return np.stack(cols, axis=1)
 
 
+def first_date_reference(series_mm, dates):
+    """Series (n_points, n_dates) referred in time to the first date: 0 there, the rest shifted by the model.
+
+    EGMS refers a series to the value of its cubic + seasonal model at the first
+    date (in published files that model value is 0 and the first sample is not);
+    the plugin's convention (DESIGN §7) is a first sample of exactly 0.  Every
+    date is shifted by the model value at the first date — a fit over all dates,
+    so the noise of one acquisition (its residual atmosphere) does not offset
+    the whole series — and the first sample, the temporal reference, is then set
+    to 0.  Returns a new float64 array; rows with NaN, or a time axis too short
+    for the model, are shifted by their first sample instead.
+
+    >>> import datetime as dt
+    >>> dates = [dt.date(2020, 1, 1) + dt.timedelta(days=12 * k) for k in range(60)]
+    >>> y = 5.0 + 2.0 * egms_time(dates)            # 2 mm/yr from 5 mm
+    >>> y[0] += 3.0                                   # a noisy first acquisition
+    >>> r = first_date_reference(y[None, :], dates)[0]
+    >>> float(r[0]), round(float(r[30] - 2.0 * egms_time(dates)[30]), 2)   # 30 % of the 3 mm
+    (0.0, -0.9)
+    """
+    y = np.array(series_mm, dtype=np.float64, copy=True)
+    if y.ndim != 2 or y.shape[1] == 0:
+        return y
+    t = egms_time(dates)
+    shift = y[:, 0].copy()
+    if _conditioned(t):
+        g = design_matrix(t, "cubic")
+        row = g[0] @ np.linalg.pinv(g)  # model value at the first date, as weights on the samples
+        ok = np.isfinite(y).all(axis=1)
+        shift[ok] = y[ok] @ row
+    y -= shift[:, None]
+    y[:, 0] = 0.0
+    return y
+
+
 # column of the coefficient of interest in each model
 _RATE_COLUMN = {"linear": 0, "quadratic": 0}
 _SEASON_COLUMNS = {"linear": (2, 3), "quadratic": (3, 4), "cubic": (4, 5)}

@@ -76,7 +76,9 @@ def test_accuracy_against_truth(stacks, results, seed):
     # a per-date atmosphere projects on the baselines like a height error; the part that varies faster than
     # the scatterer spacing cannot be separated: 1.6–1.8 m here
     assert acc["height_rmse"] <= 2.0
-    assert acc["series_rmse"] <= 4.0  # EGMS Basic displacement spec; rough atmosphere left: 2.2–2.6 mm
+    # EGMS Basic displacement spec is 4 mm; measured 1.9–2.5 mm on seven seeds (rough atmosphere left), so a
+    # regression shows long before the spec is reached
+    assert acc["series_rmse"] <= 3.0
     assert acc["recall"] >= 0.9 and acc["clutter"] <= 0.05
 
 

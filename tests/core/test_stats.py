@@ -135,3 +135,24 @@ def test_compiled_kernel_matches_numpy_with_gaps():
     assert all(np.isnan(fast[k][8]) for k in stats.STAT_FIELDS)
     with pytest.raises(ValueError, match="engine must be"):
         stats.egms_statistics(y, DATES, engine="gpu")
+
+
+def test_first_date_reference():
+    """Noise-free: exactly the model minus its first-date value; a noisy first sample shifts the rest by its
+    leverage in the cubic + seasonal fit only (not 1:1 as ``series - series[:, :1]`` would); NaN rows and a
+    time axis too short for the model fall back to the first sample."""
+    y, t = _series()
+    noisy = y.copy()
+    noisy[0] += 5.0
+    out = stats.first_date_reference(np.vstack([y, noisy, np.where(t > 1, np.nan, y)]), DATES)
+    assert np.all(out[:, 0] == 0.0)
+    np.testing.assert_allclose(out[0], y - y[0], atol=1e-9)
+    g = stats.design_matrix(t, "cubic")
+    leverage = (g[0] @ np.linalg.pinv(g))[0]
+    assert 0.05 < leverage < 0.5
+    np.testing.assert_allclose(out[1, 1:], (y - y[0])[1:] - 5.0 * leverage, atol=1e-9)
+    nan_row = np.where(t > 1, np.nan, y) - y[0]
+    np.testing.assert_array_equal(np.isnan(out[2]), np.isnan(nan_row))
+    np.testing.assert_allclose(out[2][~np.isnan(nan_row)], nan_row[~np.isnan(nan_row)], atol=1e-12)
+    few = stats.first_date_reference(np.array([[1.0, 2.0, 4.0]]), DATES[:3])
+    np.testing.assert_array_equal(few, [[0.0, 1.0, 3.0]])
