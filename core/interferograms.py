@@ -36,8 +36,6 @@ import csv
 import math
 import os
 import re
-import shutil
-import tempfile
 import warnings
 
 import numba
@@ -46,6 +44,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from .atomic import folder_on_success
 from .errors import InputError
 from .pairs import build_network, parse_reference_date
 from .progress import ensure
@@ -539,14 +538,34 @@ def _check_output_folder(folder):
             )
 
 
-def _move_into_place(work, folder):
-    if os.path.isdir(folder):
-        old = tempfile.mkdtemp(prefix=".interferograms-old-", dir=os.path.dirname(folder))
-        os.rename(folder, os.path.join(old, "previous"))
-        os.rename(work, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(work, folder)
+def _is_previous_output(folder):
+    """True when every name in ``folder`` is one this function writes (the folder is then replaced)."""
+    return all(_OUTPUT_RE.match(n) for n in os.listdir(folder))
+
+
+GCP_SPACING = 16
+"""Ground control points of a radar-geometry output: one every this many output pixels (and the last)."""
+
+
+def radar_gcps(stack, out_rows, out_cols, row_looks, col_looks, spacing=GCP_SPACING):
+    """Ground control points (WGS84 lon/lat of the lat/lon rasters) of a multilooked radar-geometry grid.
+
+    Each GCP is an input pixel near a window's centre; its position in the output raster is that
+    pixel's centre in output coordinates, ``((line + 0.5) / row_looks, (pixel + 0.5) / col_looks)``,
+    so GDAL/QGIS warp the interferograms onto the map exactly where the SLC pixels are.
+    """
+    from rasterio.control import GroundControlPoint
+
+    def axis(n_out, looks):
+        out = np.unique(np.append(np.arange(0, n_out, spacing), n_out - 1))
+        return out * looks + looks // 2
+
+    lines, pixels = np.meshgrid(axis(out_rows, row_looks), axis(out_cols, col_looks), indexing="ij")
+    lines, pixels = lines.ravel(), pixels.ravel()
+    lon, lat = stack.lonlat(lines, pixels)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    return [GroundControlPoint(row=(r + 0.5) / row_looks, col=(c + 0.5) / col_looks, x=float(x), y=float(y), z=0.0)
+            for r, c, x, y in zip(lines[ok], pixels[ok], lon[ok], lat[ok])]
 
 
 def form_interferograms(stack, output_folder, network="sequential", reference_date=None, neighbours=3,
@@ -571,7 +590,8 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
 
     Writes ``<YYYYMMDD>_<YYYYMMDD>.tif`` per pair (earlier date first; Float32,
     band 1 wrapped phase rad, band 2 coherence; geotransform of a geocoded stack
-    scaled by the looks, no CRS for a radar-geometry stack) and ``pairs.csv``
+    scaled by the looks; for a radar-geometry stack, WGS84 ground control points from its lat/lon
+    rasters, :func:`radar_gcps`) and ``pairs.csv``
     (``reference,secondary,temporal_baseline_days,perpendicular_baseline_m,file``;
     the perpendicular baseline is B⊥,secondary − B⊥,reference, empty without
     ``baselines.csv``).
@@ -630,14 +650,10 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
                    interleave="band", tiled=False)
     if stack.geocoded:
         profile.update(crs=stack.crs, transform=stack.transform * rasterio.Affine.scale(col_looks, row_looks))
+    elif stack.lat_path is not None:
+        profile.update(gcps=radar_gcps(stack, out_rows, out_cols, row_looks, col_looks), crs="EPSG:4326")
 
-    parent = os.path.dirname(output_folder)
-    try:
-        os.makedirs(parent, exist_ok=True)
-        work = tempfile.mkdtemp(prefix=".interferograms-", dir=parent)
-    except OSError as exc:
-        raise InputError(f"{output_folder}: cannot write there ({exc.strerror or exc}).") from None
-    try:
+    with folder_on_success(output_folder, replace=_is_previous_output) as work:
         _write_pairs_csv(os.path.join(work, "pairs.csv"), pairs, names, days, stack.bperp, files)
         with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
@@ -656,10 +672,6 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
             finally:
                 writers.close()
         progress.check()
-        _move_into_place(work, output_folder)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return {
         "folder": output_folder,
         "pairs": pairs,

@@ -38,8 +38,9 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
         "(NaN SLC values count as 0). Rows and columns beyond the last whole window are dropped (reported in the log).\n\n"
         "Outputs in OUTPUT_FOLDER: one GeoTIFF per pair named YYYYMMDD_YYYYMMDD.tif (earlier date first), "
         "Float32, band 1 wrapped phase (rad), band 2 coherence. A geocoded stack keeps "
-        "its CRS and its geotransform scaled by the looks; a radar-geometry stack (lat/lon rasters) is "
-        "written in image coordinates without a CRS. pairs.csv lists reference, secondary, "
+        "its CRS and its geotransform scaled by the looks; a radar-geometry stack (lat/lon rasters) stays "
+        "in radar geometry with WGS84 ground control points from its lat/lon rasters, which QGIS and GDAL "
+        "use to place it on the map. pairs.csv lists reference, secondary, "
         "temporal_baseline_days, perpendicular_baseline_m (B⊥ secondary − B⊥ reference, empty without "
         "baselines.csv) and file. The output folder must be new, empty or a previous interferogram output "
         "(replaced). Nothing is written if the run fails or is cancelled."
@@ -130,18 +131,11 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             block_mb=self.parameterAsDouble(parameters, self.BLOCK_SIZE_MB, context),
             progress=progress,
         )
-        # core.interferograms moves a mkdtemp folder into place, which is private (0o700): give it the
-        # permissions of an ordinary folder (umask), so colleagues and servers can read the interferograms.
-        import os
-
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(result["folder"], 0o777 & ~umask)
         rows, cols = result["shape"]
         feedback.pushInfo(
             f"Wrote {len(result['files'])} interferograms ({network} network, looks {result['looks'][0]} × "
             f"{result['looks'][1]} rows × columns, {cols} × {rows} pixels"
-            + ("" if stack.geocoded else ", image coordinates without CRS (radar geometry)")
+            + ("" if stack.geocoded else ", radar geometry georeferenced by WGS84 ground control points")
             + f") and pairs.csv into {result['folder']}"
         )
         return {self.OUTPUT_FOLDER: result["folder"], self.N_PAIRS: len(result["files"])}

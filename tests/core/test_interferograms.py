@@ -364,7 +364,9 @@ def test_form_interferograms_writes_blocks_equal_to_one_pass(small_stack, tmp_pa
     assert sorted(os.listdir(tmp_path)) == ["ifg"]  # no temporary folder left beside it
 
 
-def test_lat_lon_stack_writes_no_crs_and_no_baselines(tmp_path):
+def test_lat_lon_stack_writes_gcps_and_no_baselines(tmp_path):
+    """Radar geometry: no geotransform; WGS84 GCPs from the lat/lon rasters put every output pixel where its
+    window is (lat/lon linear in line/pixel here, so the GCPs' affine fit must be exact)."""
     rng = np.random.default_rng(2)
     folder = tmp_path / "stack"
     folder.mkdir()
@@ -375,9 +377,10 @@ def test_lat_lon_stack_writes_no_crs_and_no_baselines(tmp_path):
             with rasterio.open(folder / f"{day}.slc.tif", "w", driver="GTiff", width=20, height=16, count=1,
                                dtype="complex64") as ds:
                 ds.write(z[None])
-        for name, value in (("lat.tif", 45.0), ("lon.tif", 9.0)):
-            with rasterio.open(folder / name, "w", driver="GTiff", width=20, height=16, count=1, dtype="float32") as ds:
-                ds.write(np.full((1, 16, 20), value, np.float32))
+        line, pixel = np.mgrid[0:16, 0:20].astype(np.float64)
+        for name, value in (("lat.tif", 45.0 + 0.001 * line - 0.0001 * pixel), ("lon.tif", 9.0 + 0.0005 * pixel)):
+            with rasterio.open(folder / name, "w", driver="GTiff", width=20, height=16, count=1, dtype="float64") as ds:
+                ds.write(value[None])
     stack = StackFolder(folder)
     assert ifg.default_looks(stack) == (2, 8)
     result = form_interferograms(stack, tmp_path / "radar_ifg", network="single reference")
@@ -385,7 +388,14 @@ def test_lat_lon_stack_writes_no_crs_and_no_baselines(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         with rasterio.open(tmp_path / "radar_ifg" / "20200101_20200113.tif") as ds:
-            assert ds.crs is None and ds.transform.is_identity
+            assert ds.transform.is_identity
+            gcps, crs = ds.gcps
+    assert crs.to_epsg() == 4326 and len(gcps) == 2 * 2  # every 16th output row/column and the last: rows 0, 7; cols 0, 1
+    t = rasterio.transform.from_gcps(gcps)
+    for r, c in ((0, 0), (7, 1), (3, 0)):
+        lon, lat = t * (c + 0.5, r + 0.5)  # output pixel centre = centre of input rows 2r..2r+1, columns 8c..8c+7
+        assert lat == pytest.approx(45.0 + 0.001 * (2 * r + 0.5) - 0.0001 * (8 * c + 3.5), abs=1e-9)
+        assert lon == pytest.approx(9.0 + 0.0005 * (8 * c + 3.5), abs=1e-9)
     rows = ifg.read_pairs_csv(tmp_path / "radar_ifg" / "pairs.csv")
     assert [(r["reference"], r["secondary"], r["perpendicular_baseline_m"]) for r in rows] == [
         ("20200101", "20200113", ""), ("20200113", "20200125", "")]
@@ -415,7 +425,7 @@ def test_cancelled_or_failed_run_leaves_nothing(small_stack, tmp_path, monkeypat
     def broken(*args, **kwargs):
         raise InputError("disk full")
 
-    monkeypatch.setattr(ifg, "_move_into_place", broken)
+    monkeypatch.setattr(ifg._PairWriters, "close", broken)  # fails after every block was written
     with pytest.raises(InputError, match="disk full"):
         form_interferograms(small_stack, tmp_path / "out", row_looks=4, col_looks=4)
     assert os.listdir(tmp_path) == []
@@ -433,6 +443,9 @@ def test_output_folder_rules(small_stack, tmp_path):
     assert len(first["files"]) == 84 and len(second["files"]) == 29
     assert sorted(os.listdir(tmp_path / "again")) == sorted(second["files"] + ["pairs.csv"])
     assert sorted(os.listdir(tmp_path)) == ["again", "busy"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(tmp_path / "again").st_mode & 0o777 == 0o777 & ~umask  # an ordinary folder, not mkdtemp's 0700
 
 
 def test_block_size_smaller_than_one_row_of_windows_warns(small_stack, tmp_path):
