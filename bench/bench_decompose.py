@@ -150,12 +150,13 @@ def _run_child(mode, *args):
     proc = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__), "--child", mode, *args],
                             stdout=subprocess.PIPE, env=env)
     out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, status, _usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child {mode} failed with code {proc.returncode}")
-    return seconds, usage.ru_maxrss / 1024.0, json.loads(out.decode().strip().splitlines()[-1])
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    return seconds, result["hwm_mb"], result
 
 
 def _warm_numba_cache():
@@ -185,7 +186,7 @@ def run(record):
             f"solve+stats {parts['solve']:.1f} s, write {parts['write']:.1f} s")
     record("decompose total time", t_dec, "s", t_read, "read both inputs once (read_points)", note=note)
     record("decompose peak memory", rss_dec, "MB", rss_read, "read both inputs once (read_points)",
-           note="max RSS of the subprocess")
+           note="peak resident memory (VmHWM) of the subprocess")
 
 
 if __name__ == "__main__":
@@ -195,4 +196,6 @@ if __name__ == "__main__":
             result = child_read(sys.argv[3:])
         else:
             result = child_decompose(sys.argv[4:], sys.argv[3])
+        with open("/proc/self/status") as fh:  # peak of this process image (ru_maxrss carries a parent's over exec)
+            result["hwm_mb"] = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024.0
         print(json.dumps(result))

@@ -8,7 +8,9 @@
    reported), then both from the disk (the stack's files evicted from the page cache first).
    Target ≤ 10×.
 2. A 2000 × 2000 × 60 stack (1.9 GB of SLCs): the chain in a fresh subprocess, peak resident memory
-   (``ru_maxrss``) next to the size of the SLCs.  Target ≤ 1.5 GB.
+   (``VmHWM``) next to the size of the SLCs.  Target ≤ 1.5 GB.  Then both stacks measured in
+   patches (``memory_mb`` = 256): peak memory next to the one-patch run — bounded by the patch
+   budget, not by the scene.
 
 Stacks are simulated once into ``.build/bench_psi/`` and reused.
 """
@@ -23,17 +25,27 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CACHE = os.path.join(ROOT, ".build", "bench_psi")
 ROUNDS = 4
+PATCH_MEMORY_MB = 256.0
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
+
+
+def hwm_mb():
+    # peak resident memory of this process image: VmHWM (ru_maxrss would carry the parent's peak over exec)
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024.0
+
+
 sys.path.insert(0, {plugins!r})
-from egms_plugin.core.pipeline import compute_velocities
+from egms_plugin.core.pipeline import PsiParameters, compute_velocities
 from egms_plugin.core.stack import StackFolder
 t0 = time.perf_counter()
-result = compute_velocities(StackFolder({folder!r}))
+result = compute_velocities(StackFolder({folder!r}), PsiParameters(memory_mb={memory_mb!r}))
 elapsed = time.perf_counter() - t0
 print(json.dumps({{"n_points": result.n_points, "seconds": elapsed, "timings": result.timings,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}}))
+                  "patches": result.counts.get("patches", 1),
+                  "maxrss_mb": hwm_mb()}}))
 """
 
 
@@ -139,12 +151,24 @@ def run(record, sizes=(1000, 2000)):
     if len(sizes) > 1:
         folder = _stack(sizes[1])
         big = StackFolder(folder)
-        code = CHILD.format(plugins=os.path.join(ROOT, ".build", "plugins"), folder=folder)
-        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
-        if run.returncode != 0:
-            raise RuntimeError(run.stderr[-2000:])
-        info = json.loads(run.stdout.strip().splitlines()[-1])
+        info = _child(folder, 2048.0)
         slc_mb = _slc_bytes(big) / 2**20
         record("PSI chain peak memory", info["maxrss_mb"], "MB", slc_mb, "size of the SLCs",
                target="≤ 1536 MB", note=f"{sizes[1]}² × 60, {info['n_points']} points in {info['seconds']:.0f} s, "
-                                        "fresh process, default parameters")
+                                        "fresh process, default parameters (one patch)")
+        # patches: the candidates' memory is bounded by MEMORY_MB whatever the scene size
+        for size in sizes:
+            small = _child(_stack(size), PATCH_MEMORY_MB)
+            record(f"PSI chain peak memory in patches, {size}²", small["maxrss_mb"], "MB", info["maxrss_mb"],
+                   f"one patch, {sizes[1]}²",
+                   note=f"MEMORY_MB={PATCH_MEMORY_MB:g}: {small['patches']} patches, {small['n_points']} points in "
+                        f"{small['seconds']:.0f} s (one patch: {info['seconds']:.0f} s at {sizes[1]}²)")
+
+
+def _child(folder, memory_mb):
+    """compute_velocities in a fresh process: points, seconds, timings, patches and peak memory (MB)."""
+    code = CHILD.format(plugins=os.path.join(ROOT, ".build", "plugins"), folder=folder, memory_mb=float(memory_mb))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr[-2000:])
+    return json.loads(run.stdout.strip().splitlines()[-1])

@@ -214,7 +214,7 @@ def _unit_interferogram_phasors(slc):
 
 
 def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibrate=False, block_mb=256.0,
-               keep_phasors=True, dispersion_path=None, mean_amplitude_path=None, progress=None):
+               keep_phasors=True, dispersion_path=None, mean_amplitude_path=None, progress=None, phasor_limit=None):
     """Read the stack once in row blocks: amplitude statistics, candidates and their phasors.
 
     Parameters
@@ -224,6 +224,8 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
     calibrate : bool — per-image amplitude calibration (:func:`calibration_factors`).
     block_mb : float — memory for one block of all dates (complex64), MB (at most :data:`SCAN_BLOCK_MB` is used).
     keep_phasors : bool — also return the candidates' interferogram phasors (for the PSI chain).
+    phasor_limit : int or None — keep phasors only while there are at most this many candidates; beyond,
+        they are dropped (``phasors`` None) and the caller reads them patch by patch.
     dispersion_path, mean_amplitude_path : optional GeoTIFF outputs (float32, NaN nodata).
 
     Returns
@@ -267,6 +269,8 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
                 pixels.append(cc)
                 disps.append(disp[rr, cc])
                 means.append(mean[rr, cc])
+                if keep_phasors and phasor_limit is not None and sum(map(len, lines)) > phasor_limit:
+                    keep_phasors, phasors = False, []  # too many to hold: the chain reads them by patch
                 if keep_phasors:
                     phasors.append(_unit_interferogram_phasors(slc[:, rr, cc].T))
                 progress.update((i + 1) / len(blocks))

@@ -48,6 +48,14 @@ from .progress import Progress, ensure
 # -------------------------------------------------------------------------- parameters
 MIN_POINTS = 3
 MIN_APS_FILTER_M = 100.0
+BYTES_PER_CANDIDATE_DATE = 160
+"""Peak working memory of the chain per candidate and date (measured: 1127 MB for 120 272 candidates × 60
+dates, including the read buffer and the interpreter)."""
+PATCH_OVERLAP = 0.15
+"""Overlap of neighbouring patches, as a fraction of the patch size on each side."""
+MIN_PATCH_OVERLAP_PX = 16
+MIN_COMMON_POINTS = 20
+"""Points two patches must share for one to be tied to the other."""
 
 
 @dataclass
@@ -80,6 +88,11 @@ class PsiParameters:
     """σ of the temporal Gaussian that separates non-linear motion from atmosphere (days)."""
     calibrate_amplitude: bool = False
     block_size_mb: float = 256.0
+    """Memory for one block of rows of every date while reading the stack (MB)."""
+    memory_mb: float = 2048.0
+    """Memory for the candidates measured at once (MB): when their phases and working arrays would need
+    more (about :data:`BYTES_PER_CANDIDATE_DATE` per candidate and date), the scene is measured in
+    overlapping patches that are tied together on their common points."""
     reference_lonlat: tuple | None = None
     """(lon, lat) WGS84 of the reference position; None: median of all points."""
     estimate_height: bool = True
@@ -339,6 +352,210 @@ def _integrate(n, arcs, dv, dh, g, phasors, geometry, arc_threshold, wavelength_
                 reference=ref)
 
 
+
+# -------------------------------------------------------------------------- patches
+def patch_windows(lines, pixels, shape, limit):
+    """Overlapping windows ``(core, window)`` of ``(row0, row1, col0, col1)`` covering the scene.
+
+    The scene is halved recursively (k-d fashion: the longer side, at the median candidate) until the
+    window of every core — the core extended by :data:`PATCH_OVERLAP` of its size on each side, at least
+    :data:`MIN_PATCH_OVERLAP_PX` — holds at most ``limit`` candidates, so a dense town gets small patches
+    and open country large ones.  Cores partition the scene.  ``lines`` must be sorted.
+    """
+    rows, cols = shape
+
+    def window(r0, r1, c0, c1):
+        orow = max(MIN_PATCH_OVERLAP_PX, int(np.ceil(PATCH_OVERLAP * (r1 - r0))))
+        ocol = max(MIN_PATCH_OVERLAP_PX, int(np.ceil(PATCH_OVERLAP * (c1 - c0))))
+        return max(0, r0 - orow), min(rows, r1 + orow), max(0, c0 - ocol), min(cols, c1 + ocol)
+
+    def inside(r0, r1, c0, c1):
+        lo, hi = np.searchsorted(lines, [r0, r1])
+        sel = (pixels[lo:hi] >= c0) & (pixels[lo:hi] < c1)
+        return lines[lo:hi][sel], pixels[lo:hi][sel]
+
+    out, todo = [], [(0, rows, 0, cols)]
+    while todo:
+        core = todo.pop()
+        r0, r1, c0, c1 = core
+        win = window(*core)
+        n = inside(*win)[0].size
+        split = None
+        if n > limit:
+            ll, pp = inside(*core)
+            if r1 - r0 >= c1 - c0 and r1 - r0 > 1:
+                cut = int(np.clip(np.median(ll) if ll.size else (r0 + r1) // 2, r0 + 1, r1 - 1))
+                split = [(r0, cut, c0, c1), (cut, r1, c0, c1)]
+            elif c1 - c0 > 1:
+                cut = int(np.clip(np.median(pp) if pp.size else (c0 + c1) // 2, c0 + 1, c1 - 1))
+                split = [(r0, r1, c0, cut), (r0, r1, cut, c1)]
+        if split is None or (r1 - r0 <= MIN_PATCH_OVERLAP_PX and c1 - c0 <= MIN_PATCH_OVERLAP_PX):
+            out.append((tuple(int(v) for v in core), tuple(int(v) for v in win)))
+        else:
+            todo.extend(split[::-1])
+    return _connected_order(sorted(out))
+
+
+def _connected_order(patches):
+    """Patches in breadth-first order over "my window overlaps your core", from the first in raster order:
+    each patch (but the first of a disconnected group) overlaps one measured before it, so it can be tied."""
+    def overlaps(w, c):
+        return w[0] < c[1] and c[0] < w[1] and w[2] < c[3] and c[2] < w[3]
+
+    order, seen = [], [False] * len(patches)
+    for start in range(len(patches)):
+        if seen[start]:
+            continue
+        seen[start], queue = True, [start]
+        while queue:
+            i = queue.pop(0)
+            order.append(i)
+            for j, (core, _w) in enumerate(patches):
+                if not seen[j] and overlaps(patches[i][1], core):
+                    seen[j] = True
+                    queue.append(j)
+    return [patches[i] for i in order]
+
+
+def _read_patch_phasors(stack, lines, pixels, window, block_mb, progress):
+    """Unit interferogram phasors (n, n_dates) of the candidates at ``lines``, ``pixels`` inside ``window``."""
+    from .amplitude import _small_gdal_cache, _unit_interferogram_phasors
+
+    r0, r1, c0, c1 = window
+    out = np.empty((lines.size, stack.n_dates), dtype=np.complex64)
+    per_row = (c1 - c0) * stack.n_dates * 8
+    step = max(1, int(min(block_mb, 64.0) * 2**20 // per_row))
+    with _small_gdal_cache(), stack:
+        for a in range(r0, r1, step):
+            progress.check()
+            b = min(a + step, r1)
+            lo, hi = np.searchsorted(lines, [a, b])  # candidates are sorted by line
+            if hi > lo:
+                slc = stack.read_block(a, b, c0, c1)
+                out[lo:hi] = _unit_interferogram_phasors(slc[:, lines[lo:hi] - a, pixels[lo:hi] - c0].T)
+    return out
+
+
+class _PatchStages:
+    """The chain's middle stages inside one patch's share of the progress bar; timings add up."""
+
+    NAMES = ("network and arc estimation", "network cleaning and integration", "time series and atmosphere")
+
+    def __init__(self, stages, span):
+        self._stages, self._span = stages, span
+        w = dict(_Stages.WEIGHTS)
+        total = sum(w[n] for n in self.NAMES)
+        acc, self._bounds = 0.0, {}
+        for name in self.NAMES:
+            self._bounds[name] = (acc / total, (acc + w[name]) / total)
+            acc += w[name]
+
+    def begin(self, name):
+        self._span.check()
+        self._name, self._t0 = name, time.perf_counter()
+        a, b = self._bounds[name]
+        self._span.update(a)
+        return self._span.span(a, b)
+
+    def end(self):
+        t = self._stages.timings
+        t[self._name] = t.get(self._name, 0.0) + time.perf_counter() - self._t0
+        self._span.update(self._bounds[self._name][1])
+        self._span.check()
+
+
+class _GrowingRows:
+    """Rows appended patch by patch (float32 series, float64 heights), with room doubled as needed."""
+
+    def __init__(self, n_dates):
+        self.n = 0
+        self.series = np.empty((1024, n_dates), dtype=np.float32)
+        self.u = np.empty(1024)
+        self.index = np.empty(1024, dtype=np.int64)
+
+    def append(self, index, series, u):
+        need = self.n + index.size
+        if need > self.index.size:
+            cap = max(need, 2 * self.index.size)
+            self.series = np.resize(self.series, (cap, self.series.shape[1]))
+            self.u = np.resize(self.u, cap)
+            self.index = np.resize(self.index, cap)
+        sl = slice(self.n, need)
+        self.series[sl], self.u[sl], self.index[sl] = series, u, index
+        self.n = need
+        return np.arange(sl.start, sl.stop)
+
+
+def _measure_patches(stack, cand, x, y, geometry, p, wavelength, stages, counts, progress, limit):
+    """Steps 2–7 in overlapping patches of at most about ``limit`` candidates, tied on common points.
+
+    Patches are measured in raster order.  A patch's series and heights are brought onto the points
+    already measured by its neighbours with one offset per date (and one for the height term): the
+    median difference over the points both measured (at least :data:`MIN_COMMON_POINTS`).  A point keeps
+    the values of the patch whose core holds it.  Memory: one patch's working set plus the measured
+    series (4 bytes per point and date).
+    """
+    windows = patch_windows(cand.lines, cand.pixels, tuple(int(v) for v in stack.shape), limit)
+    progress.info(f"{cand.size} candidates are more than the memory for candidates ({p.memory_mb:g} MB, about "
+                  f"{limit} candidates × {stack.n_dates} dates) allows: measuring {len(windows)} overlapping patches.")
+    # the stages' progress: the four middle weights of _Stages shared by the patches
+    w = dict(_Stages.WEIGHTS)
+    read_stage = "read stack, amplitude statistics, candidates"
+    a = w[read_stage]
+    b = a + sum(w[n] for n in _PatchStages.NAMES)
+    whole = progress.span(a, b)
+    store = _GrowingRows(stack.n_dates)
+    where = np.full(cand.size, -1, dtype=np.int64)  # row in the store of each measured candidate
+    has_u = geometry.f0 is not None
+    unconnected = 0
+    for k, (core, window) in enumerate(windows):
+        span = whole.span(k / len(windows), (k + 1) / len(windows))
+        r0, r1, c0, c1 = window
+        lo, hi = np.searchsorted(cand.lines, [r0, r1])
+        members = lo + np.flatnonzero((cand.pixels[lo:hi] >= c0) & (cand.pixels[lo:hi] < c1))
+        if members.size < MIN_POINTS:
+            continue
+        t0 = time.perf_counter()
+        phasors = _read_patch_phasors(stack, cand.lines[members], cand.pixels[members], window, p.block_size_mb,
+                                      span.span(0.0, 0.3))
+        stages.timings[read_stage] += time.perf_counter() - t0  # the patches' second read counts as reading
+        try:
+            pts, series, u = _measure(stack, phasors, x[members], y[members], geometry, p, wavelength,
+                                      _PatchStages(stages, span.span(0.3, 1.0)), counts, span)
+        except InputError as exc:
+            span.info(f"patch {k + 1} of {len(windows)} (rows {r0}–{r1}, columns {c0}–{c1}): nothing measured — "
+                      f"{str(exc).split(': ', 1)[-1]}")
+            continue
+        finally:
+            del phasors
+        gidx = members[pts]
+        u = np.zeros(gidx.size) if u is None else u
+        loc = where[gidx]
+        common = loc >= 0
+        if common.sum() >= MIN_COMMON_POINTS:
+            series += np.median(store.series[loc[common]] - series[common], axis=0)
+            u += np.median(store.u[loc[common]] - u[common])
+        elif store.n:
+            unconnected += 1
+        in_core = ((cand.lines[gidx] >= core[0]) & (cand.lines[gidx] < core[1])
+                   & (cand.pixels[gidx] >= core[2]) & (cand.pixels[gidx] < core[3]))
+        replace = common & in_core  # the patch whose core holds a point has its best atmosphere estimate
+        store.series[loc[replace]], store.u[loc[replace]] = series[replace], u[replace]
+        where[gidx[~common]] = store.append(gidx[~common], series[~common], u[~common])
+        _count(counts, "patches_measured", 1)
+    counts["patches"] = len(windows)
+    if unconnected:
+        progress.warn(f"{unconnected} patch(es) share fewer than {MIN_COMMON_POINTS} points with the patches "
+                      "measured before them; their values are tied to the rest only through the common reference.")
+    if store.n < MIN_POINTS:
+        raise InputError(f"{stack.folder}: no coherent point in any of the {len(windows)} patches; nothing is written.")
+    order = np.argsort(store.index[:store.n], kind="stable")
+    idx = store.index[:store.n][order]
+    series = store.series[:store.n][order].astype(np.float64)
+    u = store.u[:store.n][order] if has_u else None
+    return idx, series, u
+
+
 # -------------------------------------------------------------------------- time series
 def _with_aps_filter(p, x, y, progress):
     """``p`` with the automatic atmospheric filter length resolved."""
@@ -350,7 +567,8 @@ def _with_aps_filter(p, x, y, progress):
 
     dist, _ = cKDTree(np.column_stack([x, y])).query(np.column_stack([x, y]), k=2)
     sigma = max(MIN_APS_FILTER_M, 2.0 * float(np.median(dist[:, 1])))
-    progress.info(f"atmospheric filter: σ = {sigma:.0f} m in space, {p.aps_window_days:g} days in time")
+    if progress is not None:
+        progress.info(f"atmospheric filter: σ = {sigma:.0f} m in space, {p.aps_window_days:g} days in time")
     return replace(p, aps_filter_m=sigma)
 
 
@@ -401,84 +619,58 @@ def _reference_series(d, lonlat_ref, x, y, centre, progress):
 
 
 # -------------------------------------------------------------------------- the chain
-def compute_velocities(stack, params: PsiParameters | None = None, progress=None):
-    """Run the PSI chain on a :class:`~.stack.StackFolder`; returns a :class:`PsiResult`.
+def _count(counts, key, value):
+    counts[key] = counts.get(key, 0) + value
 
-    Raises :class:`~.errors.InputError` when nothing can be measured (no
-    candidate, no coherent network, no coherent point), naming the stack and
-    the threshold to change; :class:`~.errors.Cancelled` when cancelled.
+
+def _measure(stack, phasors, x, y, geometry, p, wavelength, stages, counts, progress):
+    """Steps 2–7 of the chain on one set of candidates (all of them, or one patch).
+
+    ``phasors`` (n, n_dates) and local metric ``x``, ``y`` (n,) of the candidates.  Returns
+    ``(points, series, u)``: indices into the candidates of the measured points, their LOS series (mm,
+    first date 0, atmosphere removed, relative to the network's reference) and height-error terms (m, or
+    None without baselines).  Raises :class:`InputError` when nothing coherent is found.
     """
-    from .amplitude import scan_stack
     from .aps import estimate_aps, neighbour_weights, phase_coherence
     from .integration import own_phases, unwrap_residual_phases
-    from .network import local_metric_coordinates
-    from .stats import egms_statistics, first_date_reference
+    from .stats import first_date_reference
 
-    p = params or PsiParameters()
-    progress = ensure(progress)
-    stages = _Stages(progress)
-    wavelength = float(stack.geometry.wavelength_m)
+    n_cand, n_dates = phasors.shape
     rad_per_mm = float(cv.mm_to_phase(1.0, wavelength))
-    messages = list(stack.warnings)
-    for w in stack.warnings:
-        progress.warn(w)
-    if not stack.georeferenced:
-        raise InputError(f"{stack.folder}: cannot georeference — the SLCs carry no CRS/geotransform and the folder "
-                         "has no lat*/lon* rasters (WGS84 degrees per pixel).")
-    n_dates = stack.n_dates
-    counts = {}
-
-    # 1. one pass over the stack --------------------------------------------------------------
-    span = stages.begin("read stack, amplitude statistics, candidates")
-    cand = scan_stack(stack, p.dispersion_threshold, p.calibrate_amplitude, p.block_size_mb, keep_phasors=True,
-                      progress=span)
-    stages.end()
-    counts["pixels"] = cand.n_pixels
-    counts["candidates"] = cand.size
-    progress.info(f"{cand.size} candidates with amplitude dispersion < {p.dispersion_threshold:g} "
-                  f"({100.0 * cand.size / max(cand.n_pixels, 1):.2f} % of {cand.n_pixels} pixels)")
-    if cand.size < MIN_POINTS:
-        raise InputError(f"{stack.folder}: only {cand.size} pixel(s) have an amplitude dispersion below "
-                         f"{p.dispersion_threshold:g}; nothing to measure. Raise DISPERSION_THRESHOLD or check the stack.")
-
     # 2–3. network and arcs ------------------------------------------------------------------
     span = stages.begin("network and arc estimation")
-    lon, lat = stack.lonlat(cand.lines, cand.pixels)
-    lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
-    centre = (float(np.median(lon)), float(np.median(lat)))
-    x, y = local_metric_coordinates(lon, lat, centre)
-    geometry = _geometry(stack, cand.lines, cand.pixels, p, progress)
     # a random phase maximised over the grid reaches γ ≈ sqrt(ln(grid / 1e-3) / N): stay above it
-    cache = _ArcCache(cand.phasors, geometry, p, wavelength)
+    cache = _ArcCache(phasors, geometry, p, wavelength)
     noise_level = float(np.sqrt(np.log(cache.search.size / 1e-3) / n_dates))
     arc_threshold = max(p.arc_coherence_threshold, noise_level)
-    if arc_threshold > p.arc_coherence_threshold + 1e-9:
+    if arc_threshold > p.arc_coherence_threshold + 1e-9 and not counts.get("_threshold_reported"):
+        counts["_threshold_reported"] = 1
         progress.info(f"arc coherence threshold raised to {arc_threshold:.2f} for {n_dates} acquisitions")
     keep, arcs, dv, dh, g = _clean_network(x, y, cache, p, arc_threshold, _Monotonic(span))
-    counts["arcs_estimated"] = cache.n_estimated
+    _count(counts, "arcs_estimated", cache.n_estimated)
     stages.end()
     if keep.sum() < MIN_POINTS:
-        raise InputError(f"{stack.folder}: no coherent network — of {cand.size} candidates, {int(keep.sum())} have "
+        raise InputError(f"{stack.folder}: no coherent network — of {n_cand} candidates, {int(keep.sum())} have "
                          f"arcs with temporal coherence ≥ {arc_threshold:.2f}. Nothing is coherent enough to measure "
                          "(check the stack's coregistration, or raise MAX_ARC_LENGTH).")
 
     # 4–5. cleaning and integration ------------------------------------------------------------
     stages.begin("network cleaning and integration")
-    net = _integrate(cand.size, arcs, dv, dh, g, cand.phasors, geometry, arc_threshold, wavelength, progress)
+    net = _integrate(n_cand, arcs, dv, dh, g, phasors, geometry, arc_threshold, wavelength, progress)
     if net is None:
         raise InputError(f"{stack.folder}: the arc network could not be made consistent (the integrated solution "
                          "contradicts its arcs); nothing is coherent enough to measure.")
     pts = net["points"]
     solver = net["solver"]
-    counts["network_points"] = int(pts.size)
-    counts["network_arcs"] = int(len(solver.arcs))
+    _count(counts, "network_points", int(pts.size))
+    _count(counts, "network_arcs", int(len(solver.arcs)))
     stages.end()
     if pts.size < MIN_POINTS:
         raise InputError(f"{stack.folder}: the coherent network holds only {pts.size} point(s); nothing to measure.")
 
     # 6–7. time series and atmosphere ---------------------------------------------------------
     stages.begin("time series and atmosphere")
-    z = cand.phasors[pts]
+    z = phasors[pts]
     vel, hgt = net["velocity"], net["height"]
     unwrapped = unwrap_residual_phases(solver, z, geometry.t, geometry.f0, solver.arc_differences(vel),
                                        solver.arc_differences(hgt), net["offset"], rad_per_mm, progress=progress)
@@ -486,7 +678,8 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     own = own_phases(z, net["reference"], geometry.t, geometry.f0, vel, hgt, unwrapped, rad_per_mm)
     del unwrapped
     xs, ys = x[pts], y[pts]
-    p = _with_aps_filter(p, xs, ys, progress)
+    p = _with_aps_filter(p, xs, ys, progress if not counts.get("_aps_reported") else None)
+    counts["_aps_reported"] = 1
     neighbours = neighbour_weights(xs, ys, p.aps_filter_m)  # for every screen on all network points
     selected = np.ones(pts.size, dtype=bool)
     for iteration in range(3):
@@ -500,7 +693,7 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
         selected[np.flatnonzero(selected)[~good]] = False  # incoherent points out, screen re-estimated without them
     sel = np.flatnonzero(selected)[good]
     aps = aps[good]
-    counts["coherent_points"] = int(sel.size)
+    _count(counts, "coherent_points", int(sel.size))
     if sel.size < MIN_POINTS:
         stages.end()
         raise InputError(f"{stack.folder}: no coherent point — {sel.size} of {pts.size} network points "
@@ -522,10 +715,62 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     del observed, aps_mm, model_mm
     series = first_date_reference(series, stack.dates)
     stages.end()
+    return pts[sel], series, u
+
+
+def compute_velocities(stack, params: PsiParameters | None = None, progress=None):
+    """Run the PSI chain on a :class:`~.stack.StackFolder`; returns a :class:`PsiResult`.
+
+    Raises :class:`~.errors.InputError` when nothing can be measured (no
+    candidate, no coherent network, no coherent point), naming the stack and
+    the threshold to change; :class:`~.errors.Cancelled` when cancelled.
+    """
+    from .amplitude import scan_stack
+    from .network import local_metric_coordinates
+    from .stats import egms_statistics
+
+    p = params or PsiParameters()
+    progress = ensure(progress)
+    stages = _Stages(progress)
+    wavelength = float(stack.geometry.wavelength_m)
+    messages = list(stack.warnings)
+    for w in stack.warnings:
+        progress.warn(w)
+    if not stack.georeferenced:
+        raise InputError(f"{stack.folder}: cannot georeference — the SLCs carry no CRS/geotransform and the folder "
+                         "has no lat*/lon* rasters (WGS84 degrees per pixel).")
+    n_dates = stack.n_dates
+    counts = {}
+
+    # 1. one pass over the stack --------------------------------------------------------------
+    span = stages.begin("read stack, amplitude statistics, candidates")
+    limit = max(1000, int(p.memory_mb * 2**20 / (BYTES_PER_CANDIDATE_DATE * n_dates)))
+    cand = scan_stack(stack, p.dispersion_threshold, p.calibrate_amplitude, p.block_size_mb, keep_phasors=True,
+                      phasor_limit=limit, progress=span)
+    stages.end()
+    counts["pixels"] = cand.n_pixels
+    counts["candidates"] = cand.size
+    progress.info(f"{cand.size} candidates with amplitude dispersion < {p.dispersion_threshold:g} "
+                  f"({100.0 * cand.size / max(cand.n_pixels, 1):.2f} % of {cand.n_pixels} pixels)")
+    if cand.size < MIN_POINTS:
+        raise InputError(f"{stack.folder}: only {cand.size} pixel(s) have an amplitude dispersion below "
+                         f"{p.dispersion_threshold:g}; nothing to measure. Raise DISPERSION_THRESHOLD or check the stack.")
+
+    # 2–7. network, arcs, integration, time series, atmosphere: at once, or patch by patch ------
+    lon, lat = stack.lonlat(cand.lines, cand.pixels)
+    lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    centre = (float(np.median(lon)), float(np.median(lat)))
+    x, y = local_metric_coordinates(lon, lat, centre)
+    geometry = _geometry(stack, cand.lines, cand.pixels, p, progress)
+    if cand.phasors is not None:
+        idx, series, u = _measure(stack, cand.phasors, x, y, geometry, p, wavelength, stages, counts, progress)
+        cand.phasors = None
+    else:
+        idx, series, u = _measure_patches(stack, cand, x, y, geometry, p, wavelength, stages, counts, progress,
+                                          limit)
 
     # 8. products -------------------------------------------------------------------------------
     span = stages.begin("statistics and products")
-    idx = pts[sel]
     xs, ys = x[idx], y[idx]
     d, ref_info = _reference_series(series, p.reference_lonlat, xs, ys, centre, progress)
     stats = egms_statistics(d, stack.dates, wavelength)
@@ -551,6 +796,7 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     stages.end()
     progress.update(1.0)
     date_fields = list(stack.date_strings)
+    counts = {k: v for k, v in counts.items() if not k.startswith("_")}
     return PsiResult(columns=columns, lon=lon[idx], lat=lat[idx], dates=list(stack.dates), date_fields=date_fields,
                      timings=stages.timings, counts=counts, messages=messages, reference=ref_info)
 

@@ -109,6 +109,11 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         self.add_parameter(num("BLOCK_SIZE_MB", self.tr("Block size (MB)"), num.Double, 256.0, minValue=8.0),
                            "Memory for one block of rows of all SLCs; bounds the memory use of the read pass.",
                            advanced=True)
+        self.add_parameter(num("MEMORY_MB", self.tr("Memory for candidates (MB)"), num.Double, 2048.0, minValue=16.0),
+                           "Memory for the candidates measured at once (about 160 bytes per candidate and date). A "
+                           "scene with more candidates is measured in overlapping patches tied together on their "
+                           "common points, so memory no longer grows with the scene (only the output, 4 bytes per "
+                           "point and date, does).", advanced=True)
         self.add_parameter(QgsProcessingParameterVectorDestination(self.OUTPUT, self.tr("Measurement points")),
                            "GeoPackage (.gpkg) of measurement points in the EGMS schema.")
         self.addOutput(QgsProcessingOutputNumber("N_POINTS", self.tr("Number of measurement points")))
@@ -163,6 +168,7 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
             aps_window_days=self.parameterAsDouble(parameters, "APS_TIME_WINDOW", context),
             calibrate_amplitude=self.parameterAsBool(parameters, "CALIBRATE_AMPLITUDE", context),
             block_size_mb=self.parameterAsDouble(parameters, "BLOCK_SIZE_MB", context),
+            memory_mb=self.parameterAsDouble(parameters, "MEMORY_MB", context),
             reference_lonlat=self._reference_lonlat(parameters, context, out_crs),
         )
         result = compute_velocities(stack, params, progress.span(0.0, 0.92))
@@ -171,7 +177,9 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         counts = result.counts
         feedback.pushInfo(
             f"{counts.get('candidates', 0)} candidates → {counts.get('network_points', 0)} in the coherent network "
-            f"({counts.get('network_arcs', 0)} arcs) → {result.n_points} measurement points")
+            f"({counts.get('network_arcs', 0)} arcs) → {result.n_points} measurement points"
+            + (f"; measured in {counts['patches_measured']} of {counts['patches']} overlapping patches (network "
+               "figures count the points of an overlap once per patch)" if counts.get("patches") else ""))
         if result.reference.get("mode") == "point":
             feedback.pushInfo(f"Reference: the point at line {result.reference['line']}, pixel "
                               f"{result.reference['pixel']} ({result.reference['distance_m']:.0f} m from REFERENCE)")
