@@ -532,14 +532,16 @@ def _measure_patches(stack, cand, x, y, geometry, p, wavelength, stages, counts,
         u = np.zeros(gidx.size) if u is None else u
         loc = where[gidx]
         common = loc >= 0
-        if common.sum() >= MIN_COMMON_POINTS:
+        tied = common.sum() >= MIN_COMMON_POINTS
+        if tied:
             series += np.median(store.series[loc[common]] - series[common], axis=0)
             u += np.median(store.u[loc[common]] - u[common])
         elif store.n:
             unconnected += 1
         in_core = ((cand.lines[gidx] >= core[0]) & (cand.lines[gidx] < core[1])
                    & (cand.pixels[gidx] >= core[2]) & (cand.pixels[gidx] < core[3]))
-        replace = common & in_core  # the patch whose core holds a point has its best atmosphere estimate
+        # the patch whose core holds a point has its best atmosphere estimate (if it could be tied)
+        replace = common & in_core & tied
         store.series[loc[replace]], store.u[loc[replace]] = series[replace], u[replace]
         where[gidx[~common]] = store.append(gidx[~common], series[~common], u[~common])
         _count(counts, "patches_measured", 1)

@@ -345,3 +345,27 @@ def test_patch_windows_partition_the_scene():
         w = windows[k][1]
         assert any(w[0] < c[1] and c[0] < w[1] and w[2] < c[3] and c[2] < w[3] for c, _ in windows[:k])
     assert len(windows) >= lines.size * (1 + 2 * 0.15) ** 2 / limit * 0.9
+
+
+def test_patches_without_common_points_are_reported(stacks, results, monkeypatch):
+    """Two patches that do not overlap cannot be tied: every point is still measured once, and the log says
+    that the second patch is tied to the first only through the common reference."""
+    from egms_plugin.core import pipeline
+
+    def halves(lines, pixels, shape, limit):
+        rows, cols = shape
+        left, right = (0, rows, 0, cols // 2), (0, rows, cols // 2, cols)
+        return [(left, left), (right, right)]
+
+    monkeypatch.setattr(pipeline, "patch_windows", halves)
+    seed = SEEDS[0]
+    warned = []
+
+    class Recording(Progress):
+        def warn(self, message):
+            warned.append(message)
+
+    patched = compute_velocities(StackFolder(stacks[seed]), PsiParameters(memory_mb=3.0), progress=Recording())
+    assert any("1 patch(es) share fewer than 20 points" in m for m in warned)
+    assert patched.counts["patches"] == 2
+    assert set(patched.columns["pid"]) == set(results[seed].columns["pid"])
