@@ -167,6 +167,10 @@ class _Stages:
         self.progress.check()
 
 
+STAGES = _Stages.WEIGHTS
+"""The chain's stages and their shares of the progress bar, in order."""
+
+
 class _Monotonic(Progress):
     """Forwards progress that never goes back (several passes share one stage's span)."""
 

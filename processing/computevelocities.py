@@ -5,6 +5,7 @@ from __future__ import annotations
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
@@ -15,7 +16,7 @@ from qgis.core import (
     QgsProject,
 )
 
-from .base import EgmsAlgorithm
+from .base import EgmsAlgorithm, FeedbackProgress, StepsProgress
 
 
 class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
@@ -140,7 +141,7 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
 
     def compute(self, parameters, context, feedback, progress):
         from ..core.errors import InputError
-        from ..core.pipeline import PsiParameters, compute_velocities
+        from ..core.pipeline import STAGES, PsiParameters, compute_velocities
         from ..core.stack import StackFolder
 
         folder = self.parameterAsFile(parameters, self.INPUT, context)
@@ -171,7 +172,9 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
             memory_mb=self.parameterAsDouble(parameters, "MEMORY_MB", context),
             reference_lonlat=self._reference_lonlat(parameters, context, out_crs),
         )
-        result = compute_velocities(stack, params, progress.span(0.0, 0.92))
+        # one Processing step per stage of the chain, and one for writing the GeoPackage
+        multi = QgsProcessingMultiStepFeedback(len(STAGES) + 1, feedback)
+        result = compute_velocities(stack, params, StepsProgress(multi, STAGES))
         for stage, seconds in result.timings.items():
             feedback.pushInfo(f"  {stage}: {seconds:.1f} s")
         counts = result.counts
@@ -186,8 +189,9 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         else:
             feedback.pushInfo("Reference: median of all measurement points")
         progress.check()
+        multi.setCurrentStep(len(STAGES))
         self.partial_output(path)
-        write_measurement_points(path, result, out_crs, stack, progress.span(0.92, 1.0))
+        write_measurement_points(path, result, out_crs, stack, FeedbackProgress(multi))
         self.style_on_load(context, path)
         return {self.OUTPUT: path, "N_POINTS": result.n_points}
 

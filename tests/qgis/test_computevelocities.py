@@ -87,6 +87,22 @@ def test_nothing_coherent_writes_nothing(run_alg, tmp_path):
     assert os.listdir(out.parent) == []
 
 
+def test_progress_is_one_step_per_stage(run_alg, psi_stack, tmp_path):
+    """QgsProcessingMultiStepFeedback: one step per stage of the chain plus one for writing; the bar only
+    moves forward and ends at 100 %."""
+    from egms_plugin.core.pipeline import STAGES
+
+    feedback = QgsProcessingFeedback()
+    seen = []
+    feedback.progressChanged.connect(seen.append)
+    run_alg("egms:computevelocities", {"INPUT": psi_stack, "OUTPUT": str(tmp_path / "mp.gpkg"), "BLOCK_SIZE_MB": 8},
+            feedback=feedback)  # 8 MB: the 11 MB stack is read in two blocks, so the read stage reports too
+    n = len(STAGES) + 1
+    assert all(b >= a - 1e-9 for a, b in zip(seen, seen[1:])) and seen[-1] == pytest.approx(100.0)
+    steps = {min(int(v * n / 100.0 + 1e-9), n - 1) for v in seen}
+    assert steps == set(range(n))  # every stage, and the writing, reported progress
+
+
 def test_cancelled_run_leaves_no_output(run_alg, psi_stack, tmp_path):
     feedback = QgsProcessingFeedback()
     feedback.progressChanged.connect(lambda p: feedback.cancel() if p > 60 else None)
