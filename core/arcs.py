@@ -416,6 +416,16 @@ def _grid_peak(w_re, w_im, u_re, u_im, have, mags, ev_re, ev_im, eh_re, eh_im, c
     return bi, bj
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _arc_phasors(z, p, q, w_re, w_im):
+    """Interferogram of an arc per date, z_q · conj(z_p), in the precision of the phasors (complex64)."""
+    for k in range(z.shape[1]):
+        zq = z[q, k]
+        zp = z[p, k]
+        w_re[k] = zq.real * zp.real + zq.imag * zp.imag
+        w_im[k] = zq.imag * zp.real - zq.real * zp.imag
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def _coherence(w_re, w_im, m, t, f, k_rad, v, h):
     """γ and phase of Σ w·exp(−j model(v, h)); ``w`` is rotated in place, ``m``: scratch."""
@@ -512,11 +522,7 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse
         for a in range(c * task, min((c + 1) * task, n_arcs)):
             p = p_idx[a]
             q = q_idx[a]
-            for k in range(n):
-                zq = z[q, k]
-                zp = z[p, k]
-                w_re[k] = zq.real * zp.real + zq.imag * zp.imag
-                w_im[k] = zq.imag * zp.real - zq.real * zp.imag
+            _arc_phasors(z, p, q, w_re, w_im)
             bi, bj = _grid_peak(w_re, w_im, u_re, u_im, have, mags, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse_h,
                                 bound, bound_max)
             v0 = velocities[bi]
@@ -549,11 +555,7 @@ def _coherence_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, task, out_g, out_off
         for a in range(c * task, min((c + 1) * task, n_arcs)):
             p = p_idx[a]
             q = q_idx[a]
-            for k in range(n):
-                zq = z[q, k]
-                zp = z[p, k]
-                w_re[k] = zq.real * zp.real + zq.imag * zp.imag
-                w_im[k] = zq.imag * zp.real - zq.real * zp.imag
+            _arc_phasors(z, p, q, w_re, w_im)
             g, off = _coherence(w_re, w_im, m, t, f, k_rad, dv[a], dh[a])
             out_g[a] = g
             out_off[a] = off
