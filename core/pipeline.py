@@ -493,8 +493,8 @@ class _GrowingRows:
 def _measure_patches(stack, cand, x, y, geometry, p, wavelength, stages, counts, progress, limit):
     """Steps 2–7 in overlapping patches of at most about ``limit`` candidates, tied on common points.
 
-    Patches are measured in raster order.  A patch's series and heights are brought onto the points
-    already measured by its neighbours with one offset per date (and one for the height term): the
+    Patches are measured in the order of :func:`patch_windows` (each overlaps one measured before it).
+    A patch's series and heights are brought onto the points already measured by its neighbours with one offset per date (and one for the height term): the
     median difference over the points both measured (at least :data:`MIN_COMMON_POINTS`).  A point keeps
     the values of the patch whose core holds it.  Memory: one patch's working set plus the measured
     series (4 bytes per point and date).
@@ -502,7 +502,7 @@ def _measure_patches(stack, cand, x, y, geometry, p, wavelength, stages, counts,
     windows = patch_windows(cand.lines, cand.pixels, tuple(int(v) for v in stack.shape), limit)
     progress.info(f"{cand.size} candidates are more than the memory for candidates ({p.memory_mb:g} MB, about "
                   f"{limit} candidates × {stack.n_dates} dates) allows: measuring {len(windows)} overlapping patches.")
-    # the stages' progress: the four middle weights of _Stages shared by the patches
+    # progress: the shares of the three middle stages of _Stages, split between the patches
     w = dict(_Stages.WEIGHTS)
     read_stage = "read stack, amplitude statistics, candidates"
     a = w[read_stage]
