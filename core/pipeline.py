@@ -494,9 +494,10 @@ def _measure_patches(stack, cand, x, y, geometry, p, wavelength, stages, counts,
     """Steps 2–7 in overlapping patches of at most about ``limit`` candidates, tied on common points.
 
     Patches are measured in the order of :func:`patch_windows` (each overlaps one measured before it).
-    A patch's series and heights are brought onto the points already measured by its neighbours with one offset per date (and one for the height term): the
-    median difference over the points both measured (at least :data:`MIN_COMMON_POINTS`).  A point keeps
-    the values of the patch whose core holds it.  Memory: one patch's working set plus the measured
+    A patch's series and heights are brought onto the points already measured by its neighbours with
+    one offset per date (and one for the height term): the median difference over the points both
+    measured (at least :data:`MIN_COMMON_POINTS`).  A point keeps the values of the patch whose core
+    holds it.  Memory: one patch's working set plus the measured
     series (4 bytes per point and date).
     """
     windows = patch_windows(cand.lines, cand.pixels, tuple(int(v) for v in stack.shape), limit)
