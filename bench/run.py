@@ -45,6 +45,8 @@ def record(name, value, unit, baseline=None, baseline_name="", target="", note="
 
 def main(argv):
     names = argv or sorted(f[6:-3] for f in os.listdir(HERE) if f.startswith("bench_") and f.endswith(".py"))
+    if len(names) > 1:
+        return _each_in_its_own_process(names)
     for name in names:
         path = os.path.join(HERE, f"bench_{name}.py")
         if not os.path.exists(path):
@@ -57,9 +59,36 @@ def main(argv):
         t0 = time.perf_counter()
         module.run(record)
         print(f"   ({time.perf_counter() - t0:.1f} s)")
-    os.makedirs(os.path.join(ROOT, ".build"), exist_ok=True)
-    with open(os.path.join(ROOT, ".build", "bench.json"), "w") as fh:
+    _save(os.environ.get("EGMS_BENCH_JSON") or os.path.join(ROOT, ".build", "bench.json"))
+    return 0
+
+
+def _save(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
         json.dump(RESULTS, fh, indent=2)
+
+
+def _each_in_its_own_process(names):
+    """One child process per benchmark: a QGIS application started and exited by one benchmark (its
+    exitQgis() unregisters the GDAL drivers) or a numba thread pool cannot change the next one's figures."""
+    import subprocess
+    import tempfile
+
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        for name in names:
+            part = os.path.join(tmp, f"{name}.json")
+            env = dict(os.environ, EGMS_BENCH_JSON=part)
+            if subprocess.run([sys.executable, os.path.abspath(__file__), name], env=env).returncode != 0:
+                failed.append(name)
+            elif os.path.exists(part):
+                with open(part) as fh:
+                    RESULTS.extend(json.load(fh))
+    _save(os.path.join(ROOT, ".build", "bench.json"))
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+        return 1
     return 0
 
 
