@@ -42,11 +42,15 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         "track_angle (= heading), los_east/north/up (ground → satellite), mean_velocity (mm/yr), "
         "mean_velocity_std, acceleration (mm/yr²), acceleration_std, seasonality (mm), seasonality_std, "
         "height_error (m, relative), then one field per date YYYYMMDD: LOS displacement in mm, positive towards "
-        "the satellite, first date 0. Statistics follow the published EGMS recipe (the same code as Fit "
+        "the satellite, first date 0 (the other dates shifted by the cubic + seasonal model's value at the first "
+        "date, the EGMS temporal reference). Statistics follow the published EGMS recipe (the same code as Fit "
         "time-series models). Values are relative: by default the median of all points is the spatial "
         "reference (EGMS style); give REFERENCE to refer everything to the nearest point instead.\n\n"
         "Points moving faster than λ/4 (≈ 14 mm) between acquisitions cannot be unwrapped and are dropped. A "
-        "stack where nothing is coherent stops with a message and writes nothing."
+        "stack where nothing is coherent stops with a message and writes nothing.\n\n"
+        "Memory: one block of rows while reading (Block size), and the candidates (about 160 bytes per candidate "
+        "and date). A scene whose candidates need more than 'Memory for candidates' is measured in overlapping "
+        "patches tied together on their common points (the log says how many)."
     )
 
     INPUT = "INPUT"

@@ -2,7 +2,8 @@
 
 A click asks the provider for the points in a small square around the click
 (spatial index; geometry only, with a limit), picks the nearest, then reads that
-one feature's date fields by id.  An area asks for the points in its bounding
+one feature's date fields by id; on a GeoPackage it reads the square from the
+file's R-tree instead, and only the few possible nearest points exactly.  An area asks for the points in its bounding
 box, keeps those inside the polygon, and stops at a cap — in a worker thread
 (:mod:`.areatask`), as it may read thousands of points.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from qgis.core import (
     QgsCoordinateTransform,
     QgsFeatureRequest,
@@ -33,6 +35,45 @@ COHERENCE_FIELDS = ("temporal_coherence", "coherence", "COHERENCE")
 
 CANDIDATE_LIMIT = 512
 """Most points a click reads (geometry only) before it narrows its search square."""
+
+
+RTREE_LIMIT = 20000
+"""Most R-tree entries a click reads; a denser square falls back to the provider's narrowing search."""
+
+
+def _rtree_candidates(location, map_point, radius, limit):
+    """``[(fid, minx, maxx, miny, maxy)]`` of the R-tree boxes within ``radius`` (layer CRS) of ``map_point``
+    in the GeoPackage layer at ``location`` (``(path, layer)``, :func:`.areatask.gpkg_location`), or None when
+    the R-tree cannot be read (or holds more than ``limit`` of them)."""
+    from osgeo import gdal
+
+    path, which = location
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_READONLY, allowed_drivers=["GPKG"])
+        if ds is None:
+            return None
+        lyr = ds.GetLayerByName(which) if isinstance(which, str) else ds.GetLayer(which)
+        if lyr is None or not lyr.GetGeometryColumn():
+            return None
+        table = f"rtree_{lyr.GetName()}_{lyr.GetGeometryColumn()}".replace('"', '""')
+        x, y = map_point.x(), map_point.y()
+        sql = (f'SELECT id, minx, maxx, miny, maxy FROM "{table}" WHERE maxx >= {x - radius!r} AND '
+               f"minx <= {x + radius!r} AND maxy >= {y - radius!r} AND miny <= {y + radius!r} LIMIT {limit + 1}")
+        result = ds.ExecuteSQL(sql)
+        if result is None:
+            return None
+        try:
+            rows = [(f.GetField(0), f.GetField(1), f.GetField(2), f.GetField(3), f.GetField(4)) for f in result]
+        finally:
+            ds.ReleaseResultSet(result)
+        if len(rows) > limit or any(v is None for row in rows for v in row):
+            return None
+        return rows
+    except Exception:  # noqa: BLE001 - any GDAL surprise (exceptions switched on by another plugin): the slow path
+        return None
+    finally:
+        gdal.PopErrorHandler()
 
 
 def first_field(layer, names):
@@ -95,6 +136,10 @@ class SeriesLayer:
 
             def to_layer_rect(rect):
                 return map_settings.mapToLayerCoordinates(layer, rect)
+        if map_settings.destinationCrs() == layer.crs():
+            found = self._nearest_from_rtree(map_point, radius)
+            if found is not NotImplemented:
+                return found
         r_hi, r_lo = math.inf, 0.0  # known: square(r_hi) overflows; square(r_lo) holds nothing
         r = radius
         for _attempt in range(40):
@@ -127,6 +172,44 @@ class SeriesLayer:
             if best[1] <= r or r >= radius:  # any nearer point would lie inside this square
                 return best
             r_lo, r = r, min(best[1], radius)
+        return best
+
+    def _nearest_from_rtree(self, map_point, radius):
+        """:meth:`nearest` for a GeoPackage layer in the canvas CRS, from the file's R-tree (NotImplemented
+        when it cannot be used: another format, unsaved edits, a filter on the layer, no R-tree).
+
+        The R-tree holds each point as a float32 box around it, so a click reads a few index pages instead
+        of the rows (one page per point) the provider would read for the geometries — what makes clicks on
+        a large, uncached file slow.  The box centres are within half a box of the points; the few
+        candidates that may still be the nearest are read exactly through the provider, so the answer is
+        the same as the provider's."""
+        layer = self.layer
+        location = None if layer.subsetString() else gpkg_location(layer, self.date_indices)
+        if location is None:
+            return NotImplemented
+        rows = _rtree_candidates(location, map_point, radius, RTREE_LIMIT)
+        if rows is None:
+            return NotImplemented
+        if not rows:
+            return None
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        box = np.array([r[1:] for r in rows], dtype=np.float64)  # minx, maxx, miny, maxy
+        cx, cy = (box[:, 0] + box[:, 1]) / 2.0, (box[:, 2] + box[:, 3]) / 2.0
+        slack = np.hypot((box[:, 1] - box[:, 0]) / 2.0, (box[:, 3] - box[:, 2]) / 2.0)
+        d = np.hypot(cx - map_point.x(), cy - map_point.y())
+        maybe = d - slack <= min(radius, float(np.min(d + slack)))
+        if not maybe.any():
+            return None
+        request = QgsFeatureRequest().setFilterFids([int(i) for i in ids[maybe]]).setNoAttributes()
+        best = None
+        for feature in layer.getFeatures(request):
+            geom = feature.geometry()
+            if geom.isNull():
+                continue
+            pt = QgsPointXY(geom.vertexAt(0))
+            dist = math.hypot(pt.x() - map_point.x(), pt.y() - map_point.y())
+            if dist <= radius and (best is None or dist < best[1] or (dist == best[1] and feature.id() < best[0])):
+                best = (feature.id(), dist, pt)
         return best
 
     def read_point(self, fid):

@@ -855,3 +855,59 @@ def test_geopackage_with_unsaved_edits_is_read_through_qgis(gpkg_layer, dock, ca
         np.testing.assert_array_equal(values[1:], TRUTH[12][1:])
     finally:
         gpkg_layer.rollBack()
+
+
+def test_geopackage_clicks_use_the_rtree_and_find_the_same_point(canvas, tmp_path, monkeypatch):
+    """A click on a GeoPackage layer reads the file's R-tree (float32 boxes) instead of the rows; the few
+    candidates that may be nearest are read exactly, so it finds the provider's answer — on points closer
+    together than the float32 rounding of their coordinates too; a filtered layer uses the provider."""
+    from qgis.core import QgsCoordinateTransformContext, QgsVectorFileWriter
+
+    rng = np.random.default_rng(8)
+    n = 4000
+    xy = np.column_stack([X0 + rng.uniform(0, 800, n), Y0 + rng.uniform(0, 800, n)])
+    xy[1::2] = xy[0::2] + rng.uniform(-0.2, 0.2, (n // 2, 2))  # pairs 0.3 m apart: below float32's 0.5 m step
+    memory = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=20200101:double", "dense", "memory")
+    feats = []
+    for k in range(n):
+        f = QgsFeature(memory.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*xy[k])))
+        f.setAttributes([str(k), float(k)])
+        feats.append(f)
+    memory.dataProvider().addFeatures(feats)
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName, options.layerName = "GPKG", "points"
+    path = str(tmp_path / "dense.gpkg")
+    error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV2(memory, path, QgsCoordinateTransformContext(),
+                                                                   options)
+    assert error == QgsVectorFileWriter.NoError, message
+    lyr = QgsVectorLayer(f"{path}|layername=points", "dense gpkg", "ogr")
+    assert lyr.isValid()
+    QgsProject.instance().addMapLayer(lyr)
+    canvas.setExtent(QgsRectangle(X0, Y0, X0 + 800, Y0 + 800))
+    settings = canvas.mapSettings()
+    source = layerquery.SeriesLayer(lyr)
+    used = []
+    original = layerquery._rtree_candidates
+
+    def spy(*args):
+        rows = original(*args)
+        used.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(layerquery, "_rtree_candidates", spy)
+    clicks = [rng.uniform(-20, 820, 2) + (X0, Y0) for _ in range(60)] + [xy[k] + 0.05 for k in range(0, 40, 2)]
+    for q in clicks:
+        for radius in (3.0, 40.0):
+            fast = source.nearest(settings, QgsPointXY(*q), radius=radius)
+            d = np.hypot(xy[:, 0] - q[0], xy[:, 1] - q[1])
+            if d.min() > radius:
+                assert fast is None
+            else:
+                assert fast[0] == int(np.argmin(d)) + 1 and fast[1] == pytest.approx(d.min(), rel=1e-9, abs=1e-9)
+    assert used and all(used)
+    used.clear()
+    lyr.setSubsetString('"pid" <> \'0\'')  # a filter: the R-tree still holds point 0, the provider does not
+    source = layerquery.SeriesLayer(lyr)
+    found = source.nearest(settings, QgsPointXY(*xy[0]), radius=40.0)
+    assert not used and found is not None and found[0] != 1
