@@ -54,6 +54,8 @@ dates, including the read buffer and the interpreter)."""
 PATCH_OVERLAP = 0.15
 """Overlap of neighbouring patches, as a fraction of the patch size on each side."""
 MIN_PATCH_OVERLAP_PX = 16
+MIN_PATCH_CANDIDATES = 500
+"""Fewest candidates a patch is made for, whatever the memory budget (a network needs room)."""
 MIN_COMMON_POINTS = 20
 """Points two patches must share for one to be tied to the other."""
 
@@ -751,7 +753,7 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
 
     # 1. one pass over the stack --------------------------------------------------------------
     span = stages.begin("read stack, amplitude statistics, candidates")
-    limit = max(1000, int(p.memory_mb * 2**20 / (BYTES_PER_CANDIDATE_DATE * n_dates)))
+    limit = max(MIN_PATCH_CANDIDATES, int(p.memory_mb * 2**20 / (BYTES_PER_CANDIDATE_DATE * n_dates)))
     cand = scan_stack(stack, p.dispersion_threshold, p.calibrate_amplitude, p.block_size_mb, keep_phasors=True,
                       phasor_limit=limit, progress=span)
     stages.end()

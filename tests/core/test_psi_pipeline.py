@@ -250,6 +250,15 @@ def test_radar_geometry_stack_with_latlon_rasters(tmp_path):
     np.testing.assert_allclose(b["mean_velocity"], a["mean_velocity"], atol=1e-6)
     np.testing.assert_allclose(b["height_error"], a["height_error"], atol=1e-5)
     assert accuracy(str(src), radar_result)["velocity_rmse"] <= 1.0
+    # in patches too: each patch's phases are read from its window of the radar-geometry SLCs
+    patched = compute_velocities(radar, PsiParameters(memory_mb=2.0))
+    c = patched.columns
+    assert patched.counts["patches"] >= 2
+    assert set(c["pid"]) == set(a["pid"])
+    order = np.argsort(c["pid"])
+    same = np.argsort(a["pid"])
+    dv = c["mean_velocity"][order] - a["mean_velocity"][same]
+    assert np.std(dv) < 0.05
 
 
 def _write_stack(folder, slcs):
