@@ -377,19 +377,25 @@ def test_area_cap_is_reported(layer, dock, canvas):
     assert "more than 10 points inside the rectangle" in dock.message_text()
 
 
+def dense_layer(xy):
+    """Memory point layer (EPSG:3035) of the points ``xy``, fid k + 1 with pid "k" and one date field = k."""
+    lyr = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=20200101:double", "dense", "memory")
+    feats = []
+    for k, (x, y) in enumerate(xy):
+        f = QgsFeature(lyr.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
+        f.setAttributes([str(k), float(k)])
+        feats.append(f)
+    lyr.dataProvider().addFeatures(feats)
+    return lyr
+
+
 def test_nearest_is_exact_when_the_search_square_overflows(canvas, monkeypatch):
     """A dense layer and a tiny request limit force the narrowing search; it must still find the nearest."""
     rng = np.random.default_rng(3)
     n = 3000
     xy = np.column_stack([X0 + rng.uniform(0, 500, n), Y0 + rng.uniform(0, 500, n)])
-    lyr = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=20200101:double", "dense", "memory")
-    feats = []
-    for k in range(n):
-        f = QgsFeature(lyr.fields())
-        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*xy[k])))
-        f.setAttributes([str(k), float(k)])
-        feats.append(f)
-    lyr.dataProvider().addFeatures(feats)
+    lyr = dense_layer(xy)
     QgsProject.instance().addMapLayer(lyr)
     canvas.setExtent(QgsRectangle(X0, Y0, X0 + 500, Y0 + 500))
     settings = canvas.mapSettings()
@@ -867,14 +873,7 @@ def test_geopackage_clicks_use_the_rtree_and_find_the_same_point(canvas, tmp_pat
     n = 4000
     xy = np.column_stack([X0 + rng.uniform(0, 800, n), Y0 + rng.uniform(0, 800, n)])
     xy[1::2] = xy[0::2] + rng.uniform(-0.2, 0.2, (n // 2, 2))  # pairs 0.3 m apart: below float32's 0.5 m step
-    memory = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=20200101:double", "dense", "memory")
-    feats = []
-    for k in range(n):
-        f = QgsFeature(memory.fields())
-        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*xy[k])))
-        f.setAttributes([str(k), float(k)])
-        feats.append(f)
-    memory.dataProvider().addFeatures(feats)
+    memory = dense_layer(xy)
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName, options.layerName = "GPKG", "points"
     path = str(tmp_path / "dense.gpkg")
