@@ -226,3 +226,27 @@ def _attributes(level, idx, rng, y, dates, orbit, heading, track, burst, swath, 
                                              "acceleration", "acceleration_std", "seasonality", "seasonality_std")}
     cols.update(s)
     return cols
+
+
+def noise_free_los_columns(orbit, dates, n=300, seed=0, east=1.0, up=-3.0, origin=(4_600_000.0, 1_740_000.0),
+                           size_m=1000.0, decimals=None):
+    """``(columns, x, y)`` of a noise-free LOS layer in the EGMS schema: ``n`` points uniform over a square of
+    ``size_m`` from ``origin`` (EPSG:3035), incidence 35–41°, moving ``east`` and ``up`` mm/yr (no north);
+    ``pid``, ``rmse`` (1.5), ``los_*``, ``mean_velocity``, ``mean_velocity_std`` (0.3) and one field per date
+    (mm, rounded to ``decimals`` when given — EGMS files have one)."""
+    from .conventions import project_to_los
+    from .stats import egms_time
+
+    rng = np.random.default_rng(seed)
+    x = origin[0] + rng.uniform(0, size_m, n)
+    y = origin[1] + rng.uniform(0, size_m, n)
+    le, ln, lu = los_vector(rng.uniform(35, 41, n), -10.0 if orbit == "ascending" else 190.0)
+    rate = project_to_los(east, 0.0, up, le, ln, lu)
+    columns = {"pid": np.array([f"P{i:09d}" for i in range(n)], dtype=object), "rmse": np.full(n, 1.5),
+               "los_east": le, "los_north": ln, "los_up": lu, "mean_velocity": rate,
+               "mean_velocity_std": np.full(n, 0.3)}
+    t = egms_time(dates)
+    for k, d in enumerate(dates):
+        values = rate * t[k]
+        columns[f"{d:%Y%m%d}"] = values if decimals is None else np.round(values, decimals)
+    return columns, x, y

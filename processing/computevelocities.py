@@ -9,7 +9,6 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterPoint,
     QgsProcessingParameterVectorDestination,
@@ -58,13 +57,9 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         num = QgsProcessingParameterNumber
-        self.add_parameter(QgsProcessingParameterFile(self.INPUT, self.tr("Stack folder"),
-                                                      behavior=QgsProcessingParameterFile.Folder),
-                           "Folder of coregistered SLCs (one complex raster per date), with optional baselines.csv "
-                           "and stack.json.")
-        self.add_parameter(num("DISPERSION_THRESHOLD", self.tr("Amplitude dispersion threshold"), num.Double, 0.25,
-                               minValue=0.01, maxValue=2.0),
-                           "Pixels with amplitude dispersion σ_A/μ_A below this are candidates (EGMS: 0.25).")
+        self.add_stack_folder("Folder of coregistered SLCs (one complex raster per date), with optional "
+                              "baselines.csv and stack.json.")
+        self.add_dispersion_threshold("Pixels with amplitude dispersion σ_A/μ_A below this are candidates (EGMS: 0.25).")
         self.add_parameter(num("COHERENCE_THRESHOLD", self.tr("Temporal coherence threshold"), num.Double, 0.7,
                                minValue=0.0, maxValue=1.0),
                            "Points whose temporal coherence is below this are not written. 0.7 is the EGMS level; "

@@ -5,7 +5,6 @@ from __future__ import annotations
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
@@ -60,8 +59,7 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         num = QgsProcessingParameterNumber
-        self.add_parameter(
-            QgsProcessingParameterFile(self.INPUT, self.tr("Stack folder"), behavior=QgsProcessingParameterFile.Folder),
+        self.add_stack_folder(
             "Folder of coregistered complex SLC rasters (CInt16/CFloat32/CFloat64), one per date with YYYYMMDD in "
             "the file name; optional baselines.csv (date,bperp), stack.json, lat*/lon* rasters.")
         self.add_parameter(

@@ -21,7 +21,6 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
     QgsProcessingParameterFeatureSink,
-    QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsWkbTypes,
@@ -59,12 +58,8 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         num = QgsProcessingParameterNumber
-        self.add_parameter(QgsProcessingParameterFile(self.INPUT, self.tr("Stack folder"),
-                                                      behavior=QgsProcessingParameterFile.Folder),
-                           "Folder of coregistered SLCs (one complex raster per date).")
-        self.add_parameter(num("DISPERSION_THRESHOLD", self.tr("Amplitude dispersion threshold"), num.Double, 0.25,
-                               minValue=0.01, maxValue=2.0),
-                           "Pixels with amplitude dispersion below this are candidates (EGMS: 0.25).")
+        self.add_stack_folder("Folder of coregistered SLCs (one complex raster per date).")
+        self.add_dispersion_threshold("Pixels with amplitude dispersion below this are candidates (EGMS: 0.25).")
         self.add_parameter(QgsProcessingParameterBoolean("CALIBRATE_AMPLITUDE", self.tr("Calibrate amplitudes"), False),
                            "Divide each image by its mean amplitude before computing the statistics.")
         self.add_parameter(QgsProcessingParameterCrs("OUTPUT_CRS", self.tr("Output CRS"), "EPSG:3035", optional=True),

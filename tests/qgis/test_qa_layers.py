@@ -7,29 +7,17 @@ import numpy as np
 import pytest
 from qgis.core import QgsProcessingException, QgsVectorLayer
 
-from egms_plugin.core import conventions as cv
 from egms_plugin.core.mpio import PointTable, read_points, write_points
-from egms_plugin.core.stats import egms_time
+from egms_plugin.core.synthetic_egms import noise_free_los_columns
 
+NUMERIC = ("rmse", "los_east", "los_north", "los_up", "mean_velocity", "mean_velocity_std")
 DATES = [dt.date(2021, 1, 1) + dt.timedelta(days=12 * k) for k in range(30)]
 X0, Y0 = 4_600_000.0, 1_740_000.0
-NUMERIC = ("rmse", "los_east", "los_north", "los_up", "mean_velocity", "mean_velocity_std")
 
 
 def columns_of(orbit, n=300, seed=0):
-    """Noise-free LOS layer over 1 km², EGMS schema (uniform up −3 mm/yr, east +1 mm/yr), one decimal like EGMS."""
-    rng = np.random.default_rng(seed)
-    x = X0 + rng.uniform(0, 1000, n)
-    y = Y0 + rng.uniform(0, 1000, n)
-    le, ln, lu = cv.los_vector(rng.uniform(35, 41, n), -10.0 if orbit == "ascending" else 190.0)
-    rate = cv.project_to_los(1.0, 0.0, -3.0, le, ln, lu)
-    columns = {"pid": np.array([f"P{i:09d}" for i in range(n)], dtype=object), "rmse": np.full(n, 1.5),
-               "los_east": le, "los_north": ln, "los_up": lu, "mean_velocity": rate,
-               "mean_velocity_std": np.full(n, 0.3)}
-    t = egms_time(DATES)
-    for k, d in enumerate(DATES):
-        columns[f"{d:%Y%m%d}"] = np.round(rate * t[k], 1)
-    return columns, x, y
+    """Noise-free LOS layer over 1 km², EGMS schema, one decimal like EGMS."""
+    return noise_free_los_columns(orbit, DATES, n, seed, origin=(X0, Y0), decimals=1)
 
 
 def as_text(columns, blanks=()):
