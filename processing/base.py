@@ -59,21 +59,21 @@ class StepsProgress(FeedbackProgress):
     ``QgsProcessingMultiStepFeedback``: the core's overall fraction selects the current step, the
     fraction within the stage becomes that step's progress."""
 
-    def __init__(self, multi, stages, first_step=0):
+    def __init__(self, multi, stages):
         super().__init__(multi)
         total = float(sum(w for _, w in stages))
         self._bounds, acc = [], 0.0
         for _name, w in stages:
             self._bounds.append((acc / total, (acc + w) / total))
             acc += w
-        self._first, self._step = first_step, None
+        self._step = None
 
     def update(self, fraction: float) -> None:
         f = min(max(fraction, 0.0), 1.0)
         k = next((i for i, (_a, b) in enumerate(self._bounds) if f < b), len(self._bounds) - 1)
         if k != self._step:
             self._step = k
-            self.feedback.setCurrentStep(self._first + k)
+            self.feedback.setCurrentStep(k)
         a, b = self._bounds[k]
         self.feedback.setProgress(100.0 * (f - a) / (b - a) if b > a else 100.0)
 
