@@ -470,6 +470,25 @@ class _PatchStages:
         self._span.check()
 
 
+class _WithoutInfo(Progress):
+    """Forwards progress, cancellation and warnings, not notes."""
+
+    def __init__(self, parent):
+        self._parent = parent
+
+    def update(self, fraction):
+        self._parent.update(fraction)
+
+    def is_cancelled(self):
+        return self._parent.is_cancelled()
+
+    def info(self, message):
+        pass
+
+    def warn(self, message):
+        self._parent.warn(message)
+
+
 class _GrowingRows:
     """Rows appended patch by patch (float32 series, float64 heights), with room doubled as needed."""
 
@@ -527,8 +546,10 @@ def _measure_patches(stack, cand, x, y, geometry, p, wavelength, stages, counts,
                                       span.span(0.0, 0.3))
         stages.timings[read_stage] += time.perf_counter() - t0  # the patches' second read counts as reading
         try:
+            # the chain's notes (filter length, thresholds) are the same for every patch: said once
             pts, series, u = _measure(stack, phasors, x[members], y[members], geometry, p, wavelength,
-                                      _PatchStages(stages, span.span(0.3, 1.0)), counts, span)
+                                      _PatchStages(stages, span.span(0.3, 1.0)), counts,
+                                      span if store.n == 0 else _WithoutInfo(span))
         except InputError as exc:
             span.info(f"patch {k + 1} of {len(windows)} (rows {r0}–{r1}, columns {c0}–{c1}): nothing measured — "
                       f"{str(exc).split(': ', 1)[-1]}")
@@ -576,8 +597,7 @@ def _with_aps_filter(p, x, y, progress):
 
     dist, _ = cKDTree(np.column_stack([x, y])).query(np.column_stack([x, y]), k=2)
     sigma = max(MIN_APS_FILTER_M, 2.0 * float(np.median(dist[:, 1])))
-    if progress is not None:
-        progress.info(f"atmospheric filter: σ = {sigma:.0f} m in space, {p.aps_window_days:g} days in time")
+    progress.info(f"atmospheric filter: σ = {sigma:.0f} m in space, {p.aps_window_days:g} days in time")
     return replace(p, aps_filter_m=sigma)
 
 
@@ -652,8 +672,7 @@ def _measure(stack, phasors, x, y, geometry, p, wavelength, stages, counts, prog
     cache = _ArcCache(phasors, geometry, p, wavelength)
     noise_level = float(np.sqrt(np.log(cache.search.size / 1e-3) / n_dates))
     arc_threshold = max(p.arc_coherence_threshold, noise_level)
-    if arc_threshold > p.arc_coherence_threshold + 1e-9 and not counts.get("_threshold_reported"):
-        counts["_threshold_reported"] = 1
+    if arc_threshold > p.arc_coherence_threshold + 1e-9:
         progress.info(f"arc coherence threshold raised to {arc_threshold:.2f} for {n_dates} acquisitions")
     keep, arcs, dv, dh, g = _clean_network(x, y, cache, p, arc_threshold, _Monotonic(span))
     _count(counts, "arcs_estimated", cache.n_estimated)
@@ -687,8 +706,7 @@ def _measure(stack, phasors, x, y, geometry, p, wavelength, stages, counts, prog
     own = own_phases(z, net["reference"], geometry.t, geometry.f0, vel, hgt, unwrapped, rad_per_mm)
     del unwrapped
     xs, ys = x[pts], y[pts]
-    p = _with_aps_filter(p, xs, ys, progress if not counts.get("_aps_reported") else None)
-    counts["_aps_reported"] = 1
+    p = _with_aps_filter(p, xs, ys, progress)
     neighbours = neighbour_weights(xs, ys, p.aps_filter_m)  # for every screen on all network points
     selected = np.ones(pts.size, dtype=bool)
     for iteration in range(3):
@@ -805,7 +823,6 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     stages.end()
     progress.update(1.0)
     date_fields = list(stack.date_strings)
-    counts = {k: v for k, v in counts.items() if not k.startswith("_")}
     return PsiResult(columns=columns, lon=lon[idx], lat=lat[idx], dates=list(stack.dates), date_fields=date_fields,
                      timings=stages.timings, counts=counts, messages=messages, reference=ref_info)
 
