@@ -16,6 +16,7 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsPointXY,
+    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
@@ -73,7 +74,7 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
             "OUTPUT_MEAN_AMPLITUDE", self.tr("Mean amplitude raster"), optional=True, createByDefault=False),
             "Optional GeoTIFF of the mean amplitude of every pixel (float32).")
         self.add_parameter(QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Scatterer candidates"),
-                                                             type=3),  # QgsProcessing.TypeVectorPoint
+                                                             type=QgsProcessing.TypeVectorPoint),
                            "Point layer of the candidates.")
         self.addOutput(QgsProcessingOutputNumber("N_CANDIDATES", self.tr("Number of candidates")))
 
