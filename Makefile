@@ -48,7 +48,7 @@ zip:
 	@mkdir -p $(BUILD)/dist
 	@rm -f $(BUILD)/dist/egms_plugin.zip
 	@git -C $(ROOT) archive --format=zip --prefix=egms_plugin/ -o $(BUILD)/dist/egms_plugin.zip HEAD \
-	  -- metadata.txt __init__.py egms_plugin.py core processing ui resources LICENSE README.md
+	  -- metadata.txt __init__.py egms_plugin.py core layers processing ui resources LICENSE README.md
 	@echo "wrote $(BUILD)/dist/egms_plugin.zip"
 
 clean:

@@ -53,8 +53,8 @@ def generate():
     import numpy as np
 
     from egms_plugin.core import conventions as cv
-    from egms_plugin.core.mpio import PointTable, write_points
-    from egms_plugin.core.stats import egms_time
+    from egms_plugin.core.egms.stats import egms_time
+    from egms_plugin.core.io.points import PointTable, write_points
 
     os.makedirs(DATA, exist_ok=True)
     for seed, (path, orbit) in enumerate(zip(_paths(), ("ascending", "descending"))):
@@ -87,7 +87,7 @@ def generate():
 def _needed_columns(path):
     from osgeo import ogr
 
-    from egms_plugin.core.mpio import date_fields
+    from egms_plugin.core.io.points import date_fields
 
     ds = ogr.Open(path)
     defn = ds.GetLayer(0).GetLayerDefn()
@@ -97,7 +97,7 @@ def _needed_columns(path):
 
 
 def child_read(paths):
-    from egms_plugin.core.mpio import read_points
+    from egms_plugin.core.io.points import read_points
 
     timings = {}
     t0 = time.perf_counter()
@@ -110,8 +110,8 @@ def child_read(paths):
 
 
 def child_decompose(paths, out_dir):
-    from egms_plugin.core import ortho
-    from egms_plugin.core.mpio import read_points, write_points
+    from egms_plugin.core.io.points import read_points, write_points
+    from egms_plugin.core.products import ortho
 
     timings = {}
     t0 = time.perf_counter()
@@ -162,7 +162,7 @@ def _run_child(mode, *args):
 def _warm_numba_cache():
     import numpy as np
 
-    from egms_plugin.core import ortho
+    from egms_plugin.core.products import ortho
 
     dates = [dt.date(2020, 1, 8) + dt.timedelta(days=6 * k) for k in range(10)]
     layers = [dict(name=o, x=np.array([50.0]), y=np.array([50.0]), los_east=np.array([s * 0.6]),

@@ -38,8 +38,8 @@ def dataset_path():
 
 def make_dataset(path):
     """1e6 points (EPSG:3035) with EGMS-like attributes and 300 dates of float32 displacement (mm)."""
-    from egms_plugin.core.mpio import PointTable, write_points
-    from egms_plugin.core.pid import l2_pid
+    from egms_plugin.core.egms.pid import l2_pid
+    from egms_plugin.core.io.points import PointTable, write_points
 
     rng = np.random.default_rng(42)
     x = 4_300_000.0 + rng.uniform(0, SIDE_M, N_POINTS)
@@ -193,7 +193,7 @@ def run(record):
     assert dock.plot.drawn[0].plotted.series.fids == [fid], "benchmark click plotted another point"
 
     # areas: the mean of the points in a square, read in a task
-    from egms_plugin.ui import layerquery
+    from egms_plugin.layers import query as layerquery
 
     dock.set_mode("rectangle")
 

@@ -16,7 +16,7 @@ def _block(rng, n, t):
 
 def _per_point(y, t, wavelength_mm):
     """The same statistics one point at a time with np.linalg.lstsq (the plain-numpy baseline)."""
-    from egms_plugin.core.stats import design_matrix
+    from egms_plugin.core.egms.stats import design_matrix
 
     ok = np.isfinite(y)
     yy, tt = y[ok], t[ok]
@@ -36,7 +36,7 @@ def _per_point(y, t, wavelength_mm):
 
 def run(record, n_points=1_000_000, n_dates=300, block=50_000, loop_points=1500):
     from egms_plugin.core.conventions import SENTINEL1_WAVELENGTH
-    from egms_plugin.core.stats import STAT_FIELDS, egms_statistics, egms_time
+    from egms_plugin.core.egms.stats import STAT_FIELDS, egms_statistics, egms_time
 
     dates = [dt.date(2019, 1, 4) + dt.timedelta(days=int(d)) for d in np.cumsum([0] + [6, 6, 6, 6, 12] * 60)[:n_dates]]
     t = egms_time(dates)

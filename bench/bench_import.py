@@ -29,7 +29,7 @@ print(r.n_points)
 
 def _dataset(n_points, n_dates):
     """The cached synthetic zip (written on first use)."""
-    from egms_plugin.core.synthetic_egms import write_synthetic_egms
+    from egms_plugin.testing.synthetic_egms import write_synthetic_egms
 
     folder = os.path.join(DATA, f"l2b_{n_points}x{n_dates}")
     path = os.path.join(folder, STEM + ".zip")
@@ -89,7 +89,7 @@ def run(record, n_points=1_000_000, n_dates=300):
         return _run(cmd)
 
     # warm the numba cache on a small file so the timing is the conversion, not compilation
-    from egms_plugin.core.synthetic_egms import write_synthetic_egms
+    from egms_plugin.testing.synthetic_egms import write_synthetic_egms
 
     small = write_synthetic_egms(os.path.join(WORK, "warm"), n_points=3000, n_dates=30)
     _run([sys.executable, "-P", "-c", _OURS.format(plugins=plugins, src=small.path, out=os.path.join(WORK, "warm.gpkg"))],

@@ -37,10 +37,10 @@ def best_of(fn, repeat):
 def run(record, rows=1000, cols=1000, n_dates=20, neighbours=3, looks=(4, 4)):
     import numba
 
-    from egms_plugin.core.interferograms import form_interferograms, multilook_interferograms
-    from egms_plugin.core.pairs import sequential_pairs
-    from egms_plugin.core.simulate import SimulationParameters, simulate_stack
-    from egms_plugin.core.stack import StackFolder
+    from egms_plugin.core.sar.interferograms import form_interferograms, multilook_interferograms
+    from egms_plugin.core.sar.pairs import sequential_pairs
+    from egms_plugin.core.sar.simulate import SimulationParameters, simulate_stack
+    from egms_plugin.core.sar.stack import StackFolder
 
     work = tempfile.mkdtemp(prefix="bench-ifg-")
     try:

@@ -50,7 +50,7 @@ print(json.dumps({{"n_points": result.n_points, "seconds": elapsed, "timings": r
 
 
 def _stack(size, seed=1):
-    from egms_plugin.core.simulate import SimulationParameters, simulate_stack
+    from egms_plugin.core.sar.simulate import SimulationParameters, simulate_stack
 
     folder = os.path.join(CACHE, f"stack_{size}_{seed}")
     if not os.path.isdir(folder):
@@ -64,7 +64,7 @@ def _read_once(stack, block_mb=256.0):
     """Every SLC block read once, with the chain's block size (at most ``SCAN_BLOCK_MB``) into one buffer."""
     import numpy as np
 
-    from egms_plugin.core.amplitude import SCAN_BLOCK_MB
+    from egms_plugin.core.sar.amplitude import SCAN_BLOCK_MB
 
     block_mb = min(block_mb, SCAN_BLOCK_MB)
 
@@ -95,10 +95,10 @@ def _slc_bytes(stack):
 
 
 def run(record, sizes=(1000, 2000)):
-    from egms_plugin.core.amplitude import _small_gdal_cache
-    from egms_plugin.core.mpio import PointTable, write_points
-    from egms_plugin.core.pipeline import compute_velocities, project_lonlat
-    from egms_plugin.core.stack import StackFolder
+    from egms_plugin.core.io.points import PointTable, write_points
+    from egms_plugin.core.psi.chain import compute_velocities, project_lonlat
+    from egms_plugin.core.sar.amplitude import _small_gdal_cache
+    from egms_plugin.core.sar.stack import StackFolder
 
     # warm-up: numba kernels compiled / loaded from the cache outside the timings
     compute_velocities(StackFolder(_stack(100, seed=2)))

@@ -6,7 +6,7 @@ refinements.  Two sets of arcs: coherent ones (model phases of random velocities
 (incoherent, where the coarse-to-fine search cannot prune and scans the whole grid).  Baselines, both
 measured in this run on the same arcs:
 
-* "numpy direct" — the same search written the plain vectorised way (``core/psi_reference.py``): the
+* "numpy direct" — the same search written the plain vectorised way (``testing/psi_reference.py``): the
   model phase of every grid point evaluated with ``np.exp`` for chunks of arcs;
 * "numpy tables" — numpy with the numba kernel's own trick (precomputed exponential tables, one complex
   matrix product per height step through BLAS), for an honest view of what clever numpy can do.
@@ -51,9 +51,9 @@ def _numpy_tables(z, arcs, search):
 
 
 def run(record):
-    from egms_plugin.core.arcs import estimate_arc_parameters, make_search
-    from egms_plugin.core.network import build_network
-    from egms_plugin.core.psi_reference import estimate_arc_parameters_numpy
+    from egms_plugin.core.psi.arcs import estimate_arc_parameters, make_search
+    from egms_plugin.core.psi.network import build_network
+    from egms_plugin.testing.psi_reference import estimate_arc_parameters_numpy
 
     rng = np.random.default_rng(1)
     t, f = _geometry()

@@ -12,7 +12,7 @@ def run(record, rows=1000, cols=1000, n_dates=30):
     import rasterio
     from rasterio.transform import from_origin
 
-    from egms_plugin.core.simulate import SimulationParameters, simulate_stack
+    from egms_plugin.core.sar.simulate import SimulationParameters, simulate_stack
 
     work = tempfile.mkdtemp(prefix="bench-sim-")
     try:

@@ -88,7 +88,7 @@ class VelocityStyler(QgsProcessingLayerPostProcessorInterface):
         self.field = field
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        from ..ui.styling import apply_velocity_style
+        from ..layers.styling import apply_velocity_style
 
         apply_velocity_style(layer, self.field)
 
@@ -105,7 +105,7 @@ class VelocityRasterStyler(QgsProcessingLayerPostProcessorInterface):
     _alive = []  # Processing keeps only a C++ pointer: hold the Python objects
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        from ..ui.styling import apply_velocity_raster_style
+        from ..layers.styling import apply_velocity_raster_style
 
         apply_velocity_raster_style(layer)
 
@@ -239,7 +239,7 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
     def style_on_load(self, context, path, field="mean_velocity"):
         """Style the output at ``path`` by ``field``: saved as the GeoPackage's default style, and applied
         when Processing loads the layer into the project."""
-        from ..ui.styling import apply_velocity_style
+        from ..layers.styling import apply_velocity_style
 
         layer = QgsVectorLayer(path, "styled", "ogr")
         if apply_velocity_style(layer, field):
@@ -252,7 +252,7 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         when the file is opened), and applied when Processing loads the layer into the project."""
         from qgis.core import QgsRasterLayer
 
-        from ..ui.styling import apply_velocity_raster_style
+        from ..layers.styling import apply_velocity_raster_style
 
         qml = os.path.splitext(path)[0] + ".qml"
         aux = path + ".aux.xml"

@@ -57,9 +57,9 @@ def gnss_model_from_parameters(alg, parameters, context, feedback):
     """The GNSS model of the parameters (:class:`core.gnss.GnssModel`), or None when none is given."""
     import numpy as np
 
-    from ..core import gnss as gn
     from ..core.errors import InputError
-    from .layers import source_to_table
+    from ..core.products import gnss as gn
+    from ..layers.sources import source_to_table
 
     path = alg.parameterAsFile(parameters, "GNSS", context)
     has_layer = parameters.get("GNSS_LAYER") not in (None, "")
@@ -106,7 +106,7 @@ def require_fields(name, names, needed, what):
 
 def layer_label(alg, parameters, name, context):
     """The name of the layer given for parameter ``name`` (for messages), as source_to_table names it."""
-    from .layers import input_layer
+    from ..layers.sources import input_layer
 
     layer = input_layer(alg, parameters, name, context)
     return layer.name() if layer is not None else str(parameters.get(name))
@@ -174,10 +174,10 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
     def compute(self, parameters, context, feedback, progress):
         import numpy as np
 
-        from ..core import calibrate as cb
         from ..core.errors import InputError
-        from ..core.mpio import PointTable, write_points
-        from .layers import input_layer, layer_file, require_numeric, source_to_table
+        from ..core.io.points import PointTable, write_points
+        from ..core.products import calibrate as cb
+        from ..layers.sources import input_layer, layer_file, require_numeric, source_to_table
 
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
         order = self.parameterAsInt(parameters, "POLYNOMIAL_ORDER", context)

@@ -140,8 +140,8 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
 
     def compute(self, parameters, context, feedback, progress):
         from ..core.errors import InputError
-        from ..core.pipeline import STAGES, PsiParameters, compute_velocities
-        from ..core.stack import StackFolder
+        from ..core.psi.chain import STAGES, PsiParameters, compute_velocities
+        from ..core.sar.stack import StackFolder
 
         folder = self.parameterAsFile(parameters, self.INPUT, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
@@ -201,8 +201,8 @@ def _crs_text(crs):
 
 def write_measurement_points(path, result, out_crs, stack, progress):
     """Write the chain's columns as a GeoPackage point layer (temp file renamed on success)."""
-    from ..core.mpio import PointTable, write_points
-    from ..core.pipeline import project_lonlat
+    from ..core.io.points import PointTable, write_points
+    from ..core.psi.chain import project_lonlat
 
     crs = _crs_text(out_crs)
     x, y = project_lonlat(result.lon, result.lat, crs)

@@ -86,10 +86,10 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("N_DROPPED_ILL_CONDITIONED", self.tr("Cells dropped: ill-conditioned")))
 
     def compute(self, parameters, context, feedback, progress):
-        from ..core import ortho
         from ..core.errors import InputError
-        from ..core.mpio import date_fields, write_points
-        from .layers import layer_file, require_numeric, source_to_table
+        from ..core.io.points import date_fields, write_points
+        from ..core.products import ortho
+        from ..layers.sources import layer_file, require_numeric, source_to_table
 
         cell = self.parameterAsDouble(parameters, "CELL_SIZE", context)
         max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)

@@ -68,8 +68,8 @@ class ExportEgmsAlgorithm(EgmsAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("N_POINTS", self.tr("Number of points written")))
 
     def compute(self, parameters, context, feedback, progress):
-        from ..core.egms_export import export_egms
-        from .layers import source_to_table
+        from ..core.egms.export import export_egms
+        from ..layers.sources import source_to_table
 
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         if not out.lower().endswith(".zip"):

@@ -66,10 +66,10 @@ class FitTimeSeriesAlgorithm(EgmsAlgorithm):
 
     def compute(self, parameters, context, feedback, progress):
         from ..core.conventions import SENTINEL1_WAVELENGTH
-        from ..core.egms_format import STATISTIC_COLUMNS, release_name
-        from ..core.mpio import PointTable, write_points
-        from ..core.stats import egms_statistics
-        from .layers import source_to_table
+        from ..core.egms.format import STATISTIC_COLUMNS, release_name
+        from ..core.egms.stats import egms_statistics
+        from ..core.io.points import PointTable, write_points
+        from ..layers.sources import source_to_table
 
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
         label = layer.name() if layer is not None else str(parameters.get(self.INPUT))

@@ -58,7 +58,7 @@ class ImportEgmsAlgorithm(EgmsAlgorithm):
         self.addOutput(QgsProcessingOutputString("ORBIT", self.tr("Orbit direction (ascending/descending)")))
 
     def compute(self, parameters, context, feedback, progress):
-        from ..core.egms_import import import_egms
+        from ..core.egms.importer import import_egms
 
         paths = self.parameterAsFileList(parameters, self.INPUT, context)
         if not paths:

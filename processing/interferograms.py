@@ -103,8 +103,8 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.N_PAIRS, self.tr("Number of interferograms")))
 
     def compute(self, parameters, context, feedback, progress):
-        from ..core.interferograms import form_interferograms
-        from ..core.stack import StackFolder
+        from ..core.sar.interferograms import form_interferograms
+        from ..core.sar.stack import StackFolder
 
         folder = self.parameterAsFile(parameters, self.INPUT, context)
         network = NETWORKS[self.parameterAsEnum(parameters, self.NETWORK, context)]

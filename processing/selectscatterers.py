@@ -86,9 +86,9 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
         return path or None
 
     def compute(self, parameters, context, feedback, progress):
-        from ..core.amplitude import scan_stack
-        from ..core.pipeline import project_lonlat
-        from ..core.stack import StackFolder
+        from ..core.psi.chain import project_lonlat
+        from ..core.sar.amplitude import scan_stack
+        from ..core.sar.stack import StackFolder
 
         folder = self.parameterAsFile(parameters, self.INPUT, context)
         threshold = self.parameterAsDouble(parameters, "DISPERSION_THRESHOLD", context)

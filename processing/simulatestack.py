@@ -87,7 +87,7 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("N_DATES_WRITTEN", self.tr("Number of acquisitions written")))
 
     def compute(self, parameters, context, feedback, progress):
-        from ..core.simulate import SimulationParameters, simulate_stack
+        from ..core.sar.simulate import SimulationParameters, simulate_stack
 
         p = SimulationParameters(
             rows=self.parameterAsInt(parameters, "HEIGHT", context),

@@ -40,8 +40,8 @@ def main():
     qgis_process("run", "egms:simulatestack", "--", f"OUTPUT_FOLDER={stack_dir}", "WIDTH=400", "HEIGHT=400",
                  "N_DATES=60", "SEED=1")
 
-    from egms_plugin.core.simulate import read_truth
-    from egms_plugin.core.stack import StackFolder
+    from egms_plugin.core.sar.simulate import read_truth
+    from egms_plugin.core.sar.stack import StackFolder
 
     stack = StackFolder(stack_dir)
     truth = read_truth(stack_dir)
@@ -73,8 +73,8 @@ def print_accuracy(gpkg, stack_dir):
     """Accuracy of the written points against the simulator's truth (what the tests assert)."""
     import numpy as np
 
-    from egms_plugin.core.mpio import read_points
-    from egms_plugin.core.simulate import read_truth
+    from egms_plugin.core.io.points import read_points
+    from egms_plugin.core.sar.simulate import read_truth
 
     table = read_points(gpkg)
     truth = read_truth(stack_dir)
@@ -108,7 +108,7 @@ def draw_map(gpkg, png, size=900):
     layer = QgsVectorLayer(gpkg, "velocities", "ogr")
     if not layer.isValid():
         raise SystemExit(f"{gpkg}: cannot be opened")
-    from egms_plugin.ui.styling import apply_velocity_style
+    from egms_plugin.layers.styling import apply_velocity_style
 
     apply_velocity_style(layer)
     legend_w = 230

@@ -40,7 +40,7 @@ def egms_sample():
 @pytest.fixture(scope="session")
 def small_stack(tmp_path_factory):
     """A small simulated stack (120 × 100 pixels, 30 dates), shared read-only by tests."""
-    from egms_plugin.core.simulate import SimulationParameters, simulate_stack
+    from egms_plugin.core.sar.simulate import SimulationParameters, simulate_stack
 
     folder = tmp_path_factory.mktemp("stacks") / "small"
     simulate_stack(folder, SimulationParameters(rows=100, cols=120, n_dates=30, seed=7))

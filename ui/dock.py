@@ -51,13 +51,13 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.conventions import SENTINEL1_WAVELENGTH, half_wavelength_mm
-from . import layertools
-from .areatask import AreaMeanTask
+from ..layers import quality as layertools
+from ..layers.areas import AreaMeanTask
+from ..layers.query import SeriesLayer, is_point_layer
+from ..layers.series import prepare, summary_text
 from .export import with_suffix, write_csv
-from .layerquery import SeriesLayer, is_point_layer
 from .maptool import POINT, POLYGON, RECTANGLE, SeriesMapTool
 from .plot import PALETTE, TimeSeriesPlot
-from .series import prepare, summary_text
 
 TITLE = "Ground-motion time series"
 SETTINGS_GROUP = "egms_plugin/timeseries"

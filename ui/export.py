@@ -14,8 +14,8 @@ from __future__ import annotations
 import csv
 import math
 
-from ..core.atomic import replaced_on_success
-from .series import from_timestamp
+from ..core.io.atomic import replaced_on_success
+from ..layers.series import from_timestamp
 
 CSV_COLUMNS = ("layer", "point_id", "date", "displacement_mm", "model_mm", "std_mm", "count", "model", "reference",
                "detrended")

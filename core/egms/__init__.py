@@ -1,0 +1,1 @@
+"""EGMS products: the format, point ids, the statistics recipe, import and export."""

@@ -1,0 +1,1 @@
+"""Files: atomic writes, the GeoPackage point reader and writer."""

@@ -1,0 +1,436 @@
+"""Measurement-point files as numpy columns — GeoPackage read/write without QGIS.
+
+:func:`read_points` reads any OGR point layer into a :class:`PointTable`; for
+GeoPackage (and every driver with GDAL's Arrow interface) it streams batches
+straight into numpy.  :func:`write_points` writes a GeoPackage point layer:
+the layer is created by OGR (so the GeoPackage metadata is GDAL's own), rows
+are bulk-inserted with SQLite (GeoPackage binary geometries built with numpy),
+and the R-tree spatial index GDAL created is filled directly from the coordinates.  The file is written under a
+temporary name and renamed when complete, so a failure or a cancel leaves
+nothing behind.
+
+Date fields (displacement per acquisition) are recognised by name:
+``YYYYMMDD`` (EGMS), ``DYYYYMMDD`` (TRE, PS Time Series Viewer) and
+``D_YYYYMMDD`` (InSAR Explorer) — :func:`date_fields`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..progress import ensure
+from .atomic import replaced_on_success
+
+DATE_FIELD_RE = re.compile(r"^(?:D_?)?(\d{8})$", re.IGNORECASE)
+_ROWS_PER_BATCH = 20000
+_FIELDS_PER_PASS = 100
+
+
+def date_fields(names):
+    """``[(name, date), …]`` of the date-like field names, sorted by date.
+
+    >>> date_fields(["pid", "20200109", "D20200103", "height"])
+    [('D20200103', datetime.date(2020, 1, 3)), ('20200109', datetime.date(2020, 1, 9))]
+    """
+    found = []
+    for name in names:
+        m = DATE_FIELD_RE.match(name)
+        if not m:
+            continue
+        digits = m.group(1)
+        try:  # int slicing: ~50× faster than strptime, which matters for 300 fields per click
+            found.append((name, _dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))))
+        except ValueError:
+            continue
+    return sorted(found, key=lambda item: item[1])
+
+
+@dataclass
+class PointTable:
+    """A point layer in memory: attribute columns, coordinates, CRS and metadata."""
+
+    columns: dict
+    x: np.ndarray
+    y: np.ndarray
+    crs: str = "EPSG:3035"
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.x = np.asarray(self.x, dtype=np.float64)
+        self.y = np.asarray(self.y, dtype=np.float64)
+        for name, col in self.columns.items():
+            if len(col) != self.x.size:
+                raise ValueError(f"column {name!r} has {len(col)} values for {self.x.size} points")
+
+    def __len__(self):
+        return int(self.x.size)
+
+    def date_fields(self):
+        return date_fields(self.columns)
+
+    def displacement(self):
+        """``(values, dates)``: the date fields as float64 (n_points, n_dates), NaN where NULL."""
+        fields = self.date_fields()
+        if not fields:
+            return np.empty((len(self), 0)), []
+        values = np.empty((len(self), len(fields)), dtype=np.float64)
+        for j, (name, _d) in enumerate(fields):
+            values[:, j] = self.columns[name]
+        return values, [d for _n, d in fields]
+
+
+# ---------------------------------------------------------------------------------------- reading
+def _ogr():
+    from osgeo import gdal, ogr
+
+    gdal.UseExceptions()
+    ogr.UseExceptions()
+    return ogr
+
+
+def _empty_column(ftype, n):
+    """Preallocated column: float64 for Real, int64 for Integer, object for the rest."""
+    ogr = _ogr()
+    if ftype == ogr.OFTReal:
+        return np.full(n, np.nan, dtype=np.float64)
+    if ftype in (ogr.OFTInteger, ogr.OFTInteger64):
+        return np.zeros(n, dtype=np.int64)
+    return np.full(n, None, dtype=object)
+
+
+def _fill_column(out, ftype, start, part):
+    """Copy one Arrow batch into ``out[start:]``; the positions of NULLs (empty when none)."""
+    ogr = _ogr()
+    size = len(part)
+    mask = np.ma.getmaskarray(part) if np.ma.isMaskedArray(part) else None
+    nulls = np.flatnonzero(mask) + start if mask is not None else np.empty(0, dtype=np.int64)
+    if ftype == ogr.OFTReal:
+        out[start:start + size] = np.ma.filled(np.ma.asarray(part, dtype=np.float64), np.nan)
+        return nulls
+    if ftype in (ogr.OFTInteger, ogr.OFTInteger64):
+        out[start:start + size] = np.ma.filled(np.ma.asarray(part), 0)
+        return nulls
+    data = np.ma.getdata(part)
+    values = [v.decode("utf-8") if isinstance(v, bytes) else (None if v is None else str(v)) for v in data.tolist()]
+    if nulls.size:
+        values = [None if m else v for v, m in zip(values, mask.tolist())]
+    out[start:start + size] = values
+    return nulls
+
+
+def _xy_from_wkb(parts):
+    xs, ys = [], []
+    for p in parts:
+        arr = np.asarray(p)
+        if arr.dtype.kind == "V" and arr.dtype.itemsize == 21:  # fixed-size 2-D points
+            raw = np.frombuffer(arr.tobytes(), dtype=np.uint8).reshape(-1, 21)
+            little = raw[:, 0] == 1
+            x = raw[:, 5:13].copy().view("<f8").ravel()
+            y = raw[:, 13:21].copy().view("<f8").ravel()
+            if not little.all():
+                x[~little] = raw[~little, 5:13].copy().view(">f8").ravel()
+                y[~little] = raw[~little, 13:21].copy().view(">f8").ravel()
+            xs.append(x)
+            ys.append(y)
+        else:  # variable-size (NULL geometries, 3-D points): per feature
+            ogr = _ogr()
+            x = np.full(len(arr), np.nan)
+            y = np.full(len(arr), np.nan)
+            for k, blob in enumerate(arr):
+                if blob is None or (np.ma.is_masked(blob)):
+                    continue
+                g = ogr.CreateGeometryFromWkb(bytes(blob))
+                if g is not None and not g.IsEmpty():
+                    x[k], y[k] = g.GetX(), g.GetY()
+            xs.append(x)
+            ys.append(y)
+    if not xs:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def list_layers(path):
+    """Names of the vector layers in a file."""
+    ogr = _ogr()
+    try:
+        ds = ogr.Open(os.fspath(path))
+    except RuntimeError as exc:
+        raise InputError(f"{path}: cannot be opened as a vector file ({exc}).") from None
+    if ds is None:
+        raise InputError(f"{path}: cannot be opened as a vector file.")
+    return [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
+
+
+def read_points(path, layer=None, columns=None, progress=None):
+    """Read a point layer into a :class:`PointTable`.
+
+    Parameters
+    ----------
+    path : str — any OGR-readable vector file (GeoPackage is fastest).
+    layer : str, optional — layer name (default: the first layer).
+    columns : iterable of str, optional — read only these attribute fields (order kept as in the file).
+    """
+    ogr = _ogr()
+    path = os.fspath(path)
+    if not os.path.exists(path) and not path.startswith("/vsi"):
+        raise InputError(f"{path}: the file does not exist.")
+    try:
+        ds = ogr.Open(path)
+    except RuntimeError as exc:
+        raise InputError(f"{path}: cannot be opened as a vector file ({exc}).") from None
+    if ds is None:
+        raise InputError(f"{path}: cannot be opened as a vector file.")
+    if ds.GetLayerCount() == 0:
+        raise InputError(f"{path}: no vector layer in the file.")
+    lyr = ds.GetLayerByName(layer) if layer else ds.GetLayer(0)
+    if lyr is None:
+        raise InputError(f"{path}: no layer named {layer!r} (layers: {', '.join(list_layers(path))}).")
+    if ogr.GT_Flatten(lyr.GetGeomType()) not in (ogr.wkbPoint, ogr.wkbUnknown):
+        raise InputError(f"{path} ({lyr.GetName()}): not a point layer ({ogr.GeometryTypeToName(lyr.GetGeomType())}).")
+    defn = lyr.GetLayerDefn()
+    all_fields = [(defn.GetFieldDefn(i).GetName(), defn.GetFieldDefn(i).GetType()) for i in range(defn.GetFieldCount())]
+    if columns is not None:
+        wanted = set(columns)
+        missing = [c for c in columns if c not in {n for n, _t in all_fields}]
+        if missing:
+            raise InputError(f"{path} ({lyr.GetName()}): no field(s) {', '.join(missing)}.")
+        lyr.SetIgnoredFields([n for n, _t in all_fields if n not in wanted])
+        fields = [(n, t) for n, t in all_fields if n in wanted]
+    else:
+        fields = all_fields
+    srs = lyr.GetSpatialRef()
+    crs = _crs_string(srs)
+    # GDAL lists GeoPackage metadata documents (e.g. QGIS layer metadata) as GPKG_METADATA_ITEM_n: not ours.
+    metadata = {k: v for k, v in (lyr.GetMetadata() or {}).items() if not k.startswith("GPKG_METADATA_ITEM_")}
+    total = max(lyr.GetFeatureCount(), 1)
+    progress = ensure(progress)
+    geom_name = lyr.GetGeometryColumn() or "wkb_geometry"
+    n_expected = lyr.GetFeatureCount()
+    if not hasattr(lyr, "GetArrowStreamAsNumPy") or n_expected < 0:  # pragma: no cover - GDAL < 3.6
+        return _read_by_feature(lyr, fields, crs, metadata)
+    # Columns are preallocated and filled batch by batch, so peak memory is the table plus one batch.
+    cols = {name: _empty_column(t, n_expected) for name, t in fields}
+    null_ints = {name: [] for name, t in fields if t in (ogr.OFTInteger, ogr.OFTInteger64)}
+    x = np.full(n_expected, np.nan)
+    y = np.full(n_expected, np.nan)
+    # GDAL 3.6's Arrow reader silently returns no rows beyond ~120 fields: read in groups of fields.
+    groups = [fields[i:i + _FIELDS_PER_PASS] for i in range(0, len(fields), _FIELDS_PER_PASS)] or [[]]
+    for g, group in enumerate(groups):
+        keep = {name for name, _t in group}
+        lyr.SetIgnoredFields([name for name, _t in all_fields if name not in keep] + ([] if g == 0 else ["OGR_GEOMETRY"]))
+        lyr.ResetReading()
+        n = 0
+        for batch in lyr.GetArrowStreamAsNumPy(options=[f"MAX_FEATURES_IN_BATCH={_ROWS_PER_BATCH}"]):
+            size = len(batch["fid"]) if "fid" in batch else len(next(iter(batch.values())))
+            if n + size > n_expected:
+                raise InputError(f"{path} ({lyr.GetName()}): more features than the {n_expected} announced; "
+                                 "is the file being written?")
+            for name, t in group:
+                nulls = _fill_column(cols[name], t, n, batch[name])
+                if nulls.size and name in null_ints:
+                    null_ints[name].append(nulls)
+            if g == 0:
+                bx, by = _xy_from_wkb([batch[geom_name]])
+                x[n:n + size], y[n:n + size] = bx, by
+            n += size
+            progress.check()
+            progress.update(min((g + n / total) / len(groups), 1.0))
+        if n != n_expected:
+            raise InputError(f"{path} ({lyr.GetName()}): read {n} of {n_expected} features; is the file complete?")
+    for name, nulls in null_ints.items():
+        if nulls:  # NULL integers: float64 with NaN, like NULL reals
+            cols[name] = cols[name].astype(np.float64)
+            cols[name][np.concatenate(nulls)] = np.nan
+    # GDAL 3.6's Arrow→numpy conversion garbles Boolean fields (bit-packed read as bytes): re-read those.
+    booleans = [name for name, _t in fields if defn.GetFieldDefn(defn.GetFieldIndex(name)).GetSubType() == ogr.OFSTBoolean]
+    if booleans:
+        lyr.SetIgnoredFields([name for name, _t in all_fields if name not in booleans] + ["OGR_GEOMETRY"])
+        lyr.ResetReading()
+        values = {name: [] for name in booleans}
+        for feat in lyr:
+            for name in booleans:
+                values[name].append(feat.GetField(name))
+        for name in booleans:
+            v = values[name]
+            cols[name] = (np.array(v, dtype=bool) if None not in v
+                          else np.array([np.nan if b is None else float(b) for b in v]))
+    return PointTable(cols, x, y, crs, metadata)
+
+
+def _read_by_feature(lyr, fields, crs, metadata):
+    """Slow path for GDAL without the Arrow interface: one feature at a time."""
+    ogr = _ogr()
+    rows = {name: [] for name, _t in fields}
+    gx, gy = [], []
+    lyr.ResetReading()
+    for feat in lyr:
+        for name, _t in fields:
+            rows[name].append(feat.GetField(name))
+        g = feat.GetGeometryRef()
+        gx.append(g.GetX() if g else np.nan)
+        gy.append(g.GetY() if g else np.nan)
+    cols = {}
+    for name, t in fields:
+        if t == ogr.OFTReal or (t in (ogr.OFTInteger, ogr.OFTInteger64) and None in rows[name]):
+            cols[name] = np.array([np.nan if v is None else v for v in rows[name]], dtype=np.float64)
+        elif t in (ogr.OFTInteger, ogr.OFTInteger64):
+            cols[name] = np.array(rows[name], dtype=np.int64)
+        else:
+            cols[name] = np.array(rows[name], dtype=object)
+    return PointTable(cols, np.array(gx, dtype=np.float64), np.array(gy, dtype=np.float64), crs, metadata)
+
+
+def _crs_string(srs):
+    if srs is None:
+        return ""
+    srs = srs.Clone()
+    code = srs.GetAuthorityCode(None)
+    name = srs.GetAuthorityName(None)
+    if name and code:
+        return f"{name}:{code}"
+    return srs.ExportToWkt()
+
+
+# ---------------------------------------------------------------------------------------- writing
+def _field_type(values):
+    ogr = _ogr()
+    kind = np.asarray(values).dtype.kind
+    if kind == "b":
+        return ogr.OFTInteger, ogr.OFSTBoolean
+    if kind in "iu":
+        return ogr.OFTInteger64, ogr.OFSTNone
+    if kind == "f":
+        return ogr.OFTReal, ogr.OFSTFloat32 if np.asarray(values).dtype == np.float32 else ogr.OFSTNone
+    return ogr.OFTString, ogr.OFSTNone
+
+
+def _gpkg_points(x, y, srs_id):
+    """GeoPackage binary point blobs (little endian, no envelope); None where x or y is NaN."""
+    n = x.size
+    rec = np.zeros(n, dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs", "<i4"),
+                             ("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    rec["magic"] = b"GP"
+    rec["flags"] = 1  # little endian, no envelope
+    rec["srs"] = srs_id
+    rec["order"] = 1
+    rec["type"] = 1
+    rec["x"] = x
+    rec["y"] = y
+    raw = rec.tobytes()
+    size = rec.dtype.itemsize
+    blobs = [raw[i:i + size] for i in range(0, n * size, size)]
+    bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
+    for i in bad:
+        blobs[i] = None
+    return blobs
+
+
+def _as_sql_values(values):
+    """Python list of a column for SQLite: NaN → None, numpy scalars → Python."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f":
+        out = arr.astype(np.float64).tolist()
+        for i in np.flatnonzero(~np.isfinite(arr)):
+            out[i] = None
+        return out
+    if arr.dtype.kind == "b":
+        return arr.astype(np.int64).tolist()
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64).tolist()
+    return [None if v is None or (isinstance(v, float) and not np.isfinite(v)) else str(v) for v in arr.tolist()]
+
+
+def write_points(path, table: PointTable, layer=None, progress=None):
+    """Write ``table`` as a GeoPackage point layer at ``path`` (replaced if it exists); returns ``path``.
+
+    Field types follow the column dtypes (float → Real (float32 → Real/Float32), int → Integer64,
+    bool → Integer/Boolean, anything else → String); NaN and None are NULL; rows whose x or y is
+    NaN get a NULL geometry.  Metadata items are stored on the layer.
+    """
+    ogr = _ogr()
+    from osgeo import osr
+
+    path = os.path.abspath(os.fspath(path))
+    layer = layer or os.path.splitext(os.path.basename(path))[0]
+    progress = ensure(progress)
+    names = list(table.columns)
+    lowered = [n.lower() for n in names]
+    for reserved in ("fid", "geom"):
+        if reserved in lowered:
+            raise InputError(f"{path}: a field may not be named {reserved!r} in a GeoPackage written by this plugin.")
+    if len(set(lowered)) != len(lowered):
+        raise InputError(f"{path}: field names differ only by case: {names}")
+    with replaced_on_success(path, ".gpkg") as tmp:
+        srs = osr.SpatialReference()
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        if table.crs:
+            srs.SetFromUserInput(table.crs)
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
+        lyr = ds.CreateLayer(layer, srs if table.crs else None, ogr.wkbPoint,
+                             options=["SPATIAL_INDEX=YES", "GEOMETRY_NAME=geom", "FID=fid"])
+        for name in names:
+            ftype, subtype = _field_type(table.columns[name])
+            fd = ogr.FieldDefn(name, ftype)
+            fd.SetSubType(subtype)
+            lyr.CreateField(fd)
+        for key, value in (table.metadata or {}).items():
+            lyr.SetMetadataItem(str(key), str(value))
+        ds = None  # flush the schema
+        progress.update(0.02)
+
+        con = sqlite3.connect(tmp)
+        try:
+            con.execute("PRAGMA page_size=65536")  # wide rows: fewer pages, ~20 % faster inserts, smaller file
+            con.execute("VACUUM")
+            con.execute("PRAGMA synchronous=OFF")
+            con.execute("PRAGMA journal_mode=OFF")
+            con.execute("PRAGMA cache_size=-200000")
+            srs_id = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name=?", (layer,)).fetchone()[0]
+            # GDAL's per-row triggers (R-tree via ST_* functions that plain SQLite lacks, feature count) are
+            # dropped for the bulk insert and restored after; the R-tree and the count are filled directly.
+            triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=? "
+                                   "AND (name LIKE 'rtree_%_insert' OR name LIKE 'trigger_insert_feature_count_%')",
+                                   (layer,)).fetchall()
+            for name, _sql in triggers:
+                con.execute(f'DROP TRIGGER "{name}"')
+            rtree = f"rtree_{layer}_geom"
+            has_rtree = con.execute("SELECT count(*) FROM sqlite_master WHERE name=?", (rtree,)).fetchone()[0] > 0
+            quoted = ", ".join('"' + n.replace('"', '""') + '"' for n in ["fid", "geom", *names])
+            sql = f'INSERT INTO "{layer}" ({quoted}) VALUES ({", ".join("?" * (len(names) + 2))})'
+            n = len(table)
+            con.execute("BEGIN")
+            for start in range(0, n, _ROWS_PER_BATCH):
+                stop = min(start + _ROWS_PER_BATCH, n)
+                x, y = table.x[start:stop], table.y[start:stop]
+                fids = np.arange(start + 1, stop + 1)
+                cols = [fids.tolist(), _gpkg_points(x, y, srs_id)]
+                cols += [_as_sql_values(table.columns[name][start:stop]) for name in names]
+                con.executemany(sql, zip(*cols))
+                if has_rtree:
+                    ok = np.isfinite(x) & np.isfinite(y)
+                    box = np.column_stack([fids[ok], x[ok], x[ok], y[ok], y[ok]])
+                    con.executemany(f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',
+                                    zip(fids[ok].tolist(), *(box[:, i].tolist() for i in range(1, 5))))
+                progress.check()
+                progress.update(0.02 + 0.95 * stop / max(n, 1))
+            for _name, trigger_sql in triggers:
+                con.execute(trigger_sql)
+            con.execute("UPDATE gpkg_ogr_contents SET feature_count=? WHERE lower(table_name)=lower(?)", (n, layer))
+            finite = np.isfinite(table.x) & np.isfinite(table.y)
+            if finite.any():
+                con.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=? WHERE table_name=?",
+                            (float(table.x[finite].min()), float(table.y[finite].min()),
+                             float(table.x[finite].max()), float(table.y[finite].max()), layer))
+            con.commit()
+        finally:
+            con.close()
+
+        progress.update(1.0)
+    return path

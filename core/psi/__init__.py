@@ -1,0 +1,1 @@
+"""The persistent-scatterer chain: network, arc estimation, integration, atmosphere, the chain."""

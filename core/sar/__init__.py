@@ -1,0 +1,1 @@
+"""The SAR stack: reading, amplitude statistics, pair networks, interferograms, the simulator."""

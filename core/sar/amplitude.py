@@ -1,0 +1,293 @@
+"""Amplitude statistics of a stack and scatterer candidates, in one pass over the SLCs.
+
+Per pixel, over the acquisitions k: mean amplitude ``μ_A = mean_k A_k`` and
+amplitude dispersion ``D_A = σ_A / μ_A`` with the population standard
+deviation (ddof = 0, DESIGN §7).  With per-image calibration each image is
+first divided by its calibration factor ``c_k`` (the image's mean amplitude
+over a sample of rows, normalised so the factors average to 1), which removes
+gain changes between acquisitions without changing the amplitude scale.
+
+:func:`scan_stack` reads the stack once in row blocks (memory bounded by the
+block size), computes both statistics per block with a numba kernel, and keeps
+the candidates (``D_A`` below the threshold) together with their
+single-reference interferogram phasors ``s_ref · conj(s_k) / |…|`` (reference
+= the first date) — so the PSI chain never reads the stack twice.  Optional
+GeoTIFFs of ``D_A`` and ``μ_A`` are written block by block.
+
+Example
+-------
+>>> import numpy as np
+>>> z = (np.arange(1, 13, dtype=np.float32) + 1j).reshape(3, 2, 2).astype(np.complex64)
+>>> mean, disp = amplitude_statistics(z)
+>>> a = np.abs(z.astype(np.complex128))
+>>> bool(np.allclose(disp, a.std(axis=0) / a.mean(axis=0), rtol=1e-6))
+True
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from ..errors import InputError
+from ..io.atomic import PendingFile
+from ..progress import ensure
+
+DEFAULT_DISPERSION_THRESHOLD = 0.25
+"""EGMS candidate threshold on D_A (EGMS_FORMAT §3)."""
+CALIBRATION_SAMPLE_ROWS = 256
+"""Rows read (evenly spaced) to estimate the per-image calibration factors."""
+READ_CACHE_BYTES = 64 * 2**20
+"""GDAL block cache during the read pass: every block is read once, so a large cache only holds memory."""
+SCAN_BLOCK_MB = 64.0
+"""Largest block the read pass uses, whatever memory it is given: 64 MB blocks read as fast as 256 MB ones,
+and on the development VM a 1000² × 60 pass took 0.80 s (median of 5) with them against 1.29 s with 256 MB
+blocks, whose fresh memory cost 4× more system time (measured in the same process, alternating)."""
+
+
+# ---------------------------------------------------------------- block kernel
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _amplitude_kernel(block, inv_scale, mean_out, disp_out):
+    n_dates, rows, cols = block.shape
+    for r in numba.prange(rows):
+        s1 = np.zeros(cols, dtype=np.float64)
+        s2 = np.zeros(cols, dtype=np.float64)
+        for k in range(n_dates):
+            g = inv_scale[k]
+            for c in range(cols):
+                z = block[k, r, c]
+                re = np.float64(z.real)
+                im = np.float64(z.imag)
+                a = np.sqrt(re * re + im * im) * g
+                s1[c] += a
+                s2[c] += a * a
+        for c in range(cols):
+            m = s1[c] / n_dates
+            var = s2[c] / n_dates - m * m
+            if var < 0.0:
+                var = 0.0
+            mean_out[r, c] = m
+            disp_out[r, c] = np.sqrt(var) / m if m > 0.0 else np.nan
+
+
+def amplitude_statistics(block, calibration=None):
+    """Mean amplitude and amplitude dispersion of a block of SLCs.
+
+    Parameters
+    ----------
+    block : complex array (n_dates, rows, cols)
+    calibration : float array (n_dates,) or None
+        Per-image factors; amplitudes are divided by them before the statistics.
+
+    Returns
+    -------
+    mean_amplitude, dispersion : float32 arrays (rows, cols); dispersion is NaN
+    where the mean amplitude is 0.  Accumulated in float64.
+    """
+    block = np.asarray(block)
+    if block.ndim != 3 or not np.iscomplexobj(block):
+        raise ValueError(f"expected a complex (n_dates, rows, cols) block, got {block.dtype} {block.shape}")
+    n_dates = block.shape[0]
+    if calibration is None:
+        inv = np.ones(n_dates, dtype=np.float64)
+    else:
+        cal = np.asarray(calibration, dtype=np.float64)
+        if cal.shape != (n_dates,) or not np.all(cal > 0):
+            raise ValueError(f"calibration must be {n_dates} positive factors")
+        inv = 1.0 / cal
+    if block.dtype != np.complex64 and block.dtype != np.complex128:
+        block = block.astype(np.complex64)
+    mean = np.empty(block.shape[1:], dtype=np.float32)
+    disp = np.empty(block.shape[1:], dtype=np.float32)
+    if block.size:
+        _amplitude_kernel(block, inv, mean, disp)
+    return mean, disp
+
+
+def calibration_factors(stack, sample_rows=CALIBRATION_SAMPLE_ROWS):
+    """Per-image amplitude calibration factors (n_dates,), normalised to mean 1.
+
+    Each factor is the image's mean amplitude over ``sample_rows`` evenly
+    spaced full rows (StaMPS-style amplitude calibration).
+    """
+    rows = stack.shape[0]
+    picks = np.unique(np.linspace(0, rows - 1, min(rows, sample_rows)).round().astype(int))
+    sums = np.zeros(stack.n_dates, dtype=np.float64)
+    for r in picks:
+        sums += np.abs(stack.read_block(int(r), int(r) + 1)).reshape(stack.n_dates, -1).sum(axis=1, dtype=np.float64)
+    if not np.all(sums > 0):
+        zero = [stack.date_strings[k] for k in np.flatnonzero(~(sums > 0))]
+        raise InputError(f"{stack.folder}: acquisition(s) {', '.join(zero[:5])} are all zero in the sampled rows; "
+                         "cannot calibrate amplitudes (switch calibration off or check the SLCs).")
+    return sums / sums.mean()
+
+
+# ---------------------------------------------------------------- raster output
+class RasterBlockWriter:
+    """A single-band float32 GeoTIFF written block of rows by block, to a temp file renamed on :meth:`commit`."""
+
+    def __init__(self, path, stack, description):
+        import rasterio
+
+        self.path = os.path.abspath(os.fspath(path))
+        self._output = PendingFile(self.path, ".tif")
+        self.tmp = self._output.tmp
+        rows, cols = stack.shape
+        profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype="float32", nodata=np.nan,
+                       tiled=True, blockxsize=256, blockysize=256, compress="deflate", predictor=3)
+        if cols < 256 or rows < 256:
+            profile.update(tiled=False)
+            profile.pop("blockxsize")
+            profile.pop("blockysize")
+        if stack.geocoded:
+            profile.update(crs=stack.crs, transform=stack.transform)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning for radar-geometry stacks
+            self._ds = rasterio.open(self.tmp, "w", **profile)
+        self._ds.set_band_description(1, description)
+
+    def write(self, row0, data):
+        from rasterio.windows import Window
+
+        self._ds.write(data.astype(np.float32, copy=False), 1,
+                       window=Window(0, row0, data.shape[1], data.shape[0]))
+
+    def commit(self):
+        self._ds.close()
+        return self._output.commit()
+
+    def discard(self):
+        try:
+            self._ds.close()
+        finally:
+            self._output.discard()
+
+
+# ---------------------------------------------------------------- one pass over the stack
+def _small_gdal_cache():
+    """Context: GDAL's block cache capped at :data:`READ_CACHE_BYTES` (restored after)."""
+    import contextlib
+
+    import rasterio
+
+    try:
+        from osgeo import gdal
+
+        if gdal.GetCacheMax() <= READ_CACHE_BYTES:
+            return contextlib.nullcontext()
+    except ImportError:
+        pass
+    return rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES)
+
+
+
+@dataclass
+class Candidates:
+    """Scatterer candidates of a stack (D_A below the threshold)."""
+
+    lines: np.ndarray            # int64 (n,)
+    pixels: np.ndarray           # int64 (n,)
+    dispersion: np.ndarray       # float32 (n,)
+    mean_amplitude: np.ndarray   # float32 (n,)
+    phasors: np.ndarray | None   # complex64 (n, n_dates): unit phasors of s_ref·conj(s_k), or None
+    calibration: np.ndarray | None
+    n_pixels: int = 0
+    n_valid: int = 0             # pixels with a finite D_A
+    info: dict = field(default_factory=dict)
+
+    @property
+    def size(self):
+        return int(self.lines.size)
+
+
+def _unit_interferogram_phasors(slc):
+    """(n, n_dates) complex64 unit phasors of s_0 · conj(s_k); 0 where an amplitude is 0."""
+    ifg = slc[:, :1] * np.conj(slc)
+    mag = np.abs(ifg)
+    out = np.zeros_like(ifg)
+    np.divide(ifg, mag, out=out, where=mag > 0)
+    return out.astype(np.complex64, copy=False)
+
+
+def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibrate=False, block_mb=256.0,
+               keep_phasors=True, dispersion_path=None, mean_amplitude_path=None, progress=None, phasor_limit=None):
+    """Read the stack once in row blocks: amplitude statistics, candidates and their phasors.
+
+    Parameters
+    ----------
+    stack : StackFolder
+    dispersion_threshold : float — candidates have D_A strictly below it.
+    calibrate : bool — per-image amplitude calibration (:func:`calibration_factors`).
+    block_mb : float — memory for one block of all dates (complex64), MB (at most :data:`SCAN_BLOCK_MB` is used).
+    keep_phasors : bool — also return the candidates' interferogram phasors (for the PSI chain).
+    phasor_limit : int or None — keep phasors only while there are at most this many candidates; beyond,
+        they are dropped (``phasors`` None) and the caller reads them patch by patch.
+    dispersion_path, mean_amplitude_path : optional GeoTIFF outputs (float32, NaN nodata).
+
+    Returns
+    -------
+    :class:`Candidates`, sorted by line then pixel.
+    """
+    progress = ensure(progress)
+    if not np.isfinite(dispersion_threshold) or dispersion_threshold <= 0:
+        raise InputError(f"dispersion threshold {dispersion_threshold}: expected a positive number (EGMS uses 0.25).")
+    cal = calibration_factors(stack) if calibrate else None
+    progress.check()
+    writers = []
+    try:
+        disp_writer = RasterBlockWriter(dispersion_path, stack, "amplitude dispersion") if dispersion_path else None
+        if disp_writer:
+            writers.append(disp_writer)
+        mean_writer = (RasterBlockWriter(mean_amplitude_path, stack, "mean amplitude")
+                       if mean_amplitude_path else None)
+        if mean_writer:
+            writers.append(mean_writer)
+        block_rows = stack.block_rows_for(min(float(block_mb), SCAN_BLOCK_MB) * 2**20)
+        blocks = stack.row_blocks(block_rows)
+        lines, pixels, disps, means, phasors = [], [], [], [], []
+        n_valid = 0
+        buffer = None
+        with _small_gdal_cache(), stack:
+            for i, (r0, r1) in enumerate(blocks):
+                progress.check()
+                shape = (stack.n_dates, r1 - r0, stack.shape[1])
+                if buffer is None or buffer.shape != shape:
+                    buffer = np.empty(shape, dtype=np.complex64)
+                slc = stack.read_block(r0, r1, out=buffer)
+                mean, disp = amplitude_statistics(slc, cal)
+                n_valid += int(np.isfinite(disp).sum())
+                if disp_writer:
+                    disp_writer.write(r0, disp)
+                if mean_writer:
+                    mean_writer.write(r0, mean)
+                rr, cc = np.nonzero(disp < dispersion_threshold)
+                lines.append(rr + r0)
+                pixels.append(cc)
+                disps.append(disp[rr, cc])
+                means.append(mean[rr, cc])
+                if keep_phasors and phasor_limit is not None and sum(map(len, lines)) > phasor_limit:
+                    keep_phasors, phasors = False, []  # too many to hold: the chain reads them by patch
+                if keep_phasors:
+                    phasors.append(_unit_interferogram_phasors(slc[:, rr, cc].T))
+                progress.update((i + 1) / len(blocks))
+        for w in writers:
+            w.commit()
+        writers = []
+    finally:
+        for w in writers:
+            w.discard()
+    n_dates = stack.n_dates
+    return Candidates(
+        lines=np.concatenate(lines).astype(np.int64) if lines else np.zeros(0, np.int64),
+        pixels=np.concatenate(pixels).astype(np.int64) if pixels else np.zeros(0, np.int64),
+        dispersion=np.concatenate(disps) if disps else np.zeros(0, np.float32),
+        mean_amplitude=np.concatenate(means) if means else np.zeros(0, np.float32),
+        phasors=(np.concatenate(phasors) if phasors else np.zeros((0, n_dates), np.complex64)) if keep_phasors else None,
+        calibration=cal,
+        n_pixels=stack.shape[0] * stack.shape[1],
+        n_valid=n_valid,
+    )

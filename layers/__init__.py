@@ -1,0 +1,1 @@
+"""QGIS-side layer helpers without widgets: styling, layer sources, queries, quality filter."""

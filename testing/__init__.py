@@ -1,0 +1,1 @@
+"""Test and benchmark helpers (synthetic EGMS files, a reference PSI implementation); not shipped."""

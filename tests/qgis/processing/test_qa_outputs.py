@@ -1,0 +1,167 @@
+"""QA: what the product algorithms do to files at their output paths, as a user meets it.
+
+A failed or cancelled run must not destroy a file that was there before it started (least of all the input
+layer given by mistake as the output), an output may not overwrite an input layer, and an output location
+that cannot be written is reported by name before any work is done.
+"""
+
+import datetime as dt
+import os
+import shutil
+
+import pytest
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+from egms_plugin.core.io.points import PointTable, read_points, write_points
+from egms_plugin.testing.synthetic_egms import noise_free_los_columns
+
+DATES = [dt.date(2021, 1, 1) + dt.timedelta(days=12 * k) for k in range(30)]
+X0, Y0 = 4_600_000.0, 1_740_000.0
+
+
+def make_layer(path, orbit, n=300, seed=0):
+    """Noise-free LOS layer over 1 km², EGMS schema, written as a GeoPackage."""
+    columns, x, y = noise_free_los_columns(orbit, DATES, n, seed, origin=(X0, Y0))
+    write_points(str(path), PointTable(columns, x, y, "EPSG:3035"))
+    return str(path)
+
+
+def gnss_file(path, up="-3.0"):
+    lines = ["#Latitude,Longitude,N,E,Up,SigmaN,SigmaE,SigmaUP,easting,northing"]
+    for gx in (X0 - 50_000, X0 + 50_000):
+        for gy in (Y0 - 50_000, Y0 + 50_000):
+            lines.append(f"38.7,13.1,0.0,1.0,{up},0.3,0.3,0.8,{gx:.1f},{gy:.1f}")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def layers(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("qa_outputs")
+    return (make_layer(folder / "asc.gpkg", "ascending", seed=1), make_layer(folder / "desc.gpkg", "descending", seed=2),
+            gnss_file(folder / "gnss.csv"), gnss_file(folder / "gnss_nan.csv", up="NaN"))
+
+
+class CancelAt(QgsProcessingFeedback):
+    def __init__(self, percent):
+        super().__init__()
+        self.progressChanged.connect(lambda value: self.cancel() if value >= percent else None)
+
+
+def fingerprint(path):
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def decompose_outputs(folder):
+    return {"OUTPUT": str(folder / "up.gpkg"), "OUTPUT_EAST": str(folder / "east.gpkg"),
+            "OUTPUT_VERTICAL_RASTER": str(folder / "up.tif"), "OUTPUT_EAST_RASTER": str(folder / "east.tif")}
+
+
+def test_failed_run_keeps_the_previous_output_file(run_alg, layers, tmp_path):
+    asc, desc, gnss, gnss_nan = layers
+    out = tmp_path / "calibrated.gpkg"
+    run_alg("egms:calibrategnss", {"INPUT": desc, "GNSS": gnss, "OUTPUT": str(out)})
+    before = fingerprint(out)
+    with pytest.raises(QgsProcessingException, match="gnss_nan.csv: no station with finite coordinates"):
+        run_alg("egms:calibrategnss", {"INPUT": desc, "GNSS": gnss_nan, "OUTPUT": str(out)})
+    assert out.exists() and fingerprint(out) == before  # the earlier result is untouched
+
+
+def test_cancelled_run_keeps_the_previous_output_files(run_alg, layers, tmp_path):
+    asc, desc, gnss, _ = layers
+    outputs = decompose_outputs(tmp_path)
+    run_alg("egms:decompose", {"ASCENDING": [asc], "DESCENDING": [desc], **outputs})
+    before = {p.name: fingerprint(p) for p in tmp_path.iterdir()}
+    assert sorted(before) == ["east.gpkg", "east.qml", "east.tif", "up.gpkg", "up.qml", "up.tif"]
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        run_alg("egms:decompose", {"ASCENDING": [asc], "DESCENDING": [desc], **outputs}, feedback=CancelAt(10))
+    assert {p.name: fingerprint(p) for p in tmp_path.iterdir()} == before
+
+
+def test_output_over_the_input_layer_is_refused_and_the_input_kept(run_alg, layers, tmp_path):
+    asc, desc, gnss, _ = layers
+    mine = tmp_path / "my_points.gpkg"
+    shutil.copy(desc, mine)
+    before = fingerprint(mine)
+    with pytest.raises(QgsProcessingException, match="OUTPUT: .*my_points.gpkg is the input layer INPUT; choose "
+                                                     "another file for the output"):
+        run_alg("egms:calibrategnss", {"INPUT": str(mine), "GNSS": gnss, "OUTPUT": str(mine)})
+    assert fingerprint(mine) == before and len(read_points(mine)) == 300
+
+
+def test_decompose_output_over_an_input_layer_is_refused(run_alg, layers, tmp_path):
+    asc, desc, _, _ = layers
+    mine = tmp_path / "asc_copy.gpkg"
+    shutil.copy(asc, mine)
+    before = fingerprint(mine)
+    outputs = {**decompose_outputs(tmp_path), "OUTPUT_EAST": str(mine)}
+    with pytest.raises(QgsProcessingException, match="OUTPUT_EAST: .*asc_copy.gpkg is the input layer ASCENDING"):
+        run_alg("egms:decompose", {"ASCENDING": [str(mine)], "DESCENDING": [desc], **outputs})
+    assert fingerprint(mine) == before
+    assert sorted(os.listdir(tmp_path)) == ["asc_copy.gpkg"]
+
+
+@pytest.mark.parametrize("alg", ["calibrategnss", "decompose", "decompose raster", "simulatestack"])
+def test_unwritable_output_location_is_named_before_any_work(run_alg, layers, tmp_path, alg):
+    asc, desc, gnss, _ = layers
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    blocked = tmp_path / "notes.txt" / "sub"
+    feedback = QgsProcessingFeedback()
+    infos = []
+    feedback.pushInfo = infos.append
+    if alg == "calibrategnss":
+        params, key = {"INPUT": desc, "GNSS": gnss, "OUTPUT": str(blocked / "cal.gpkg")}, "OUTPUT"
+    elif alg == "decompose":
+        params, key = {"ASCENDING": [asc], "DESCENDING": [desc], **decompose_outputs(tmp_path),
+                       "OUTPUT_EAST": str(blocked / "east.gpkg")}, "OUTPUT_EAST"
+    elif alg == "decompose raster":
+        params, key = {"ASCENDING": [asc], "DESCENDING": [desc], **decompose_outputs(tmp_path),
+                       "OUTPUT_VERTICAL_RASTER": str(blocked / "up.tif")}, "OUTPUT_VERTICAL_RASTER"
+        alg = "decompose"
+    else:
+        params, key = {"WIDTH": 16, "HEIGHT": 16, "N_DATES": 4, "OUTPUT_FOLDER": str(blocked / "stack")}, "OUTPUT_FOLDER"
+    with pytest.raises(QgsProcessingException) as raised:
+        run_alg(f"egms:{alg}", params, feedback=feedback)
+    message = str(raised.value)
+    assert message.startswith(f"{key}: cannot write {blocked}") and "unexpectedly" not in message
+    assert not [i for i in infos if "points" in i]  # refused before reading the layers
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_interferogram_folder_is_readable_by_others(run_alg, small_stack, tmp_path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        result = run_alg("egms:interferograms", {"INPUT": small_stack, "NETWORK": 1, "SEQUENTIAL_NEIGHBOURS": 1,
+                                                 "ROW_LOOKS": 10, "COL_LOOKS": 10, "OUTPUT_FOLDER": str(tmp_path / "ifg")})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(result["OUTPUT_FOLDER"]).st_mode) == 0o755  # as mkdir makes it (mkdtemp: 0o700)
+
+
+@pytest.mark.parametrize("alg", ["simulatestack", "interferograms"])
+def test_folder_output_cancelled_at_the_very_end_leaves_nothing(run_alg, small_stack, tmp_path, alg):
+    """Cancel pressed while the last file is written: the run reports 'no output was written', so there is none."""
+    params = ({"WIDTH": 16, "HEIGHT": 16, "N_DATES": 4} if alg == "simulatestack"
+              else {"INPUT": small_stack, "ROW_LOOKS": 10, "COL_LOOKS": 10})
+    with pytest.raises(QgsProcessingException, match="Cancelled by the user; no output was written"):
+        run_alg(f"egms:{alg}", {**params, "OUTPUT_FOLDER": str(tmp_path / "out")}, feedback=CancelAt(100))
+    assert os.listdir(tmp_path) == []
+
+
+def test_disk_full_during_a_run_is_a_file_system_message(run_alg, tmp_path, monkeypatch):
+    import errno
+
+    from egms_plugin.core.sar import simulate
+
+    def full(work, *args):
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(work, "20190106.tif"))
+
+    monkeypatch.setattr(simulate, "_write", full)
+    with pytest.raises(QgsProcessingException) as raised:
+        run_alg("egms:simulatestack", {"WIDTH": 16, "HEIGHT": 16, "N_DATES": 4, "OUTPUT_FOLDER": str(tmp_path / "s")})
+    message = str(raised.value)
+    assert "20190106.tif: No space left on device — the file system refused" in message
+    assert "unexpectedly" not in message and os.listdir(tmp_path) == []
