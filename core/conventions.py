@@ -58,6 +58,15 @@ def slc_phase(one_way_range_m, wavelength=SENTINEL1_WAVELENGTH):
     return np.asarray(one_way_range_m) * (-4.0 * np.pi / wavelength)
 
 
+def rad_per_mm(wavelength=SENTINEL1_WAVELENGTH):
+    """Phase scale 4π/λ in rad per mm of LOS displacement (the magnitude of :func:`mm_to_phase`'s factor).
+
+    >>> round(rad_per_mm(), 6)
+    0.226561
+    """
+    return 4.0 * np.pi / (wavelength * 1000.0)
+
+
 def half_wavelength_mm(wavelength=SENTINEL1_WAVELENGTH):
     """λ/2 in mm: the LOS displacement of one 2π phase cycle (27.7 mm for Sentinel-1)."""
     return wavelength * 1000.0 / 2.0
@@ -110,9 +119,20 @@ def format_date(date):
     return date.strftime(DATE_FORMAT)
 
 
+def day_numbers(dates, origin=None):
+    """Days (float64 array) of a sequence of ``datetime.date`` since ``origin`` (a date; default day 1 of year 1,
+    i.e. proleptic Gregorian ordinals) — the one place where calendar dates become a time axis.
+
+    >>> day_numbers([_dt.date(2020, 1, 3), _dt.date(2020, 1, 15)], origin=_dt.date(2020, 1, 1)).tolist()
+    [2.0, 14.0]
+    """
+    ordinals = np.fromiter((d.toordinal() for d in dates), dtype=np.float64)
+    return ordinals - origin.toordinal() if origin is not None else ordinals
+
+
 def days_since_first(dates):
     """Days from the first date (float64 array) of a sequence of ``datetime.date``."""
-    ordinals = np.array([d.toordinal() for d in dates], dtype=np.float64)
+    ordinals = day_numbers(dates)
     return ordinals - ordinals[0] if ordinals.size else ordinals
 
 
