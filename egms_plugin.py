@@ -10,6 +10,9 @@ PLUGIN_DIR = os.path.dirname(__file__)
 MENU = "&EGMS ground motion"
 LOG_TAG = "EGMS ground motion"
 
+GUI_PACKAGES = ("numpy", "pyqtgraph")
+"""What the time-series dock needs."""
+
 # Algorithms offered in the menu (dialogs open through Processing); the rest are in the Toolbox.
 MENU_ALGORITHMS = (
     "simulatestack",
@@ -25,11 +28,16 @@ MENU_ALGORITHMS = (
 
 class EgmsPlugin:
     def __init__(self, iface):
+        from .core import deps
+
         self.iface = iface
         self.provider = None
         self.actions = []
         self.toolbar = None
         self.gui_extensions = []
+        self.installer = None
+        # packages the user installed from the plugin earlier (see ui/installer.py) become importable
+        deps.activate(deps.packages_folder(QgsApplication.qgisSettingsDirPath()))
 
     # Called by QGIS (and by qgis_process, which calls nothing else): no GUI objects here.
     def initProcessing(self):  # noqa: N802
@@ -44,43 +52,85 @@ class EgmsPlugin:
             QgsMessageLog.logMessage(
                 "A Processing provider with id 'egms' is already registered (is the plugin installed twice?).",
                 LOG_TAG,
-                Qgis.Warning,
+                Qgis.MessageLevel.Warning,
             )
 
     def initGui(self):  # noqa: N802
-        from qgis.PyQt.QtGui import QIcon
-        from qgis.PyQt.QtWidgets import QAction
-
         self.initProcessing()
         self.toolbar = self.iface.addToolBar("EGMS ground motion")
         self.toolbar.setObjectName("EgmsGroundMotionToolbar")
+        self._add_menu_actions()
+        self._install_gui_extensions()
+        self._offer_missing_packages()
+
+    def _add_menu_actions(self):
+        """Menu (and toolbar) actions of the registered algorithms of :data:`MENU_ALGORITHMS` not yet added."""
+        from qgis.PyQt.QtGui import QIcon
+
+        from .compat import QAction
+
         icon = QIcon(os.path.join(PLUGIN_DIR, "resources", "icons", "egms.svg"))
+        present = {a.objectName() for a in self.actions}
         for alg_name in MENU_ALGORITHMS:
             alg = self.provider.algorithm(alg_name) if self.provider else None
-            if alg is None:
+            if alg is None or f"egms_{alg_name}" in present:
                 continue
             action = QAction(icon, alg.displayName() + "…", self.iface.mainWindow())
+            action.setObjectName(f"egms_{alg_name}")
             action.setToolTip(alg.shortDescription() or alg.displayName())
             action.triggered.connect(lambda _checked=False, a=f"egms:{alg_name}": self._open_dialog(a))
             self.iface.addPluginToMenu(MENU, action)
             self.actions.append(action)
             if alg_name in ("computevelocities", "importegms"):
                 self.toolbar.addAction(action)
-        self._install_gui_extensions()
 
     def _install_gui_extensions(self):
         """The time-series dock and layer tools (ui/), when their packages are importable."""
         from .core import deps
 
-        lacking = deps.missing(("numpy", "pyqtgraph"))
+        if self.gui_extensions:
+            return
+        lacking = deps.missing(GUI_PACKAGES)
         if lacking:
             QgsMessageLog.logMessage(
-                f"Time-series dock unavailable. {deps.install_message(lacking)}", LOG_TAG, Qgis.Warning
+                f"Time-series dock unavailable. {deps.install_message(lacking)}", LOG_TAG, Qgis.MessageLevel.Warning
             )
             return
         from .ui import install_gui
 
         self.gui_extensions.append(install_gui(self.iface, MENU, self.toolbar))
+
+    def missing_packages(self):
+        """Packages that some algorithm or the dock needs and QGIS' Python lacks."""
+        from .core import deps
+
+        needed = list(self.provider.missing_packages) if self.provider is not None else []
+        return needed + [p for p in deps.missing(GUI_PACKAGES) if p not in needed]
+
+    def _offer_missing_packages(self):
+        """A message-bar button that installs the missing packages (see ui/installer.py)."""
+        lacking = self.missing_packages()
+        if not lacking or self.iface is None or not hasattr(self.iface, "messageBar"):
+            return
+        from .ui.installer import PackageInstaller
+
+        parts = []
+        if self.provider is not None and self.provider.skipped:
+            parts.append(", ".join("egms:" + a for a in self.provider.skipped))
+        from .core import deps
+
+        if deps.missing(GUI_PACKAGES):
+            parts.append("the time-series dock")
+        what = " and ".join(parts) or "The plugin"
+        self.installer = PackageInstaller(self.iface, lacking, self._packages_installed, what)
+        self.installer.offer()
+
+    def _packages_installed(self):
+        """After an installation: register the algorithms and the dock that can work now, without a restart."""
+        if self.provider is not None:
+            self.provider.refreshAlgorithms()  # emits algorithmsLoaded: the toolbox shows the new ones
+            self._add_menu_actions()
+        self._install_gui_extensions()
 
     def _open_dialog(self, alg_id):
         import processing
@@ -88,6 +138,7 @@ class EgmsPlugin:
         processing.execAlgorithmDialog(alg_id)
 
     def unload(self):
+        self.installer = None
         for ext in self.gui_extensions:
             ext.unload()
         self.gui_extensions = []

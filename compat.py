@@ -1,0 +1,98 @@
+"""What differs between QGIS 3.22 … 4.x and Qt 5 / Qt 6, in one place.
+
+Everything else in the plugin writes the form that works everywhere (scoped enums
+such as ``Qt.MouseButton.LeftButton`` and ``Qgis.MessageLevel.Warning``, ``exec()``);
+only what has no common form is here:
+
+* ``QAction`` / ``QActionGroup`` live in QtWidgets on Qt 5 and in QtGui on Qt 6.
+* Field types: QGIS ≥ 3.38 takes and returns ``QMetaType.Type``; before, ``QVariant.Type``
+  (which PyQt6 no longer has).  :func:`make_field` and the ``is_*_type`` tests accept both.
+* Saving styles: :func:`save_default_style`, :func:`save_style_to_database` (the
+  forms of 3.22 are deprecated in later releases).
+"""
+
+from __future__ import annotations
+
+from qgis.core import Qgis, QgsField, QgsMapLayer
+
+try:
+    from qgis.PyQt.QtGui import QAction, QActionGroup  # Qt 6 (QGIS 4)
+except ImportError:
+    from qgis.PyQt.QtWidgets import QAction, QActionGroup  # Qt 5 (QGIS 3)
+
+__all__ = ["QAction", "QActionGroup", "field_type", "make_field", "is_integer_type", "is_double_type",
+           "is_bool_type", "save_default_style", "save_style_to_database", "QGIS_VERSION_INT"]
+
+QGIS_VERSION_INT = Qgis.versionInt() if hasattr(Qgis, "versionInt") else Qgis.QGIS_VERSION_INT
+_METATYPE_FIELDS = QGIS_VERSION_INT >= 33800
+
+
+def _types():
+    if _METATYPE_FIELDS:
+        from qgis.PyQt.QtCore import QMetaType
+
+        t = QMetaType.Type
+        return {"int": t.Int, "int64": t.LongLong, "uint": t.UInt, "uint64": t.ULongLong, "double": t.Double,
+                "string": t.QString, "bool": t.Bool, "date": t.QDate, "datetime": t.QDateTime}
+    from qgis.PyQt.QtCore import QVariant
+
+    v = QVariant  # qt5-only: QGIS < 3.38 runs on Qt 5, whose QVariant still has the type enum
+    return {"int": v.Int, "int64": v.LongLong, "uint": v.UInt, "uint64": v.ULongLong,  # qt5-only
+            "double": v.Double, "string": v.String, "bool": v.Bool, "date": v.Date,  # qt5-only
+            "datetime": v.DateTime}  # qt5-only
+
+
+_TYPES = _types()
+_INTEGER = {_TYPES[k] for k in ("int", "int64", "uint", "uint64")}
+
+
+def field_type(kind):
+    """The field type QgsField wants for ``kind``: "int", "int64", "double", "string", "bool", "date", "datetime"."""
+    return _TYPES[kind]
+
+
+def make_field(name, kind, type_name="", length=0, precision=0):
+    """A :class:`QgsField` named ``name`` of ``kind`` (see :func:`field_type`)."""
+    return QgsField(name, _TYPES[kind], type_name, length, precision)
+
+
+def _same(a, b):
+    try:
+        return a == b or int(a) == int(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def is_integer_type(value):
+    """True for an integer field type (``QgsField.type()``, either enum)."""
+    return any(_same(value, t) for t in _INTEGER)
+
+
+def is_double_type(value):
+    return _same(value, _TYPES["double"])
+
+
+def is_bool_type(value):
+    return _same(value, _TYPES["bool"])
+
+
+def save_default_style(layer):
+    """Save ``layer``'s style as its default (a ``.qml`` beside a raster); returns (message, ok).
+
+    Newer QGIS take the style categories (the argument-less form is deprecated); 3.22 has only that form.
+    """
+    try:
+        return layer.saveDefaultStyle(QgsMapLayer.StyleCategory.AllStyleCategories)
+    except TypeError:
+        return layer.saveDefaultStyle()
+
+
+def save_style_to_database(layer, name, description, use_as_default):
+    """Store ``layer``'s style in its data source (the GeoPackage's ``layer_styles``); returns an error text or "".
+
+    QGIS 3.44 deprecates ``saveStyleToDatabase`` for ``saveStyleToDatabaseV2``, which also never asks the user.
+    """
+    if hasattr(layer, "saveStyleToDatabaseV2"):
+        result = layer.saveStyleToDatabaseV2(name, description, use_as_default, "")
+        return "" if not isinstance(result, tuple) else (result[-1] or "")
+    return layer.saveStyleToDatabase(name, description, use_as_default, "") or ""
