@@ -19,8 +19,8 @@ setup:
 $(XDG_RUNTIME_DIR):
 	@mkdir -p $@ && chmod 700 $@
 
-# Core tests run without QGIS (pytest-qgis disabled); the rest use pytest-qgis offscreen,
-# the end-to-end ones call qgis_process through scripts/qgis_process.sh.
+# Core tests and the Qt 6 checks run without QGIS (pytest-qgis disabled); the rest use
+# pytest-qgis offscreen, the end-to-end ones call qgis_process through scripts/qgis_process.sh.
 test: lint | $(XDG_RUNTIME_DIR)
 	$(PY) -P -m pytest -p no:pytest_qgis tests/core
 	$(PY) -P -m pytest tests/qgis
@@ -43,12 +43,12 @@ bench: | $(XDG_RUNTIME_DIR)
 lint:
 	$(PY) -P -m ruff check .
 
-# A zip that QGIS' "Install from ZIP" accepts: egms_plugin/ inside, no tests or caches.
+# A zip that QGIS' "Install from ZIP" accepts: egms_plugin/ inside; no tests, test helpers, benchmarks, scripts.
 zip:
 	@mkdir -p $(BUILD)/dist
 	@rm -f $(BUILD)/dist/egms_plugin.zip
-	@git -C $(ROOT) archive --format=zip --prefix=egms_plugin/ -o $(BUILD)/dist/egms_plugin.zip HEAD \
-	  -- metadata.txt __init__.py egms_plugin.py core layers processing ui resources LICENSE README.md
+	@git -C $(ROOT) archive --format=zip --prefix=egms_plugin/ -o $(BUILD)/dist/egms_plugin.zip HEAD -- . \
+	  ':!tests' ':!testing' ':!bench' ':!scripts' ':!.ci' ':!Makefile' ':!pytest.ini' ':!ruff.toml' ':!.gitignore'
 	@echo "wrote $(BUILD)/dist/egms_plugin.zip"
 
 clean:

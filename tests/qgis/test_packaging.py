@@ -17,6 +17,10 @@ def test_zip_installs_and_registers(tmp_path):
         assert all(n.startswith("egms_plugin/") for n in names)
         assert "egms_plugin/metadata.txt" in names and "egms_plugin/__init__.py" in names
         assert not [n for n in names if "/tests/" in n or "__pycache__" in n or n.endswith(".pyc")]
+        assert not [n for n in names if n.startswith(("egms_plugin/testing/", "egms_plugin/bench/",
+                                                       "egms_plugin/scripts/"))]  # test-only code does not ship
+        for module in ("compat.py", "layers/styling.py", "core/psi/chain.py", "core/egms/importer.py", "ui/dock.py"):
+            assert f"egms_plugin/{module}" in names
         z.extractall(tmp_path / "plugins")
     # what "Install from ZIP" does: unpack into a plugins folder; qgis_process then finds the provider
     env = dict(os.environ, QGIS_PLUGINPATH=str(tmp_path / "plugins"), QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"),
