@@ -81,10 +81,6 @@ def quiet_removal(item):
     return item
 
 
-def series_colour(index):
-    return PALETTE[index % len(PALETTE)]
-
-
 def _faded(colour, alpha):
     c = QColor(colour)
     c.setAlpha(alpha)
