@@ -20,7 +20,6 @@ polygons.  Each click reads one feature by id after a limited spatial request
 
 from __future__ import annotations
 
-import html
 import os
 
 import numpy as np
@@ -54,10 +53,10 @@ from ..core.conventions import SENTINEL1_WAVELENGTH, half_wavelength_mm
 from ..layers import quality as layertools
 from ..layers.areas import AreaMeanTask
 from ..layers.query import SeriesLayer, is_point_layer
-from ..layers.series import prepare, summary_text
 from .export import with_suffix, write_csv
 from .maptool import POINT, POLYGON, RECTANGLE, SeriesMapTool
-from .plot import PALETTE, TimeSeriesPlot
+from .plot import TimeSeriesPlot
+from .selection import Selection
 
 TITLE = "Ground-motion time series"
 SETTINGS_GROUP = "egms_plugin/timeseries"
@@ -101,12 +100,8 @@ class TimeSeriesDock(QgsDockWidget):
         self.setObjectName("EgmsTimeSeriesDock")
         self.iface = iface
         self.canvas = iface.mapCanvas()
-        self.series = []  # Series, in plotting order
-        self.colours = {}  # Series.key() -> colour
-        self.references = {}  # layer id -> Series subtracted from that layer's series
-        self.plotted = []  # PlottedSeries currently drawn
+        self.selection = Selection()  # the series shown, their colours, the references
         self._bands = []  # QgsRubberBands on the canvas
-        self._reference_mode = False
         self._series_layers = {}  # layer id -> (field names, SeriesLayer)
         self._connections = []
         self.area_task = None  # the AreaMeanTask whose result the dock is waiting for
@@ -353,7 +348,7 @@ class TimeSeriesDock(QgsDockWidget):
         self.canvas.setMapTool(self.map_tool)
 
     def _on_reference_toggled(self, on):
-        self._reference_mode = on
+        self.selection.picking_reference = on
         if on:
             self.show_message("Select the reference: click a point or draw an area (in its layer).")
 
@@ -431,7 +426,7 @@ class TimeSeriesDock(QgsDockWidget):
                     for layer in layers]
         task = AreaMeanTask(requests, f"{TITLE}: mean of the points inside the {what}")
         task.setDependentLayers(layers)  # removing a layer cancels the task
-        reference = self._reference_mode
+        reference = self.selection.picking_reference
 
         def done(finished_task, ok):
             self._area_finished(finished_task, ok, what, cap, modifiers, reference)
@@ -504,10 +499,9 @@ class TimeSeriesDock(QgsDockWidget):
 
     def _use_selection(self, found, notes, modifiers, reference=None):
         """Plot ``found`` series (or take them as references); ``reference`` overrides the Reference button."""
-        if self._reference_mode if reference is None else reference:
+        if self.selection.picking_reference if reference is None else reference:
             if found:
-                for s in found:
-                    self.references[s.layer_id] = s
+                self.selection.set_references(found)
                 self.reference_action.setChecked(False)
                 names = ", ".join(s.label for s in found)
                 notes.insert(0, f"Reference: {names}.")
@@ -516,23 +510,10 @@ class TimeSeriesDock(QgsDockWidget):
             return
         add = bool(int(modifiers) & int(Qt.ShiftModifier))
         if found:
-            if not add:
-                self.series = []
-                self.colours = {}
-            for s in found:
-                if s.key() not in self.colours:
-                    self.series.append(s)
-                    used = set(self.colours.values())
-                    free = [c for c in PALETTE if c not in used]
-                    self.colours[s.key()] = free[0] if free else PALETTE[len(self.colours) % len(PALETTE)]
+            self.selection.show(found, add=add)
             self.replot()
-        self.show_message(" ".join(notes) if notes else self._status_text(), warning=bool(notes) and not found)
-
-    def _status_text(self):
-        n = len(self.series)
-        if not n:
-            return ""
-        return f"{n} series plotted" + (" (Shift+click to add more)." if n == 1 else ".")
+        self.show_message(" ".join(notes) if notes else self.selection.status_text(),
+                          warning=bool(notes) and not found)
 
     # ================================================================== plot
     def half_wavelength(self):
@@ -550,39 +531,26 @@ class TimeSeriesDock(QgsDockWidget):
 
     def replot(self):
         opts = self.plot_options()
-        self.plotted = [prepare(s, self.colours[s.key()], reference=self.references.get(s.layer_id),
-                                detrend=opts["detrend"], model=opts["model"], wavelength_m=opts["wavelength_m"])
-                        for s in self.series]
-        title = []
-        if self.references:
-            title.append("relative to " + ", ".join(r.label for r in self.references.values()))
-        if opts["detrend"]:
-            title.append("detrended")
-        self.plot.show_series(self.plotted, error_bars=opts["error_bars"], replica_mm=opts["replica_mm"],
-                              title="; ".join(title) or None)
-        layers = {s.layer_id for s in self.series}
-        self.summary.setText("<br>".join(
-            f"<span style='color:{p.colour}'>●</span> "
-            + html.escape(summary_text(p, label=p.series.point_id if len(layers) == 1 else p.label))
-            for p in self.plotted))
+        plotted = self.selection.prepare(detrend=opts["detrend"], model=opts["model"],
+                                         wavelength_m=opts["wavelength_m"])
+        self.plot.show_series(plotted, error_bars=opts["error_bars"], replica_mm=opts["replica_mm"],
+                              title=self.selection.caption(detrend=opts["detrend"]))
+        self.summary.setText(self.selection.summary_html())
         self._draw_highlights()
 
     def clear_series(self):
         self.cancel_area()
-        self.series, self.colours, self.plotted = [], {}, []
+        self.selection.clear()
         self.plot.clear()
         self.summary.setText("")
         self._draw_highlights()
         self.show_message("Cleared. Click a measurement point on the map.")
 
     def reset_reference(self):
-        self.references = {}
+        self.selection.reset_references()
         self.reference_action.setChecked(False)
         self.replot()
         self.show_message("Reference reset: series are shown as stored in their layers.")
-
-    def reference_label(self):
-        return ", ".join(r.label for r in self.references.values())
 
     # ================================================================== highlights
     def _remove_highlights(self):
@@ -608,10 +576,8 @@ class TimeSeriesDock(QgsDockWidget):
         """Mark the plotted points/areas on the map in their plot colours, the references in black."""
         self._remove_highlights()
         project = QgsProject.instance()
-        for s in self.series:
-            self._highlight(s, self.colours[s.key()], project)
-        for ref in self.references.values():
-            self._highlight(ref, "#000000", project, reference=True)
+        for series, colour, reference in self.selection.marks():
+            self._highlight(series, colour, project, reference=reference)
 
     def _highlight(self, series, colour, project, reference=False):
         layer = project.mapLayer(series.layer_id)
@@ -639,7 +605,7 @@ class TimeSeriesDock(QgsDockWidget):
 
     # ================================================================== export
     def _export_dialog(self, kind):
-        if not self.plotted:
+        if not self.selection.plotted:
             self.show_message("Nothing to export: plot a series first.", warning=True)
             return
         filters = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)", "csv": "CSV table (*.csv)"}
@@ -661,7 +627,7 @@ class TimeSeriesDock(QgsDockWidget):
             elif kind == "svg":
                 self.plot.export_svg(path)
             elif kind == "csv":
-                write_csv(path, self.plotted, reference_label=self.reference_label(),
+                write_csv(path, self.selection.plotted, reference_label=self.selection.reference_label(),
                           detrended=self.detrend_check.isChecked())
             else:
                 raise ValueError(f"unknown export type {kind!r}")
@@ -698,7 +664,7 @@ class TimeSeriesDock(QgsDockWidget):
 
     def on_project_cleared(self):
         self.cancel_area()
-        self.series, self.colours, self.plotted, self.references = [], {}, [], {}
+        self.selection.clear_all()
         self._series_layers = {}
         self.reference_action.setChecked(False)
         self.plot.clear()
@@ -712,12 +678,8 @@ class TimeSeriesDock(QgsDockWidget):
             self.cancel_area("Cancelled: a layer of the area was removed.")
         for layer_id in gone:
             self._series_layers.pop(layer_id, None)
-        if not any(s.layer_id in gone for s in self.series) and not gone & set(self.references):
-            return
-        self.series = [s for s in self.series if s.layer_id not in gone]
-        self.colours = {s.key(): self.colours[s.key()] for s in self.series}
-        self.references = {k: v for k, v in self.references.items() if k not in gone}
-        self.replot()
+        if self.selection.forget_layers(gone):
+            self.replot()
 
     def _on_dock_location(self, area):
         vertical = area in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea)
@@ -738,7 +700,7 @@ class TimeSeriesDock(QgsDockWidget):
         self._connections = []
         self.cancel_area()
         self._series_layers = {}
-        self.series, self.references, self.plotted = [], {}, []
+        self.selection.clear_all()
         self._remove_highlights()
         self.map_tool.reset()
         if self.canvas.mapTool() is self.map_tool:

@@ -2,7 +2,7 @@
 
 Imported only when the dock is created (pyqtgraph is never imported at plugin
 start-up).  :class:`TimeSeriesPlot` draws a list of
-:class:`~.series.PlottedSeries`; the pyqtgraph items of every series are kept
+:class:`~..layers.series.PlottedSeries`; the pyqtgraph items of every series are kept
 in :attr:`TimeSeriesPlot.drawn` so tests (and exports) read exactly what is
 shown.
 """
@@ -21,11 +21,6 @@ from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..layers.series import SECONDS_PER_DAY, from_timestamp
-
-PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#17becf", "#666666",
-           "#8c564b")
-"""Series colours, in order (shared with the map highlights): ColorBrewer Dark2 first — no red or blue,
-so a series never reads as the subsidence/uplift colours of the velocity map."""
 
 LEGEND_ROW = 18
 """Height of a legend row (px)."""

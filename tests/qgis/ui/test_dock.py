@@ -274,7 +274,7 @@ def test_detrend_removes_the_linear_model_trend(layer, dock, canvas):
     coef, _ = stats.fit_model(TRUTH[2], DATES, "linear")
     t = stats.egms_time(DATES)
     np.testing.assert_allclose(y, TRUTH[2] - (coef[0] * t + coef[1]), atol=1e-9)
-    assert abs(dock.plotted[0].statistics["mean_velocity"]) < 1e-9  # nothing left of the velocity
+    assert abs(dock.selection.plotted[0].statistics["mean_velocity"]) < 1e-9  # nothing left of the velocity
 
 
 def test_replicas_and_error_bars(layer, dock, canvas):
