@@ -23,10 +23,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from qgis.core import QgsApplication, QgsGeometry, QgsProject, QgsSettings, QgsWkbTypes
-from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsMapLayerComboBox, QgsRubberBand
+from qgis.core import QgsApplication, QgsGeometry, QgsProject, QgsSettings
+from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtGui import QColor, QIcon
+from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import (
     QAction,
     QActionGroup,
@@ -54,6 +54,7 @@ from ..layers import quality as layertools
 from ..layers.areas import AreaMeanTask
 from ..layers.query import SeriesLayer, is_point_layer
 from .export import with_suffix, write_csv
+from .highlights import MapHighlights
 from .maptool import POINT, POLYGON, RECTANGLE, SeriesMapTool
 from .plot import TimeSeriesPlot
 from .selection import Selection
@@ -101,10 +102,10 @@ class TimeSeriesDock(QgsDockWidget):
         self.iface = iface
         self.canvas = iface.mapCanvas()
         self.selection = Selection()  # the series shown, their colours, the references
-        self._bands = []  # QgsRubberBands on the canvas
         self._series_layers = {}  # layer id -> (field names, SeriesLayer)
         self._connections = []
         self.area_task = None  # the AreaMeanTask whose result the dock is waiting for
+        self.highlights = MapHighlights(self.canvas)
         self.map_tool = SeriesMapTool(self.canvas)
         self._build_ui()
         self._load_settings()
@@ -553,55 +554,13 @@ class TimeSeriesDock(QgsDockWidget):
         self.show_message("Reference reset: series are shown as stored in their layers.")
 
     # ================================================================== highlights
-    def _remove_highlights(self):
-        scene = self.canvas.scene()
-        for band in self._bands:
-            scene.removeItem(band)
-        self._bands = []
-
-    def _band(self, geometry_type, colour, width=2, icon=None, size=None, fill=None, line_style=None):
-        band = QgsRubberBand(self.canvas, geometry_type)
-        band.setColor(QColor(colour))
-        band.setWidth(width)
-        if icon is not None:
-            band.setIcon(icon)
-            band.setIconSize(size)
-        band.setFillColor(QColor(0, 0, 0, 0) if fill is None else fill)
-        if line_style is not None:
-            band.setLineStyle(line_style)
-        self._bands.append(band)
-        return band
-
     def _draw_highlights(self, *_args):
         """Mark the plotted points/areas on the map in their plot colours, the references in black."""
-        self._remove_highlights()
-        project = QgsProject.instance()
-        for series, colour, reference in self.selection.marks():
-            self._highlight(series, colour, project, reference=reference)
-
-    def _highlight(self, series, colour, project, reference=False):
-        layer = project.mapLayer(series.layer_id)
-        if layer is None or series.geometry is None:
-            return
-        if series.is_area:
-            fill = QColor(colour)
-            fill.setAlpha(35)
-            outline = self._band(QgsWkbTypes.PolygonGeometry, colour, width=2, fill=fill,
-                                 line_style=Qt.DashLine if reference else Qt.SolidLine)
-            outline.setToGeometry(series.geometry, layer)
-            if series.member_geometry is not None:
-                members = self._band(QgsWkbTypes.PointGeometry, colour, width=1, icon=QgsRubberBand.ICON_CIRCLE, size=5)
-                members.setToGeometry(series.member_geometry, layer)
-        else:
-            icon = QgsRubberBand.ICON_X if reference else QgsRubberBand.ICON_CIRCLE
-            halo = self._band(QgsWkbTypes.PointGeometry, "#ffffff", width=6, icon=icon, size=18)
-            halo.setToGeometry(series.geometry, layer)
-            band = self._band(QgsWkbTypes.PointGeometry, colour, width=3, icon=icon, size=18)
-            band.setToGeometry(series.geometry, layer)
+        self.highlights.show(self.selection.marks())
 
     def highlight_colours(self):
         """Colours of the map highlights (plotted series first; white halos left out), for tests and the demo."""
-        return [band.strokeColor().name() for band in self._bands if band.strokeColor().name() != "#ffffff"]
+        return self.highlights.colours()
 
     # ================================================================== export
     def _export_dialog(self, kind):
@@ -669,7 +628,7 @@ class TimeSeriesDock(QgsDockWidget):
         self.reference_action.setChecked(False)
         self.plot.clear()
         self.summary.setText("")
-        self._remove_highlights()
+        self.highlights.remove()
         self.show_message("New project: click a measurement point on the map.")
 
     def on_layers_removed(self, layer_ids):
@@ -686,7 +645,7 @@ class TimeSeriesDock(QgsDockWidget):
         self.splitter.setOrientation(Qt.Vertical if vertical else Qt.Horizontal)
 
     def _on_closed(self):
-        self._remove_highlights()
+        self.highlights.remove()
         if self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)
 
@@ -701,7 +660,7 @@ class TimeSeriesDock(QgsDockWidget):
         self.cancel_area()
         self._series_layers = {}
         self.selection.clear_all()
-        self._remove_highlights()
+        self.highlights.remove()
         self.map_tool.reset()
         if self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)

@@ -496,7 +496,7 @@ def test_install_gui_and_unload_remove_everything(qgis_iface, canvas, layer):
     assert canvas.mapTool() is d.map_tool and gui.action.isChecked()
     click(canvas, near(3))
     assert d.plot.drawn and d.highlight_colours()
-    bands = list(d._bands)
+    bands = list(d.highlights.bands)
     assert all(b.scene() is canvas.scene() for b in bands)
     gui.unload()
     assert toolbar.actions() == []
