@@ -97,12 +97,12 @@ def start():
         raise RuntimeError("the action did not open the dock")
     state["dock"] = dock
     window.resizeDocks([dock], [390], Qt.Vertical)
-    dock.layer_combo.setLayer(layer)
+    dock.panel.layer_combo.setLayer(layer)
     if dock.style_layer():
         log("styled by velocity: " + dock.message_text())
     else:
         log("velocity styling unavailable: " + dock.message_text())
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("cubic"))
+    dock.panel.model_combo.setCurrentIndex(dock.panel.model_combo.findData("cubic"))
     iface.mapCanvas().setExtent(layer.extent().buffered(60))
     iface.mapCanvas().refresh()
     QTimer.singleShot(2500, click_points)
@@ -140,7 +140,7 @@ def click_points():
     QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, pixel_of(stable[3]))
     log("clicked: " + " | ".join(d.plotted.label for d in dock.plot.drawn))
     log("dock says: " + dock.message_text())
-    for line in re.sub(r"<[^>]+>", "", dock.summary.text().replace("<br>", "\n")).splitlines():
+    for line in re.sub(r"<[^>]+>", "", dock.panel.summary.text().replace("<br>", "\n")).splitlines():
         log("  " + line)
     if len(dock.plot.drawn) != 2:
         raise RuntimeError(f"expected 2 plotted series, got {len(dock.plot.drawn)}")

@@ -66,7 +66,7 @@ def test_real_points_plot_their_series_and_the_published_statistics(egms_layer, 
     dock = dock_module.TimeSeriesDock(qgis_iface)
     try:
         dock.activate_tool()
-        dock.radius_spin.setValue(1)  # real points can sit a pixel apart: take the one under the cursor
+        dock.panel.radius_spin.setValue(1)  # real points can sit a pixel apart: take the one under the cursor
         checked = 0
         for row in rows[::6]:
             record = dict(zip(header, row))
