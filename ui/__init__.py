@@ -18,7 +18,8 @@ class GuiInstallation:
 
     def __init__(self, iface, menu, toolbar):
         from qgis.PyQt.QtGui import QIcon
-        from qgis.PyQt.QtWidgets import QAction
+
+        from .compat import QAction
 
         self.iface = iface
         self.menu = menu
@@ -43,7 +44,7 @@ class GuiInstallation:
 
             self.dock = TimeSeriesDock(self.iface)
             self.dock.map_tool.setAction(self.action)
-            self.iface.addDockWidget(Qt.BottomDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.setUserVisible(True)
         self.dock.raise_()
         self.dock.activate_tool()

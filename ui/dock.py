@@ -164,7 +164,7 @@ class TimeSeriesDock(QgsDockWidget):
                         "select a layer of measurement points with a displacement time series.")
         return [layer], ""
 
-    def on_point_clicked(self, map_point, modifiers=Qt.NoModifier):
+    def on_point_clicked(self, map_point, modifiers=Qt.KeyboardModifier.NoModifier):
         self.cancel_area()  # a new selection replaces an area still being read
         layers, problem = self._target_layers()
         if problem:
@@ -191,10 +191,10 @@ class TimeSeriesDock(QgsDockWidget):
             found.append(series)
         self._use_selection(found, notes, modifiers)
 
-    def on_rectangle_selected(self, rect, modifiers=Qt.NoModifier):
+    def on_rectangle_selected(self, rect, modifiers=Qt.KeyboardModifier.NoModifier):
         self._on_area(QgsGeometry.fromRect(rect), "rectangle", modifiers, is_rectangle=True)
 
-    def on_polygon_selected(self, polygon, modifiers=Qt.NoModifier):
+    def on_polygon_selected(self, polygon, modifiers=Qt.KeyboardModifier.NoModifier):
         self._on_area(polygon, "polygon", modifiers)
 
     def _on_area(self, area, what, modifiers, is_rectangle=False):
@@ -288,7 +288,7 @@ class TimeSeriesDock(QgsDockWidget):
                 self.replot()
             self.show_message(" ".join(notes) if notes else "", warning=not found)
             return
-        add = bool(int(modifiers) & int(Qt.ShiftModifier))
+        add = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
         if found:
             self.selection.show(found, add=add)
             self.replot()
@@ -407,7 +407,7 @@ class TimeSeriesDock(QgsDockWidget):
             self.replot()
 
     def _on_dock_location(self, area):
-        self.panel.set_vertical(area in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea))
+        self.panel.set_vertical(area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea))
 
     def _on_closed(self):
         self.highlights.remove()

@@ -62,13 +62,13 @@ class MapHighlights:
             fill = QColor(colour)
             fill.setAlpha(35)
             outline = self._band(QgsWkbTypes.PolygonGeometry, colour, width=2, fill=fill,
-                                 line_style=Qt.DashLine if reference else Qt.SolidLine)
+                                 line_style=Qt.PenStyle.DashLine if reference else Qt.PenStyle.SolidLine)
             outline.setToGeometry(series.geometry, layer)
             if series.member_geometry is not None:
-                members = self._band(QgsWkbTypes.PointGeometry, colour, width=1, icon=QgsRubberBand.ICON_CIRCLE, size=5)
+                members = self._band(QgsWkbTypes.PointGeometry, colour, width=1, icon=QgsRubberBand.IconType.ICON_CIRCLE, size=5)
                 members.setToGeometry(series.member_geometry, layer)
         else:  # a ring (a cross for a reference) on a white halo
-            icon = QgsRubberBand.ICON_X if reference else QgsRubberBand.ICON_CIRCLE
+            icon = QgsRubberBand.IconType.ICON_X if reference else QgsRubberBand.IconType.ICON_CIRCLE
             halo = self._band(QgsWkbTypes.PointGeometry, HALO_COLOUR, width=6, icon=icon, size=18)
             halo.setToGeometry(series.geometry, layer)
             band = self._band(QgsWkbTypes.PointGeometry, colour, width=3, icon=icon, size=18)

@@ -16,8 +16,6 @@ from qgis.gui import QgsCollapsibleGroupBox, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import (
-    QAction,
-    QActionGroup,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -37,6 +35,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.conventions import SENTINEL1_WAVELENGTH, half_wavelength_mm
+from .compat import QAction, QActionGroup, point_layer_filter
 from .maptool import POINT, POLYGON, RECTANGLE
 from .plot import TimeSeriesPlot
 from .settings import set_setting, setting
@@ -60,12 +59,6 @@ def _theme_icon(name):
     return QgsApplication.getThemeIcon(name)
 
 
-def _point_layer_filter():
-    from qgis.core import QgsMapLayerProxyModel
-
-    return QgsMapLayerProxyModel.PointLayer
-
-
 class TimeSeriesPanel(QWidget):
     """The dock's widget.  Its parts, for the dock to connect: :attr:`mode_actions` (mode → QAction),
     :attr:`reference_action`, :attr:`reset_reference_action`, :attr:`clear_action`, :attr:`export_actions`
@@ -82,7 +75,7 @@ class TimeSeriesPanel(QWidget):
         outer.setSpacing(3)
         outer.addWidget(self._build_toolbar())
         outer.addLayout(self._build_message_row())
-        self.splitter = QSplitter(Qt.Horizontal, self)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self._build_plot_area(self.splitter))
         self.splitter.addWidget(self._build_side_panel(self.splitter))
         self.splitter.setStretchFactor(0, 4)
@@ -93,7 +86,7 @@ class TimeSeriesPanel(QWidget):
     def _build_toolbar(self):
         self.toolbar = QToolBar(self)
         self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         group = QActionGroup(self)
         self.mode_actions = {}
         for mode, icon, text, tip in MODES:
@@ -121,8 +114,8 @@ class TimeSeriesPanel(QWidget):
         export_button = QToolButton(self.toolbar)
         export_button.setText("Export")
         export_button.setIcon(_theme_icon("/mActionFileSave.svg"))
-        export_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        export_button.setPopupMode(QToolButton.InstantPopup)
+        export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         export_button.setMenu(export_menu)
         self.toolbar.addWidget(export_button)
         return self.toolbar
@@ -132,7 +125,7 @@ class TimeSeriesPanel(QWidget):
         row.setSpacing(6)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row.addWidget(self.message, 1)
         self.progress_bar = QProgressBar(self)  # an area being read (AreaMeanTask)
         self.progress_bar.setRange(0, 100)
@@ -143,7 +136,7 @@ class TimeSeriesPanel(QWidget):
         self.cancel_button = QToolButton(self)
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip("Stop reading the points of the area")
-        self.cancel_button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.cancel_button.setAutoRaise(True)
         self.cancel_button.setVisible(False)
         row.addWidget(self.cancel_button)
@@ -157,9 +150,9 @@ class TimeSeriesPanel(QWidget):
         layout.addWidget(self.plot, 1)
         self.summary = QLabel(left)
         self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.RichText)
-        self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.summary)
         return left
 
@@ -218,7 +211,7 @@ class TimeSeriesPanel(QWidget):
         form = QFormLayout(tools)
         form.setContentsMargins(6, 4, 6, 4)
         self.layer_combo = QgsMapLayerComboBox(tools)
-        self.layer_combo.setFilters(_point_layer_filter())
+        self.layer_combo.setFilters(point_layer_filter())
         form.addRow(self.layer_combo)
         self.style_button = QPushButton("Style by velocity", tools)
         self.style_button.setToolTip("Diverging colours symmetric around 0, ± the 98th percentile of |v|, mm/yr")
@@ -308,4 +301,4 @@ class TimeSeriesPanel(QWidget):
 
     def set_vertical(self, vertical):
         """Plot above the side panel (dock at the left or right of the window) or beside it."""
-        self.splitter.setOrientation(Qt.Vertical if vertical else Qt.Horizontal)
+        self.splitter.setOrientation(Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal)

@@ -127,15 +127,15 @@ def pixel(canvas, point):
     return QPoint(int(round(p.x())), int(round(p.y())))
 
 
-def click(canvas, point, modifiers=Qt.NoModifier, button=Qt.LeftButton):
+def click(canvas, point, modifiers=Qt.KeyboardModifier.NoModifier, button=Qt.MouseButton.LeftButton):
     QTest.mouseClick(canvas.viewport(), button, modifiers, pixel(canvas, point))
 
 
-def drag(canvas, a, b, modifiers=Qt.NoModifier, dock=None):
+def drag(canvas, a, b, modifiers=Qt.KeyboardModifier.NoModifier, dock=None):
     """Press at ``a``, move and release at ``b``; with ``dock``, wait until the area it selected is plotted."""
-    QTest.mousePress(canvas.viewport(), Qt.LeftButton, modifiers, pixel(canvas, a))
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, modifiers, pixel(canvas, a))
     QTest.mouseMove(canvas.viewport(), pixel(canvas, b))
-    QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, modifiers, pixel(canvas, b))
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, modifiers, pixel(canvas, b))
     if dock is not None:
         wait_for_area(dock)
 
@@ -176,7 +176,7 @@ def test_click_plots_the_nearest_points_series(layer, dock, canvas):
 
 def test_shift_click_adds_and_plain_click_replaces(layer, dock, canvas):
     click(canvas, near(12))
-    click(canvas, near(18), Qt.ShiftModifier)
+    click(canvas, near(18), Qt.KeyboardModifier.ShiftModifier)
     ids = [d.plotted.series.point_id for d in dock.plot.drawn]
     assert ids == ["p12", "p18"]
     for (_x, y), k in zip(plotted_arrays(dock), (12, 18)):
@@ -213,7 +213,7 @@ def test_polygon_plots_mean_of_the_points_inside(layer, dock, canvas):
     # a triangle around points 0, 1, 5 (not 6)
     for p in (QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 160, Y0 - 50), QgsPointXY(X0 - 50, Y0 + 160)):
         click(canvas, p)
-    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.RightButton)
+    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.MouseButton.RightButton)
     wait_for_area(dock)
     drawn = dock.plot.drawn[0]
     assert sorted(drawn.plotted.series.fids) == [1, 2, 6]
@@ -297,7 +297,7 @@ def test_replicas_and_error_bars(layer, dock, canvas):
 def test_export_csv_png_svg(layer, dock, canvas, tmp_path):
     dock.panel.model_combo.setCurrentIndex(dock.panel.model_combo.findData("linear"))
     click(canvas, near(3))
-    click(canvas, near(9), Qt.ShiftModifier)
+    click(canvas, near(9), Qt.KeyboardModifier.ShiftModifier)
     path = dock.export(str(tmp_path / "series.csv"))
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
     assert len(rows) == 2 * len(DATES)
@@ -581,7 +581,7 @@ def test_plugin_gui_imports_pyqtgraph_only_when_the_dock_opens():
         print("after open", "pyqtgraph" in sys.modules, gui.dock is not None)
         plugin.unload()
         from qgis.PyQt.QtCore import QCoreApplication, QEvent
-        QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # the dock's deleteLater
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the dock's deleteLater
         after = project.receivers(project.cleared), project.receivers(project.layersWillBeRemoved)
         print("receivers", before == after, before, after)
     """)
@@ -723,10 +723,10 @@ def test_cancel_button_stops_the_area(layer, dock, canvas, monkeypatch):
     dock.set_mode("polygon")
     for p in (QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 160, Y0 - 50), QgsPointXY(X0 - 50, Y0 + 160)):
         click(canvas, p)
-    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.RightButton)
+    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.MouseButton.RightButton)
     hold.wait_reached()
     task = dock.area_task
-    QTest.mouseClick(dock.panel.cancel_button, Qt.LeftButton)
+    QTest.mouseClick(dock.panel.cancel_button, Qt.MouseButton.LeftButton)
     assert dock.area_task is None and task.isCanceled() and not dock.panel.progress_bar.isVisible()
     assert "Cancelled" in dock.message_text()
     hold.release()
@@ -784,7 +784,7 @@ def test_unloading_while_an_area_is_read_is_clean(qgis_iface, canvas, layer, mon
     hold.wait_reached()
     task = d.area_task
     gui.unload()
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert sip.isdeleted(d)  # the dock is gone while its task still runs
     hold.release()
     wait_for_task_end(task)
@@ -807,7 +807,7 @@ def gpkg_layer(canvas, qgis_iface, tmp_path):
     path = str(tmp_path / "points.gpkg")
     error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV2(memory, path, QgsCoordinateTransformContext(),
                                                                    options)
-    assert error == QgsVectorFileWriter.NoError, message
+    assert error == QgsVectorFileWriter.WriterError.NoError, message
     lyr = QgsVectorLayer(f"{path}|layername=points", "gpkg points", "ogr")
     assert lyr.isValid() and lyr.featureCount() == 20
     QgsProject.instance().addMapLayer(lyr)
@@ -892,7 +892,7 @@ def test_geopackage_clicks_use_the_rtree_and_find_the_same_point(canvas, tmp_pat
     path = str(tmp_path / "dense.gpkg")
     error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV2(memory, path, QgsCoordinateTransformContext(),
                                                                    options)
-    assert error == QgsVectorFileWriter.NoError, message
+    assert error == QgsVectorFileWriter.WriterError.NoError, message
     lyr = QgsVectorLayer(f"{path}|layername=points", "dense gpkg", "ogr")
     assert lyr.isValid()
     QgsProject.instance().addMapLayer(lyr)

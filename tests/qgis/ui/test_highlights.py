@@ -44,7 +44,7 @@ def test_points_areas_and_references(qgis_canvas, layer):
     assert [b.strokeColor().name() for b in bands] == [HALO_COLOUR, "#1b9e77", "#d95f02", "#d95f02", HALO_COLOUR,
                                                        "#000000"]
     assert marks.colours() == ["#1b9e77", "#d95f02", "#d95f02", "#000000"]
-    assert bands[1].icon() == QgsRubberBand.ICON_CIRCLE and bands[5].icon() == QgsRubberBand.ICON_X
+    assert bands[1].icon() == QgsRubberBand.IconType.ICON_CIRCLE and bands[5].icon() == QgsRubberBand.IconType.ICON_X
     assert bands[2].fillColor().alpha() == 35 and bands[3].numberOfVertices() == 2
     marks.remove()
     assert marks.bands == [] and all(b.scene() is None for b in bands)
