@@ -21,6 +21,7 @@ from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..layers.series import SECONDS_PER_DAY, from_timestamp
+from .selection import PALETTE as PALETTE  # the series colours, importable from here as before
 
 LEGEND_ROW = 18
 """Height of a legend row (px)."""
