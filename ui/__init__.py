@@ -1,4 +1,5 @@
-"""GUI of the plugin: the time-series dock, its map tool, plot and layer styling.
+"""GUI of the plugin: the time-series dock (:mod:`.dock`, with :mod:`.panel`, :mod:`.selection`,
+:mod:`.highlights`, :mod:`.settings`), its map tool (:mod:`.maptool`), plot (:mod:`.plot`) and exports.
 
 :func:`install_gui` adds the "Ground-motion time series" action (menu and
 toolbar); the dock itself — and pyqtgraph with it — is created the first time
