@@ -96,13 +96,13 @@ def start():
     if dock is None:
         raise RuntimeError("the action did not open the dock")
     state["dock"] = dock
-    window.resizeDocks([dock], [390], Qt.Vertical)
-    dock.layer_combo.setLayer(layer)
+    window.resizeDocks([dock], [390], Qt.Orientation.Vertical)
+    dock.panel.layer_combo.setLayer(layer)
     if dock.style_layer():
         log("styled by velocity: " + dock.message_text())
     else:
         log("velocity styling unavailable: " + dock.message_text())
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("cubic"))
+    dock.panel.model_combo.setCurrentIndex(dock.panel.model_combo.findData("cubic"))
     iface.mapCanvas().setExtent(layer.extent().buffered(60))
     iface.mapCanvas().refresh()
     QTimer.singleShot(2500, click_points)
@@ -136,11 +136,11 @@ def click_points():
     dock = state["dock"]
     moving, stable = pick_points(state["layer"])
     state["moving"] = moving
-    QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, pixel_of(moving[3]))
-    QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, pixel_of(stable[3]))
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pixel_of(moving[3]))
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, pixel_of(stable[3]))
     log("clicked: " + " | ".join(d.plotted.label for d in dock.plot.drawn))
     log("dock says: " + dock.message_text())
-    for line in re.sub(r"<[^>]+>", "", dock.summary.text().replace("<br>", "\n")).splitlines():
+    for line in re.sub(r"<[^>]+>", "", dock.panel.summary.text().replace("<br>", "\n")).splitlines():
         log("  " + line)
     if len(dock.plot.drawn) != 2:
         raise RuntimeError(f"expected 2 plotted series, got {len(dock.plot.drawn)}")
@@ -171,10 +171,10 @@ def draw_area():
     dock.set_mode("rectangle")
     centre = pixel_of(state["moving"][3])
     a, b = centre - QPoint(40, 40), centre + QPoint(40, 40)
-    QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, a)
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, a)
     QTest.mouseMove(canvas.viewport(), b)
     state["area_started"] = time.perf_counter()
-    QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, b)
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, b)
     log(f"rectangle drawn (GUI thread back after {1000 * (time.perf_counter() - state['area_started']):.0f} ms): "
         + dock.message_text())
     dock.grab().save(os.path.join(OUT, "dock_reading.png"))  # the progress bar and Cancel while the task runs

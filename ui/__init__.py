@@ -1,4 +1,5 @@
-"""GUI of the plugin: the time-series dock, its map tool, plot and layer styling.
+"""GUI of the plugin: the time-series dock (:mod:`.dock`, with :mod:`.panel`, :mod:`.selection`,
+:mod:`.highlights`, :mod:`.settings`), its map tool (:mod:`.maptool`), plot (:mod:`.plot`) and exports.
 
 :func:`install_gui` adds the "Ground-motion time series" action (menu and
 toolbar); the dock itself — and pyqtgraph with it — is created the first time
@@ -18,7 +19,8 @@ class GuiInstallation:
 
     def __init__(self, iface, menu, toolbar):
         from qgis.PyQt.QtGui import QIcon
-        from qgis.PyQt.QtWidgets import QAction
+
+        from .compat import QAction
 
         self.iface = iface
         self.menu = menu
@@ -43,7 +45,7 @@ class GuiInstallation:
 
             self.dock = TimeSeriesDock(self.iface)
             self.dock.map_tool.setAction(self.action)
-            self.iface.addDockWidget(Qt.BottomDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.setUserVisible(True)
         self.dock.raise_()
         self.dock.activate_tool()

@@ -1,96 +1,57 @@
 """The "Ground-motion time series" dock: click measurement points, read their displacement history.
 
-The dock owns the state (plotted series, references, highlights, settings);
-its :class:`~.maptool.SeriesMapTool` only reports clicks, rectangles and
-polygons.  Each click reads one feature by id after a limited spatial request
-(:mod:`.layerquery`), so a click costs the same on a layer of 100 or 10⁷ points.
+The dock owns the state and the logic; its parts each do one thing:
+
+* :class:`~.panel.TimeSeriesPanel` — the widgets (toolbar, plot, summary, options), kept in step with the
+  saved settings (:mod:`.settings`);
+* :class:`~.selection.Selection` — which series are shown, in which colours, and the reference of each layer
+  (plain Python);
+* :class:`~.highlights.MapHighlights` — the marks of the shown series and references on the map;
+* :class:`~.maptool.SeriesMapTool` — only reports clicks, rectangles and polygons.
+
+Each click reads one feature by id after a limited spatial request
+(:mod:`..layers.query`), so a click costs the same on a layer of 100 or 10⁷ points.
 
 * Click: the nearest point within the search radius in the active layer, or with
   "All layers" the nearest point of every visible layer with date fields.
   Shift+click adds series; a rectangle or polygon plots the mean of the points
   inside with a ± 1σ band and the count.  Areas are read and averaged in a
-  ``QgsTask`` (:mod:`.areatask`): the dock shows its progress and a Cancel button,
+  ``QgsTask`` (:mod:`..layers.areas`): the dock shows its progress and a Cancel button,
   and any new selection cancels an area still being read.
 * Reference: the next point/area becomes the reference of its layer; its series
   is subtracted from every series of that layer (reset to go back).
 * Model (linear/quadratic/cubic + seasonal), velocity ± std etc. come from
-  :mod:`..core.stats` (the code of ``egms:fittimeseries``); replicas at ± λ/2.
+  :mod:`..core.egms.stats` (the code of ``egms:fittimeseries``); replicas at ± λ/2.
 * Export PNG/SVG/CSV; layer tools: velocity styling and an undoable quality filter.
+
+The dock connects every signal through :meth:`TimeSeriesDock._connect` and
+:meth:`TimeSeriesDock.teardown` (plugin unload) disconnects them all.
 """
 
 from __future__ import annotations
 
-import html
 import os
 
 import numpy as np
-from qgis.core import QgsApplication, QgsGeometry, QgsProject, QgsSettings, QgsWkbTypes
-from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsMapLayerComboBox, QgsRubberBand
+from qgis.core import QgsApplication, QgsGeometry, QgsProject
+from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtGui import QColor, QIcon
-from qgis.PyQt.QtWidgets import (
-    QAction,
-    QActionGroup,
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QMenu,
-    QProgressBar,
-    QPushButton,
-    QSizePolicy,
-    QSpinBox,
-    QSplitter,
-    QToolBar,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qgis.PyQt.QtWidgets import QFileDialog
 
-from ..core.conventions import SENTINEL1_WAVELENGTH, half_wavelength_mm
 from ..layers import quality as layertools
 from ..layers.areas import AreaMeanTask
 from ..layers.query import SeriesLayer, is_point_layer
-from ..layers.series import prepare, summary_text
 from .export import with_suffix, write_csv
-from .maptool import POINT, POLYGON, RECTANGLE, SeriesMapTool
-from .plot import PALETTE, TimeSeriesPlot
+from .highlights import MapHighlights
+from .maptool import POINT, SeriesMapTool
+from .panel import TimeSeriesPanel
+from .selection import Selection
+from .settings import SETTINGS_GROUP, set_setting, setting
+
+__all__ = ["TimeSeriesDock", "TITLE", "SETTINGS_GROUP"]
 
 TITLE = "Ground-motion time series"
-SETTINGS_GROUP = "egms_plugin/timeseries"
-DEFAULTS = {
-    "radius_px": 8,
-    "all_layers": False,
-    "model": "",
-    "error_bars": False,
-    "replicas": False,
-    "replica_mm": round(half_wavelength_mm(), 2),
-    "detrend": False,
-    "area_cap": 5000,
-    "mode": POINT,
-    "min_coherence": 0.7,
-    "max_rmse": 5.0,
-}
-MODEL_CHOICES = (("", "No model"), ("linear", "Linear + seasonal"), ("quadratic", "Quadratic + seasonal"),
-                 ("cubic", "Cubic + seasonal"))
 DATE_NAMES = "YYYYMMDD, DYYYYMMDD or D_YYYYMMDD"
-ICON_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icons")
-
-
-def setting(key):
-    default = DEFAULTS[key]
-    return QgsSettings().value(f"{SETTINGS_GROUP}/{key}", default, type(default))
-
-
-def set_setting(key, value):
-    QgsSettings().setValue(f"{SETTINGS_GROUP}/{key}", value)
-
-
-def _theme_icon(name):
-    return QgsApplication.getThemeIcon(name)
 
 
 class TimeSeriesDock(QgsDockWidget):
@@ -101,18 +62,19 @@ class TimeSeriesDock(QgsDockWidget):
         self.setObjectName("EgmsTimeSeriesDock")
         self.iface = iface
         self.canvas = iface.mapCanvas()
-        self.series = []  # Series, in plotting order
-        self.colours = {}  # Series.key() -> colour
-        self.references = {}  # layer id -> Series subtracted from that layer's series
-        self.plotted = []  # PlottedSeries currently drawn
-        self._bands = []  # QgsRubberBands on the canvas
-        self._reference_mode = False
+        self.selection = Selection()  # the series shown, their colours, the references
         self._series_layers = {}  # layer id -> (field names, SeriesLayer)
-        self._connections = []
+        self._connections = []  # (signal, slot) of every connection the dock made, undone in teardown()
         self.area_task = None  # the AreaMeanTask whose result the dock is waiting for
+        self.highlights = MapHighlights(self.canvas)
         self.map_tool = SeriesMapTool(self.canvas)
-        self._build_ui()
-        self._load_settings()
+        self.panel = TimeSeriesPanel(self)
+        self.plot = self.panel.plot
+        self.setWidget(self.panel)
+        self.panel.load_settings()
+        mode = setting("mode")
+        self.set_mode(mode if mode in self.panel.mode_actions else POINT)
+        self._connect_panel()
         self._connect(self.map_tool.pointClicked, self.on_point_clicked)
         self._connect(self.map_tool.rectangleSelected, self.on_rectangle_selected)
         self._connect(self.map_tool.polygonSelected, self.on_polygon_selected)
@@ -129,206 +91,20 @@ class TimeSeriesDock(QgsDockWidget):
         self.show_message("Click a measurement point on the map (Shift+click adds a series; draw a rectangle or "
                           "polygon for the mean of an area).")
 
-    # ================================================================== UI
-    def _build_ui(self):
-        body = QWidget(self)
-        outer = QVBoxLayout(body)
-        outer.setContentsMargins(4, 2, 4, 4)
-        outer.setSpacing(3)
-
-        self.toolbar = QToolBar(body)
-        self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        group = QActionGroup(self)
-        self.mode_actions = {}
-        for mode, icon, text, tip in (
-            (POINT, "/mActionIdentify.svg", "Point", "Click: the nearest point (Shift+click adds a series)"),
-            (RECTANGLE, "/mActionSelectRectangle.svg", "Rectangle", "Drag a rectangle: mean of the points inside"),
-            (POLYGON, "/mActionSelectPolygon.svg", "Polygon",
-             "Click vertices, right click or double click to close: mean of the points inside"),
-        ):
-            action = QAction(_theme_icon(icon), text, self)
-            action.setToolTip(tip)
-            action.setCheckable(True)
-            action.triggered.connect(lambda _c=False, m=mode: self.set_mode(m))
-            group.addAction(action)
-            self.toolbar.addAction(action)
-            self.mode_actions[mode] = action
-        self.toolbar.addSeparator()
-        self.reference_action = QAction(QIcon(os.path.join(ICON_DIR, "timeseries.svg")), "Reference", self)
-        self.reference_action.setCheckable(True)
-        self.reference_action.setToolTip("The next point or area you select becomes the reference of its layer: "
-                                         "its series is subtracted from that layer's series")
-        self.reference_action.toggled.connect(self._on_reference_toggled)
-        self.toolbar.addAction(self.reference_action)
-        self.reset_reference_action = QAction(_theme_icon("/mActionUndo.svg"), "Reset reference", self)
-        self.reset_reference_action.triggered.connect(self.reset_reference)
-        self.toolbar.addAction(self.reset_reference_action)
-        self.toolbar.addSeparator()
-        self.clear_action = QAction(_theme_icon("/mActionDeselectAll.svg"), "Clear", self)
-        self.clear_action.setToolTip("Remove every series from the plot and the map")
-        self.clear_action.triggered.connect(self.clear_series)
-        self.toolbar.addAction(self.clear_action)
-        export_menu = QMenu(self)
-        self.export_png_action = export_menu.addAction("Plot as PNG…", lambda: self._export_dialog("png"))
-        self.export_svg_action = export_menu.addAction("Plot as SVG…", lambda: self._export_dialog("svg"))
-        self.export_csv_action = export_menu.addAction("Series as CSV…", lambda: self._export_dialog("csv"))
-        export_button = QToolButton(self.toolbar)
-        export_button.setText("Export")
-        export_button.setIcon(_theme_icon("/mActionFileSave.svg"))
-        export_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        export_button.setPopupMode(QToolButton.InstantPopup)
-        export_button.setMenu(export_menu)
-        self.toolbar.addWidget(export_button)
-        outer.addWidget(self.toolbar)
-
-        message_row = QHBoxLayout()
-        message_row.setSpacing(6)
-        self.message = QLabel(body)
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        message_row.addWidget(self.message, 1)
-        self.progress_bar = QProgressBar(body)  # an area being read (AreaMeanTask)
-        self.progress_bar.setRange(0, 100)
-        self.progress_bar.setFixedWidth(150)
-        self.progress_bar.setMaximumHeight(16)
-        self.progress_bar.setVisible(False)
-        message_row.addWidget(self.progress_bar)
-        self.cancel_button = QToolButton(body)
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Stop reading the points of the area")
-        self.cancel_button.setToolButtonStyle(Qt.ToolButtonTextOnly)
-        self.cancel_button.setAutoRaise(True)
-        self.cancel_button.clicked.connect(lambda _c=False: self.cancel_area("Cancelled: the area was not averaged."))
-        self.cancel_button.setVisible(False)
-        message_row.addWidget(self.cancel_button)
-        outer.addLayout(message_row)
-
-        self.splitter = QSplitter(Qt.Horizontal, body)
-        left = QWidget(self.splitter)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = TimeSeriesPlot(left)
-        left_layout.addWidget(self.plot, 1)
-        self.summary = QLabel(left)
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.RichText)
-        self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        left_layout.addWidget(self.summary)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self._build_side_panel(self.splitter))
-        self.splitter.setStretchFactor(0, 4)
-        self.splitter.setStretchFactor(1, 1)
-        outer.addWidget(self.splitter, 1)
-        self.setWidget(body)
-
-    def _build_side_panel(self, parent):
-        panel = QWidget(parent)
-        layout = QVBoxLayout(panel)
-        layout.setContentsMargins(4, 0, 0, 0)
-        display = QgsCollapsibleGroupBox("Display", panel)
-        form = QFormLayout(display)
-        form.setContentsMargins(6, 4, 6, 4)
-        self.model_combo = QComboBox(display)
-        for key, text in MODEL_CHOICES:
-            self.model_combo.addItem(text, key)
-        self.model_combo.setToolTip("Model fitted by least squares (the EGMS statistics recipe, as egms:fittimeseries)")
-        form.addRow("Model", self.model_combo)
-        self.error_bars_check = QCheckBox("Error bars (± rmse)", display)
-        form.addRow(self.error_bars_check)
-        replica_row = QHBoxLayout()
-        self.replicas_check = QCheckBox("Replicas ±", display)
-        self.replicas_check.setToolTip("Copies of each series shifted by ± λ/2 (one phase cycle): "
-                                       "where an unwrapping error would put the points")
-        self.replica_spin = QDoubleSpinBox(display)
-        self.replica_spin.setRange(0.1, 500.0)
-        self.replica_spin.setDecimals(2)
-        self.replica_spin.setSuffix(" mm")
-        self.replica_spin.setToolTip("λ/2: 27.73 mm for Sentinel-1 (C band)")
-        replica_row.addWidget(self.replicas_check)
-        replica_row.addWidget(self.replica_spin, 1)
-        form.addRow(replica_row)
-        self.detrend_check = QCheckBox("Detrend (remove mean velocity)", display)
-        form.addRow(self.detrend_check)
-        self.all_layers_check = QCheckBox("All visible layers", display)
-        self.all_layers_check.setToolTip("A click plots the nearest point of every visible layer with date fields "
-                                         "(ascending, descending, vertical, east …)")
-        form.addRow(self.all_layers_check)
-        self.radius_spin = QSpinBox(display)
-        self.radius_spin.setRange(1, 100)
-        self.radius_spin.setSuffix(" px")
-        self.radius_spin.setToolTip("Search radius around a click, in screen pixels")
-        form.addRow("Radius", self.radius_spin)
-        self.cap_spin = QSpinBox(display)
-        self.cap_spin.setRange(10, 1_000_000)
-        self.cap_spin.setSingleStep(1000)
-        self.cap_spin.setToolTip("Most points averaged for a rectangle or polygon")
-        form.addRow("Area cap", self.cap_spin)
-        layout.addWidget(display)
-
-        tools = QgsCollapsibleGroupBox("Layer tools", panel)
-        tools_layout = QFormLayout(tools)
-        tools_layout.setContentsMargins(6, 4, 6, 4)
-        self.layer_combo = QgsMapLayerComboBox(tools)
-        self.layer_combo.setFilters(_point_layer_filter())
-        tools_layout.addRow(self.layer_combo)
-        self.style_button = QPushButton("Style by velocity", tools)
-        self.style_button.setToolTip("Diverging colours symmetric around 0, ± the 98th percentile of |v|, mm/yr")
-        self.style_button.clicked.connect(self.style_layer)
-        tools_layout.addRow(self.style_button)
-        self.coherence_spin = QDoubleSpinBox(tools)
-        self.coherence_spin.setRange(0.0, 1.0)
-        self.coherence_spin.setSingleStep(0.05)
-        self.coherence_spin.setDecimals(2)
-        tools_layout.addRow("Coherence ≥", self.coherence_spin)
-        self.rmse_spin = QDoubleSpinBox(tools)
-        self.rmse_spin.setRange(0.0, 1000.0)
-        self.rmse_spin.setDecimals(1)
-        self.rmse_spin.setSuffix(" mm")
-        tools_layout.addRow("RMSE ≤", self.rmse_spin)
-        buttons = QHBoxLayout()
-        self.filter_button = QPushButton("Filter", tools)
-        self.filter_button.setToolTip("Keep points with temporal coherence ≥ and rmse ≤ the values (subset string)")
-        self.filter_button.clicked.connect(self.apply_quality_filter)
-        self.unfilter_button = QPushButton("Undo filter", tools)
-        self.unfilter_button.clicked.connect(self.undo_quality_filter)
-        buttons.addWidget(self.filter_button)
-        buttons.addWidget(self.unfilter_button)
-        tools_layout.addRow(buttons)
-        layout.addWidget(tools)
-        layout.addStretch(1)
-        return panel
-
-    def _load_settings(self):
-        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(setting("model"))))
-        self.error_bars_check.setChecked(setting("error_bars"))
-        self.replicas_check.setChecked(setting("replicas"))
-        self.replica_spin.setValue(setting("replica_mm"))
-        self.detrend_check.setChecked(setting("detrend"))
-        self.all_layers_check.setChecked(setting("all_layers"))
-        self.radius_spin.setValue(setting("radius_px"))
-        self.cap_spin.setValue(setting("area_cap"))
-        self.coherence_spin.setValue(setting("min_coherence"))
-        self.rmse_spin.setValue(setting("max_rmse"))
-        mode = setting("mode")
-        self.set_mode(mode if mode in self.mode_actions else POINT)
-        # save on change, then redraw when the change affects the plot
-        self.model_combo.currentIndexChanged.connect(lambda _i: self._changed("model", self.model_combo.currentData()))
-        self.error_bars_check.toggled.connect(lambda v: self._changed("error_bars", v))
-        self.replicas_check.toggled.connect(lambda v: self._changed("replicas", v))
-        self.replica_spin.valueChanged.connect(lambda v: self._changed("replica_mm", v))
-        self.detrend_check.toggled.connect(lambda v: self._changed("detrend", v))
-        self.all_layers_check.toggled.connect(lambda v: self._changed("all_layers", v, replot=False))
-        self.radius_spin.valueChanged.connect(lambda v: self._changed("radius_px", v, replot=False))
-        self.cap_spin.valueChanged.connect(lambda v: self._changed("area_cap", v, replot=False))
-        self.coherence_spin.valueChanged.connect(lambda v: self._changed("min_coherence", v, replot=False))
-        self.rmse_spin.valueChanged.connect(lambda v: self._changed("max_rmse", v, replot=False))
-
-    def _changed(self, key, value, replot=True):
-        set_setting(key, value)
-        if replot:
-            self.replot()
+    def _connect_panel(self):
+        panel = self.panel
+        self._connect(panel.modeChosen, self.set_mode)
+        self._connect(panel.plotOptionsChanged, self.replot)
+        self._connect(panel.reference_action.toggled, self._on_reference_toggled)
+        self._connect(panel.reset_reference_action.triggered, self.reset_reference)
+        self._connect(panel.clear_action.triggered, self.clear_series)
+        for kind, action in panel.export_actions.items():
+            self._connect(action.triggered, lambda _c=False, k=kind: self._export_dialog(k))
+        self._connect(panel.cancel_button.clicked,
+                      lambda _c=False: self.cancel_area("Cancelled: the area was not averaged."))
+        self._connect(panel.style_button.clicked, self.style_layer)
+        self._connect(panel.filter_button.clicked, self.apply_quality_filter)
+        self._connect(panel.unfilter_button.clicked, self.undo_quality_filter)
 
     def _connect(self, signal, slot):
         signal.connect(slot)
@@ -336,24 +112,27 @@ class TimeSeriesDock(QgsDockWidget):
 
     # ================================================================== messages
     def show_message(self, text, warning=False):
-        colour = "#a05a00" if warning else "#444444"
-        self.message.setText(text)
-        self.message.setStyleSheet(f"color: {colour};")
+        self.panel.show_message(text, warning=warning)
 
     def message_text(self):
-        return self.message.text()
+        return self.panel.message_text()
+
+    @property
+    def model_combo(self):
+        """The model choice of the panel (``panel.model_combo``), by the name bench/bench_dock.py uses."""
+        return self.panel.model_combo
 
     # ================================================================== tool
     def set_mode(self, mode):
         self.map_tool.setMode(mode)
-        self.mode_actions[mode].setChecked(True)
+        self.panel.check_mode(mode)
         set_setting("mode", mode)
 
     def activate_tool(self):
         self.canvas.setMapTool(self.map_tool)
 
     def _on_reference_toggled(self, on):
-        self._reference_mode = on
+        self.selection.picking_reference = on
         if on:
             self.show_message("Select the reference: click a point or draw an area (in its layer).")
 
@@ -370,7 +149,7 @@ class TimeSeriesDock(QgsDockWidget):
 
     def _target_layers(self):
         """``(layers, message)``: the layers a selection reads, or a message telling why there are none."""
-        if self.all_layers_check.isChecked():
+        if self.panel.all_layers_check.isChecked():
             layers = [lyr for lyr in self.canvas.layers() if is_point_layer(lyr) and self.series_layer(lyr).has_dates]
             if not layers:
                 return [], f"No visible point layer has date fields (named {DATE_NAMES})."
@@ -385,14 +164,14 @@ class TimeSeriesDock(QgsDockWidget):
                         "select a layer of measurement points with a displacement time series.")
         return [layer], ""
 
-    def on_point_clicked(self, map_point, modifiers=Qt.NoModifier):
+    def on_point_clicked(self, map_point, modifiers=Qt.KeyboardModifier.NoModifier):
         self.cancel_area()  # a new selection replaces an area still being read
         layers, problem = self._target_layers()
         if problem:
             self.show_message(problem, warning=True)
             return
         settings = self.canvas.mapSettings()
-        radius_px = self.radius_spin.value()
+        radius_px = self.panel.radius_spin.value()
         radius = radius_px * self.canvas.mapUnitsPerPixel()
         found, notes = [], []
         for layer in layers:
@@ -412,10 +191,10 @@ class TimeSeriesDock(QgsDockWidget):
             found.append(series)
         self._use_selection(found, notes, modifiers)
 
-    def on_rectangle_selected(self, rect, modifiers=Qt.NoModifier):
+    def on_rectangle_selected(self, rect, modifiers=Qt.KeyboardModifier.NoModifier):
         self._on_area(QgsGeometry.fromRect(rect), "rectangle", modifiers, is_rectangle=True)
 
-    def on_polygon_selected(self, polygon, modifiers=Qt.NoModifier):
+    def on_polygon_selected(self, polygon, modifiers=Qt.KeyboardModifier.NoModifier):
         self._on_area(polygon, "polygon", modifiers)
 
     def _on_area(self, area, what, modifiers, is_rectangle=False):
@@ -426,12 +205,12 @@ class TimeSeriesDock(QgsDockWidget):
             self.show_message(problem, warning=True)
             return None
         settings = self.canvas.mapSettings()
-        cap = self.cap_spin.value()
+        cap = self.panel.cap_spin.value()
         requests = [self.series_layer(layer).area_request(settings, area, cap, is_rectangle=is_rectangle)
                     for layer in layers]
         task = AreaMeanTask(requests, f"{TITLE}: mean of the points inside the {what}")
         task.setDependentLayers(layers)  # removing a layer cancels the task
-        reference = self._reference_mode
+        reference = self.selection.picking_reference
 
         def done(finished_task, ok):
             self._area_finished(finished_task, ok, what, cap, modifiers, reference)
@@ -439,9 +218,7 @@ class TimeSeriesDock(QgsDockWidget):
         task.on_finished = done
         task.progressChanged.connect(self._on_area_progress)
         self.area_task = task
-        self.progress_bar.setValue(0)
-        self.progress_bar.setVisible(True)
-        self.cancel_button.setVisible(True)
+        self.panel.show_area_progress(True)
         names = ", ".join(f"“{layer.name()}”" for layer in layers)
         self.show_message(f"Reading the points inside the {what} in {names}…")
         QgsApplication.taskManager().addTask(task)
@@ -449,13 +226,12 @@ class TimeSeriesDock(QgsDockWidget):
 
     def _on_area_progress(self, percent):
         if self.area_task is not None and self.sender() is self.area_task:
-            self.progress_bar.setValue(int(percent))
+            self.panel.progress_bar.setValue(int(percent))
 
     def cancel_area(self, message=None):
         """Stop waiting for (and cancel) the area being read, if any; ``message`` tells the user."""
         task, self.area_task = self.area_task, None
-        self.progress_bar.setVisible(False)
-        self.cancel_button.setVisible(False)
+        self.panel.show_area_progress(False)
         if task is None:
             return
         task.on_finished = None
@@ -478,8 +254,7 @@ class TimeSeriesDock(QgsDockWidget):
         if task is not self.area_task:
             return
         self.area_task = None
-        self.progress_bar.setVisible(False)
-        self.cancel_button.setVisible(False)
+        self.panel.show_area_progress(False)
         if task.error is not None:
             self.show_message(f"Could not average the points inside the {what}: {task.error}", warning=True)
             return
@@ -504,146 +279,62 @@ class TimeSeriesDock(QgsDockWidget):
 
     def _use_selection(self, found, notes, modifiers, reference=None):
         """Plot ``found`` series (or take them as references); ``reference`` overrides the Reference button."""
-        if self._reference_mode if reference is None else reference:
+        if self.selection.picking_reference if reference is None else reference:
             if found:
-                for s in found:
-                    self.references[s.layer_id] = s
-                self.reference_action.setChecked(False)
+                self.selection.set_references(found)
+                self.panel.reference_action.setChecked(False)
                 names = ", ".join(s.label for s in found)
                 notes.insert(0, f"Reference: {names}.")
                 self.replot()
             self.show_message(" ".join(notes) if notes else "", warning=not found)
             return
-        add = bool(int(modifiers) & int(Qt.ShiftModifier))
+        add = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
         if found:
-            if not add:
-                self.series = []
-                self.colours = {}
-            for s in found:
-                if s.key() not in self.colours:
-                    self.series.append(s)
-                    used = set(self.colours.values())
-                    free = [c for c in PALETTE if c not in used]
-                    self.colours[s.key()] = free[0] if free else PALETTE[len(self.colours) % len(PALETTE)]
+            self.selection.show(found, add=add)
             self.replot()
-        self.show_message(" ".join(notes) if notes else self._status_text(), warning=bool(notes) and not found)
-
-    def _status_text(self):
-        n = len(self.series)
-        if not n:
-            return ""
-        return f"{n} series plotted" + (" (Shift+click to add more)." if n == 1 else ".")
+        self.show_message(" ".join(notes) if notes else self.selection.status_text(),
+                          warning=bool(notes) and not found)
 
     # ================================================================== plot
-    def half_wavelength(self):
-        """``(λ/2 in mm, λ in m)`` of the replica setting; exactly Sentinel-1's while the box shows 27.73 mm."""
-        value = self.replica_spin.value()
-        if abs(value - half_wavelength_mm()) < 0.5 * 10 ** -self.replica_spin.decimals():
-            return half_wavelength_mm(), SENTINEL1_WAVELENGTH
-        return value, 2.0 * value / 1000.0
-
-    def plot_options(self):
-        half, wavelength = self.half_wavelength()
-        return dict(model=self.model_combo.currentData() or None, detrend=self.detrend_check.isChecked(),
-                    error_bars=self.error_bars_check.isChecked(),
-                    replica_mm=half if self.replicas_check.isChecked() else None, wavelength_m=wavelength)
-
     def replot(self):
-        opts = self.plot_options()
-        self.plotted = [prepare(s, self.colours[s.key()], reference=self.references.get(s.layer_id),
-                                detrend=opts["detrend"], model=opts["model"], wavelength_m=opts["wavelength_m"])
-                        for s in self.series]
-        title = []
-        if self.references:
-            title.append("relative to " + ", ".join(r.label for r in self.references.values()))
-        if opts["detrend"]:
-            title.append("detrended")
-        self.plot.show_series(self.plotted, error_bars=opts["error_bars"], replica_mm=opts["replica_mm"],
-                              title="; ".join(title) or None)
-        layers = {s.layer_id for s in self.series}
-        self.summary.setText("<br>".join(
-            f"<span style='color:{p.colour}'>●</span> "
-            + html.escape(summary_text(p, label=p.series.point_id if len(layers) == 1 else p.label))
-            for p in self.plotted))
+        opts = self.panel.plot_options()
+        plotted = self.selection.prepare(detrend=opts["detrend"], model=opts["model"],
+                                         wavelength_m=opts["wavelength_m"])
+        self.plot.show_series(plotted, error_bars=opts["error_bars"], replica_mm=opts["replica_mm"],
+                              title=self.selection.caption(detrend=opts["detrend"]))
+        self.panel.summary.setText(self.selection.summary_html())
         self._draw_highlights()
 
     def clear_series(self):
         self.cancel_area()
-        self.series, self.colours, self.plotted = [], {}, []
+        self.selection.clear()
         self.plot.clear()
-        self.summary.setText("")
+        self.panel.summary.setText("")
         self._draw_highlights()
         self.show_message("Cleared. Click a measurement point on the map.")
 
     def reset_reference(self):
-        self.references = {}
-        self.reference_action.setChecked(False)
+        self.selection.reset_references()
+        self.panel.reference_action.setChecked(False)
         self.replot()
         self.show_message("Reference reset: series are shown as stored in their layers.")
 
-    def reference_label(self):
-        return ", ".join(r.label for r in self.references.values())
-
     # ================================================================== highlights
-    def _remove_highlights(self):
-        scene = self.canvas.scene()
-        for band in self._bands:
-            scene.removeItem(band)
-        self._bands = []
-
-    def _band(self, geometry_type, colour, width=2, icon=None, size=None, fill=None, line_style=None):
-        band = QgsRubberBand(self.canvas, geometry_type)
-        band.setColor(QColor(colour))
-        band.setWidth(width)
-        if icon is not None:
-            band.setIcon(icon)
-            band.setIconSize(size)
-        band.setFillColor(QColor(0, 0, 0, 0) if fill is None else fill)
-        if line_style is not None:
-            band.setLineStyle(line_style)
-        self._bands.append(band)
-        return band
-
     def _draw_highlights(self, *_args):
         """Mark the plotted points/areas on the map in their plot colours, the references in black."""
-        self._remove_highlights()
-        project = QgsProject.instance()
-        for s in self.series:
-            self._highlight(s, self.colours[s.key()], project)
-        for ref in self.references.values():
-            self._highlight(ref, "#000000", project, reference=True)
-
-    def _highlight(self, series, colour, project, reference=False):
-        layer = project.mapLayer(series.layer_id)
-        if layer is None or series.geometry is None:
-            return
-        if series.is_area:
-            fill = QColor(colour)
-            fill.setAlpha(35)
-            outline = self._band(QgsWkbTypes.PolygonGeometry, colour, width=2, fill=fill,
-                                 line_style=Qt.DashLine if reference else Qt.SolidLine)
-            outline.setToGeometry(series.geometry, layer)
-            if series.member_geometry is not None:
-                members = self._band(QgsWkbTypes.PointGeometry, colour, width=1, icon=QgsRubberBand.ICON_CIRCLE, size=5)
-                members.setToGeometry(series.member_geometry, layer)
-        else:
-            icon = QgsRubberBand.ICON_X if reference else QgsRubberBand.ICON_CIRCLE
-            halo = self._band(QgsWkbTypes.PointGeometry, "#ffffff", width=6, icon=icon, size=18)
-            halo.setToGeometry(series.geometry, layer)
-            band = self._band(QgsWkbTypes.PointGeometry, colour, width=3, icon=icon, size=18)
-            band.setToGeometry(series.geometry, layer)
+        self.highlights.show(self.selection.marks())
 
     def highlight_colours(self):
         """Colours of the map highlights (plotted series first; white halos left out), for tests and the demo."""
-        return [band.strokeColor().name() for band in self._bands if band.strokeColor().name() != "#ffffff"]
+        return self.highlights.colours()
 
     # ================================================================== export
     def _export_dialog(self, kind):
-        if not self.plotted:
+        if not self.selection.plotted:
             self.show_message("Nothing to export: plot a series first.", warning=True)
             return
         filters = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)", "csv": "CSV table (*.csv)"}
-        folder = QgsSettings().value(f"{SETTINGS_GROUP}/export_folder", os.path.expanduser("~"), str)
+        folder = setting("export_folder")
         path, _ = QFileDialog.getSaveFileName(self, "Export time series", os.path.join(folder, f"timeseries.{kind}"),
                                               filters[kind])
         if not path:
@@ -661,8 +352,8 @@ class TimeSeriesDock(QgsDockWidget):
             elif kind == "svg":
                 self.plot.export_svg(path)
             elif kind == "csv":
-                write_csv(path, self.plotted, reference_label=self.reference_label(),
-                          detrended=self.detrend_check.isChecked())
+                write_csv(path, self.selection.plotted, reference_label=self.selection.reference_label(),
+                          detrended=self.panel.detrend_check.isChecked())
             else:
                 raise ValueError(f"unknown export type {kind!r}")
         except OSError as err:
@@ -673,7 +364,7 @@ class TimeSeriesDock(QgsDockWidget):
 
     # ================================================================== layer tools
     def tool_layer(self):
-        return self.layer_combo.currentLayer()
+        return self.panel.layer_combo.currentLayer()
 
     def style_layer(self):
         ok, text = layertools.style_by_velocity(self.tool_layer())
@@ -682,7 +373,7 @@ class TimeSeriesDock(QgsDockWidget):
 
     def apply_quality_filter(self):
         layer = self.tool_layer()
-        ok, text = layertools.apply_quality_filter(layer, self.coherence_spin.value(), self.rmse_spin.value())
+        ok, text = layertools.apply_quality_filter(layer, self.panel.coherence_spin.value(), self.panel.rmse_spin.value())
         self.show_message(text, warning=not ok)
         return ok
 
@@ -694,16 +385,16 @@ class TimeSeriesDock(QgsDockWidget):
     # ================================================================== project life
     def on_current_layer_changed(self, layer):
         if layer is not None and is_point_layer(layer):
-            self.layer_combo.setLayer(layer)
+            self.panel.layer_combo.setLayer(layer)
 
     def on_project_cleared(self):
         self.cancel_area()
-        self.series, self.colours, self.plotted, self.references = [], {}, [], {}
+        self.selection.clear_all()
         self._series_layers = {}
-        self.reference_action.setChecked(False)
+        self.panel.reference_action.setChecked(False)
         self.plot.clear()
-        self.summary.setText("")
-        self._remove_highlights()
+        self.panel.summary.setText("")
+        self.highlights.remove()
         self.show_message("New project: click a measurement point on the map.")
 
     def on_layers_removed(self, layer_ids):
@@ -712,19 +403,14 @@ class TimeSeriesDock(QgsDockWidget):
             self.cancel_area("Cancelled: a layer of the area was removed.")
         for layer_id in gone:
             self._series_layers.pop(layer_id, None)
-        if not any(s.layer_id in gone for s in self.series) and not gone & set(self.references):
-            return
-        self.series = [s for s in self.series if s.layer_id not in gone]
-        self.colours = {s.key(): self.colours[s.key()] for s in self.series}
-        self.references = {k: v for k, v in self.references.items() if k not in gone}
-        self.replot()
+        if self.selection.forget_layers(gone):
+            self.replot()
 
     def _on_dock_location(self, area):
-        vertical = area in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea)
-        self.splitter.setOrientation(Qt.Vertical if vertical else Qt.Horizontal)
+        self.panel.set_vertical(area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea))
 
     def _on_closed(self):
-        self._remove_highlights()
+        self.highlights.remove()
         if self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)
 
@@ -738,15 +424,10 @@ class TimeSeriesDock(QgsDockWidget):
         self._connections = []
         self.cancel_area()
         self._series_layers = {}
-        self.series, self.references, self.plotted = [], {}, []
-        self._remove_highlights()
+        self.selection.clear_all()
+        self.highlights.remove()
         self.map_tool.reset()
         if self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)
         self.plot.clear()
 
-
-def _point_layer_filter():
-    from qgis.core import QgsMapLayerProxyModel
-
-    return QgsMapLayerProxyModel.PointLayer

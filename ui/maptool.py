@@ -38,7 +38,7 @@ class SeriesMapTool(QgsMapTool):
         self._vertices = []
         self._band = None
         self._swallow_release = False  # the release that follows a double click
-        self.setCursor(Qt.CrossCursor)
+        self.setCursor(Qt.CursorShape.CrossCursor)
 
     # ------------------------------------------------------------------ state
     def setMode(self, mode):  # noqa: N802 (Qt style, like the rest of the tool's API)
@@ -65,7 +65,7 @@ class SeriesMapTool(QgsMapTool):
             self._band.setColor(QColor(40, 40, 40, 200))
             self._band.setFillColor(QColor(120, 120, 120, 40))
             self._band.setWidth(1)
-            self._band.setLineStyle(Qt.DashLine)
+            self._band.setLineStyle(Qt.PenStyle.DashLine)
         return self._band
 
     def _show_rectangle(self, a, b):
@@ -84,7 +84,7 @@ class SeriesMapTool(QgsMapTool):
     # ------------------------------------------------------------------ events
     def canvasPressEvent(self, event):
         self._swallow_release = False  # only the release right after a double click is swallowed
-        if event.button() != Qt.LeftButton or self.mode == POLYGON:
+        if event.button() != Qt.MouseButton.LeftButton or self.mode == POLYGON:
             return
         self._press_pixel = event.pixelPoint()
         self._press_point = event.mapPoint()
@@ -100,13 +100,13 @@ class SeriesMapTool(QgsMapTool):
         if self.mode == POLYGON:
             if self._swallow_release:
                 self._swallow_release = False
-            elif event.button() == Qt.LeftButton:
+            elif event.button() == Qt.MouseButton.LeftButton:
                 self._vertices.append(event.mapPoint())
                 self._show_polygon()
-            elif event.button() == Qt.RightButton:
+            elif event.button() == Qt.MouseButton.RightButton:
                 self._finish_polygon(modifiers)
             return
-        if event.button() != Qt.LeftButton or self._press_pixel is None:
+        if event.button() != Qt.MouseButton.LeftButton or self._press_pixel is None:
             return
         start, end = self._press_point, event.mapPoint()
         drag = self._is_drag(event.pixelPoint())
@@ -119,7 +119,7 @@ class SeriesMapTool(QgsMapTool):
             self.pointClicked.emit(QgsPointXY(end), modifiers)
 
     def canvasDoubleClickEvent(self, event):
-        if self.mode == POLYGON and event.button() == Qt.LeftButton:
+        if self.mode == POLYGON and event.button() == Qt.MouseButton.LeftButton:
             # the vertex under the double click (usually already added by the first release), then close;
             # the release that follows the double click must not start a new polygon
             self._vertices.append(event.mapPoint())
@@ -127,10 +127,10 @@ class SeriesMapTool(QgsMapTool):
             self._finish_polygon(event.modifiers())
 
     def keyPressEvent(self, event):
-        if event.key() == Qt.Key_Escape:
+        if event.key() == Qt.Key.Key_Escape:
             self.reset()
             event.accept()
-        elif event.key() in (Qt.Key_Backspace, Qt.Key_Delete) and self._vertices:
+        elif event.key() in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete) and self._vertices:
             self._vertices.pop()
             self._show_polygon()
             event.accept()

@@ -2,7 +2,7 @@
 
 Imported only when the dock is created (pyqtgraph is never imported at plugin
 start-up).  :class:`TimeSeriesPlot` draws a list of
-:class:`~.series.PlottedSeries`; the pyqtgraph items of every series are kept
+:class:`~..layers.series.PlottedSeries`; the pyqtgraph items of every series are kept
 in :attr:`TimeSeriesPlot.drawn` so tests (and exports) read exactly what is
 shown.
 """
@@ -21,11 +21,7 @@ from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..layers.series import SECONDS_PER_DAY, from_timestamp
-
-PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#17becf", "#666666",
-           "#8c564b")
-"""Series colours, in order (shared with the map highlights): ColorBrewer Dark2 first — no red or blue,
-so a series never reads as the subsidence/uplift colours of the velocity map."""
+from .selection import PALETTE as PALETTE  # the series colours, importable from here as before
 
 LEGEND_ROW = 18
 """Height of a legend row (px)."""
@@ -33,7 +29,7 @@ BACKGROUND = "w"
 FOREGROUND = "#333333"
 
 
-_ABOUT_TO_CHANGE = (QGraphicsItem.ItemParentChange, QGraphicsItem.ItemSceneChange)
+_ABOUT_TO_CHANGE = (QGraphicsItem.GraphicsItemChange.ItemParentChange, QGraphicsItem.GraphicsItemChange.ItemSceneChange)
 
 
 class _TolerantItemChange:
@@ -81,10 +77,6 @@ def quiet_removal(item):
     return item
 
 
-def series_colour(index):
-    return PALETTE[index % len(PALETTE)]
-
-
 def _faded(colour, alpha):
     c = QColor(colour)
     c.setAlpha(alpha)
@@ -124,16 +116,16 @@ class TimeSeriesPlot(QWidget):
         self.plot_item.titleLabel.setVisible(False)
         self.legend = pg.LegendItem(labelTextColor=FOREGROUND, labelTextSize="8pt", verSpacing=0, horSpacing=12)
         self.legend.layout.setContentsMargins(0, 0, 0, 0)
-        self.legend.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Maximum)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
         self.plot_item.layout.addItem(self.legend, 0, 1)
-        self.plot_item.layout.setAlignment(self.legend, Qt.AlignLeft | Qt.AlignVCenter)
+        self.plot_item.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.plot_item.layout.setRowFixedHeight(0, 0)
         self.caption = ""
         self.plot_item.setMenuEnabled(False)
         self.widget.setMinimumHeight(180)
         self.readout = QLabel(" ")
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen("k", width=1.5), brush=None, symbol="o")
         self.marker.setZValue(50)
         layout = QVBoxLayout(self)
@@ -197,7 +189,7 @@ class TimeSeriesPlot(QWidget):
             self._legend_add(drawn.data, p.label if not p.series.is_area else f"{p.label} ± 1σ")
         models = sorted({p.model_name for p in plotted if p.model_x is not None})
         if models:  # one entry for the models: the dashed line in each series' colour
-            sample = pg.PlotDataItem([], [], pen=pg.mkPen("#555555", width=2, style=Qt.DashLine))
+            sample = pg.PlotDataItem([], [], pen=pg.mkPen("#555555", width=2, style=Qt.PenStyle.DashLine))
             self._legend_add(sample, " / ".join(models) + " + seasonal model")
         if replica_mm and plotted:
             sample = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=5, symbolPen=pg.mkPen("#888888"),
@@ -237,7 +229,7 @@ class TimeSeriesPlot(QWidget):
                                      antialias=True)
         self._add(drawn.data)
         if p.model_x is not None:
-            drawn.model = pg.PlotDataItem(p.model_x, p.model_y, pen=pg.mkPen(colour, width=2.2, style=Qt.DashLine),
+            drawn.model = pg.PlotDataItem(p.model_x, p.model_y, pen=pg.mkPen(colour, width=2.2, style=Qt.PenStyle.DashLine),
                                           antialias=True)
             drawn.model.setZValue(10)
             self._add(drawn.model)

@@ -127,15 +127,15 @@ def pixel(canvas, point):
     return QPoint(int(round(p.x())), int(round(p.y())))
 
 
-def click(canvas, point, modifiers=Qt.NoModifier, button=Qt.LeftButton):
+def click(canvas, point, modifiers=Qt.KeyboardModifier.NoModifier, button=Qt.MouseButton.LeftButton):
     QTest.mouseClick(canvas.viewport(), button, modifiers, pixel(canvas, point))
 
 
-def drag(canvas, a, b, modifiers=Qt.NoModifier, dock=None):
+def drag(canvas, a, b, modifiers=Qt.KeyboardModifier.NoModifier, dock=None):
     """Press at ``a``, move and release at ``b``; with ``dock``, wait until the area it selected is plotted."""
-    QTest.mousePress(canvas.viewport(), Qt.LeftButton, modifiers, pixel(canvas, a))
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, modifiers, pixel(canvas, a))
     QTest.mouseMove(canvas.viewport(), pixel(canvas, b))
-    QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, modifiers, pixel(canvas, b))
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, modifiers, pixel(canvas, b))
     if dock is not None:
         wait_for_area(dock)
 
@@ -176,7 +176,7 @@ def test_click_plots_the_nearest_points_series(layer, dock, canvas):
 
 def test_shift_click_adds_and_plain_click_replaces(layer, dock, canvas):
     click(canvas, near(12))
-    click(canvas, near(18), Qt.ShiftModifier)
+    click(canvas, near(18), Qt.KeyboardModifier.ShiftModifier)
     ids = [d.plotted.series.point_id for d in dock.plot.drawn]
     assert ids == ["p12", "p18"]
     for (_x, y), k in zip(plotted_arrays(dock), (12, 18)):
@@ -204,7 +204,7 @@ def test_rectangle_plots_mean_with_std_band_and_count(layer, dock, canvas):
     assert drawn.band is not None
     lo, hi = drawn.band.curves[0].yData, drawn.band.curves[1].yData
     np.testing.assert_allclose(hi - lo, 2 * np.nanstd(ref, axis=0), rtol=1e-9)
-    assert "6 points" in series.point_id and dock.summary.text().count("mean of 6 points") == 1  # said once
+    assert "6 points" in series.point_id and dock.panel.summary.text().count("mean of 6 points") == 1  # said once
     assert dock.highlight_colours()[0] == drawn.plotted.colour  # area outline in the plot colour
 
 
@@ -213,7 +213,7 @@ def test_polygon_plots_mean_of_the_points_inside(layer, dock, canvas):
     # a triangle around points 0, 1, 5 (not 6)
     for p in (QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 160, Y0 - 50), QgsPointXY(X0 - 50, Y0 + 160)):
         click(canvas, p)
-    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.RightButton)
+    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.MouseButton.RightButton)
     wait_for_area(dock)
     drawn = dock.plot.drawn[0]
     assert sorted(drawn.plotted.series.fids) == [1, 2, 6]
@@ -222,9 +222,9 @@ def test_polygon_plots_mean_of_the_points_inside(layer, dock, canvas):
 
 def test_reference_point_is_subtracted_and_reset(layer, dock, canvas):
     click(canvas, near(12))
-    dock.reference_action.setChecked(True)
+    dock.panel.reference_action.setChecked(True)
     click(canvas, near(16))
-    assert not dock.reference_action.isChecked()
+    assert not dock.panel.reference_action.isChecked()
     np.testing.assert_allclose(plotted_arrays(dock)[0][1], TRUTH[12] - TRUTH[16], rtol=0, atol=1e-12)
     assert "relative to ascending · p16" in dock.plot.caption
     assert "#000000" in dock.highlight_colours()  # the reference is marked on the map
@@ -236,7 +236,7 @@ def test_reference_point_is_subtracted_and_reset(layer, dock, canvas):
 
 def test_reference_area_is_subtracted(layer, dock, canvas):
     click(canvas, near(0))
-    dock.reference_action.setChecked(True)
+    dock.panel.reference_action.setChecked(True)
     dock.set_mode("rectangle")
     drag(canvas, QgsPointXY(X0 + 250, Y0 + 150), QgsPointXY(X0 + 450, Y0 + 350), dock=dock)  # points 13, 14, 18, 19
     expected = TRUTH[0] - np.nanmean(TRUTH[[13, 14, 18, 19]], axis=0)
@@ -244,7 +244,7 @@ def test_reference_area_is_subtracted(layer, dock, canvas):
 
 
 def test_model_overlay_and_statistics_equal_core_stats(layer, dock, canvas):
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("cubic"))
+    dock.panel.model_combo.setCurrentIndex(dock.panel.model_combo.findData("cubic"))
     click(canvas, near(3))
     drawn = dock.plot.drawn[0]
     from egms_plugin.layers.series import model_dates
@@ -257,37 +257,37 @@ def test_model_overlay_and_statistics_equal_core_stats(layer, dock, canvas):
     s = stats.egms_statistics(TRUTH[3][None, :], DATES)
     for key in stats.STAT_FIELDS:
         assert drawn.plotted.statistics[key] == pytest.approx(s[key][0], rel=1e-12), key
-    text = dock.summary.text()
+    text = dock.panel.summary.text()
     assert f"v = {s['mean_velocity'][0]:.2f} ± {s['mean_velocity_std'][0]:.2f} mm/yr" in text
     assert f"a = {s['acceleration'][0]:.2f} ± {s['acceleration_std'][0]:.2f}" in text
     assert f"seasonality = {s['seasonality'][0]:.1f} ± {s['seasonality_std'][0]:.1f} mm" in text
     # switching the model redraws from the same data
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("linear"))
+    dock.panel.model_combo.setCurrentIndex(dock.panel.model_combo.findData("linear"))
     _coef, curve = stats.fit_model(TRUTH[3], DATES, "linear", eval_dates=dense)
     np.testing.assert_allclose(dock.plot.drawn[0].model.getOriginalDataset()[1], curve, rtol=1e-12, atol=1e-12)
 
 
 def test_detrend_removes_the_linear_model_trend(layer, dock, canvas):
     click(canvas, near(2))
-    dock.detrend_check.setChecked(True)
+    dock.panel.detrend_check.setChecked(True)
     y = plotted_arrays(dock)[0][1]
     coef, _ = stats.fit_model(TRUTH[2], DATES, "linear")
     t = stats.egms_time(DATES)
     np.testing.assert_allclose(y, TRUTH[2] - (coef[0] * t + coef[1]), atol=1e-9)
-    assert abs(dock.plotted[0].statistics["mean_velocity"]) < 1e-9  # nothing left of the velocity
+    assert abs(dock.selection.plotted[0].statistics["mean_velocity"]) < 1e-9  # nothing left of the velocity
 
 
 def test_replicas_and_error_bars(layer, dock, canvas):
-    dock.replicas_check.setChecked(True)
-    dock.error_bars_check.setChecked(True)
+    dock.panel.replicas_check.setChecked(True)
+    dock.panel.error_bars_check.setChecked(True)
     click(canvas, near(4))
     drawn = dock.plot.drawn[0]
     h = half_wavelength_mm()
-    assert dock.replica_spin.value() == pytest.approx(h, abs=0.005)  # 27.73 mm for Sentinel-1
+    assert dock.panel.replica_spin.value() == pytest.approx(h, abs=0.005)  # 27.73 mm for Sentinel-1
     up, down = (r.getOriginalDataset()[1] for r in drawn.replicas)
     np.testing.assert_allclose(up - TRUTH[4], h, rtol=1e-12)  # exactly λ/2 of Sentinel-1 by default
     np.testing.assert_allclose(down - TRUTH[4], -h, rtol=1e-12)
-    dock.replica_spin.setValue(15.0)  # another sensor's λ/2, typed by the user
+    dock.panel.replica_spin.setValue(15.0)  # another sensor's λ/2, typed by the user
     up = dock.plot.drawn[0].replicas[0].getOriginalDataset()[1]
     np.testing.assert_allclose(up - TRUTH[4], 15.0, rtol=1e-12)
     bars = drawn.error_bars.opts
@@ -295,9 +295,9 @@ def test_replicas_and_error_bars(layer, dock, canvas):
 
 
 def test_export_csv_png_svg(layer, dock, canvas, tmp_path):
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("linear"))
+    dock.panel.model_combo.setCurrentIndex(dock.panel.model_combo.findData("linear"))
     click(canvas, near(3))
-    click(canvas, near(9), Qt.ShiftModifier)
+    click(canvas, near(9), Qt.KeyboardModifier.ShiftModifier)
     path = dock.export(str(tmp_path / "series.csv"))
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
     assert len(rows) == 2 * len(DATES)
@@ -360,7 +360,7 @@ def test_all_layers_plots_every_visible_layer(layer, dock, canvas):
     descending = make_layer(name="descending", prefix="D_", values=desc_values, offset=6.0)
     QgsProject.instance().addMapLayer(descending)
     canvas.setLayers([layer, descending])
-    dock.all_layers_check.setChecked(True)
+    dock.panel.all_layers_check.setChecked(True)
     click(canvas, near(11))
     got = {d.plotted.series.layer_name: d.data.getOriginalDataset()[1] for d in dock.plot.drawn}
     assert set(got) == {"ascending", "descending"}
@@ -369,7 +369,7 @@ def test_all_layers_plots_every_visible_layer(layer, dock, canvas):
 
 
 def test_area_cap_is_reported(layer, dock, canvas):
-    dock.cap_spin.setValue(10)
+    dock.panel.cap_spin.setValue(10)
     dock.set_mode("rectangle")
     drag(canvas, QgsPointXY(X0 - 100, Y0 - 100), QgsPointXY(X0 + 500, Y0 + 400), dock=dock)
     series = dock.plot.drawn[0].plotted.series
@@ -409,18 +409,31 @@ def test_nearest_is_exact_when_the_search_square_overflows(canvas, monkeypatch):
 
 
 def test_settings_are_remembered(qgis_iface, dock):
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("quadratic"))
-    dock.radius_spin.setValue(15)
-    dock.all_layers_check.setChecked(True)
+    dock.panel.model_combo.setCurrentIndex(dock.panel.model_combo.findData("quadratic"))
+    dock.panel.radius_spin.setValue(15)
+    dock.panel.all_layers_check.setChecked(True)
     dock.set_mode("polygon")
     again = dock_module.TimeSeriesDock(qgis_iface)
     try:
-        assert again.model_combo.currentData() == "quadratic"
-        assert again.radius_spin.value() == 15 and again.all_layers_check.isChecked()
+        assert again.panel.model_combo.currentData() == "quadratic"
+        assert again.panel.radius_spin.value() == 15 and again.panel.all_layers_check.isChecked()
         assert again.map_tool.mode == "polygon"
     finally:
         again.teardown()
         again.deleteLater()
+
+
+def test_teardown_disconnects_every_signal_the_dock_connected(dock):
+    panel, tool, project = dock.panel, dock.map_tool, QgsProject.instance()
+    signals = [(panel, panel.plotOptionsChanged), (panel, panel.modeChosen), (tool, tool.pointClicked),
+               (tool, tool.polygonSelected), (panel.reference_action, panel.reference_action.toggled),
+               (panel.cancel_button, panel.cancel_button.clicked), (panel.style_button, panel.style_button.clicked)]
+    before = [sender.receivers(signal) for sender, signal in signals]
+    cleared = project.receivers(project.cleared)
+    assert all(n >= 1 for n in before)
+    dock.teardown()
+    assert [sender.receivers(signal) for sender, signal in signals] == [0] * len(signals)
+    assert project.receivers(project.cleared) == cleared - 1
 
 
 def test_dock_survives_project_changes(layer, dock, canvas):
@@ -447,16 +460,16 @@ def test_dock_survives_project_changes(layer, dock, canvas):
 def test_quality_filter_applies_and_undoes(layer, dock, canvas):
     layer.setSubsetString('"mean_velocity" < 10')  # a filter the user had: restored by undo
     assert layer.featureCount() == 17
-    dock.layer_combo.setLayer(layer)
-    dock.coherence_spin.setValue(0.6)  # coherence 0.5 + 0.025 k >= 0.6  <=>  k >= 4
-    dock.rmse_spin.setValue(2.0)  # rmse 0.5 + 0.1 k <= 2.0  <=>  k <= 15
+    dock.panel.layer_combo.setLayer(layer)
+    dock.panel.coherence_spin.setValue(0.6)  # coherence 0.5 + 0.025 k >= 0.6  <=>  k >= 4
+    dock.panel.rmse_spin.setValue(2.0)  # rmse 0.5 + 0.1 k <= 2.0  <=>  k <= 15
     assert dock.apply_quality_filter()
     kept = sorted(int(f["pid"][1:]) for f in layer.getFeatures())
     assert kept == [k for k in range(4, 16) if (k - 10) * 1.5 < 10]
     assert "temporal_coherence" in layer.subsetString() and "mean_velocity" in layer.subsetString()
     click(canvas, near(2))  # filtered out: clicks do not see it
     assert "No measurement point" in dock.message_text()
-    dock.rmse_spin.setValue(1.0)  # applying again replaces the filter instead of stacking
+    dock.panel.rmse_spin.setValue(1.0)  # applying again replaces the filter instead of stacking
     assert dock.apply_quality_filter()
     assert sorted(int(f["pid"][1:]) for f in layer.getFeatures()) == list(range(4, 6))
     assert dock.undo_quality_filter()
@@ -467,7 +480,7 @@ def test_quality_filter_applies_and_undoes(layer, dock, canvas):
 def test_quality_filter_on_layer_without_quality_fields(canvas, dock):
     lyr = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=20200101:double", "bare", "memory")
     QgsProject.instance().addMapLayer(lyr)
-    dock.layer_combo.setLayer(lyr)
+    dock.panel.layer_combo.setLayer(lyr)
     assert not dock.apply_quality_filter()
     assert "has no temporal_coherence or rmse/rmse_ts field" in dock.message_text()
     assert lyr.subsetString() == ""
@@ -496,7 +509,7 @@ def test_install_gui_and_unload_remove_everything(qgis_iface, canvas, layer):
     assert canvas.mapTool() is d.map_tool and gui.action.isChecked()
     click(canvas, near(3))
     assert d.plot.drawn and d.highlight_colours()
-    bands = list(d._bands)
+    bands = list(d.highlights.bands)
     assert all(b.scene() is canvas.scene() for b in bands)
     gui.unload()
     assert toolbar.actions() == []
@@ -568,7 +581,7 @@ def test_plugin_gui_imports_pyqtgraph_only_when_the_dock_opens():
         print("after open", "pyqtgraph" in sys.modules, gui.dock is not None)
         plugin.unload()
         from qgis.PyQt.QtCore import QCoreApplication, QEvent
-        QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # the dock's deleteLater
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the dock's deleteLater
         after = project.receivers(project.cleared), project.receivers(project.layersWillBeRemoved)
         print("receivers", before == after, before, after)
     """)
@@ -584,7 +597,7 @@ def test_plugin_gui_imports_pyqtgraph_only_when_the_dock_opens():
 def test_style_by_velocity_is_symmetric_and_in_mm_per_year(layer, dock):
     from egms_plugin.layers.styling import nice_limit
 
-    dock.layer_combo.setLayer(layer)
+    dock.panel.layer_combo.setLayer(layer)
     assert dock.style_layer()
     renderer = layer.renderer()
     assert renderer.type() == "graduatedSymbol" and renderer.classAttribute() == "mean_velocity"
@@ -599,7 +612,7 @@ def test_style_by_velocity_is_symmetric_and_in_mm_per_year(layer, dock):
 def test_style_by_velocity_without_a_velocity_field_says_so(canvas, dock):
     lyr = QgsVectorLayer("Point?crs=EPSG:3035&field=pid:string&field=20200101:double", "no velocity", "memory")
     QgsProject.instance().addMapLayer(lyr)
-    dock.layer_combo.setLayer(lyr)
+    dock.panel.layer_combo.setLayer(lyr)
     renderer = lyr.renderer().type()
     assert not dock.style_layer()
     assert "“no velocity” has no velocity field" in dock.message_text() and lyr.renderer().type() == renderer
@@ -654,19 +667,19 @@ def test_area_is_read_in_a_worker_thread_with_progress(layer, dock, canvas, monk
 
     hold = HoldAreaTasks(monkeypatch)
     shown = []
-    monkeypatch.setattr(dock.progress_bar, "setValue", lambda v: (shown.append(v), type(dock.progress_bar).setValue(
-        dock.progress_bar, v)))
+    monkeypatch.setattr(dock.panel.progress_bar, "setValue", lambda v: (shown.append(v), type(dock.panel.progress_bar).setValue(
+        dock.panel.progress_bar, v)))
     dock.set_mode("rectangle")
     drag(canvas, QgsPointXY(X0 + 50, Y0 + 50), QgsPointXY(X0 + 350, Y0 + 250))  # points 6, 7, 8, 11, 12, 13
     hold.wait_reached()
     # the GUI thread is free while the worker reads: the dock says so, offers Cancel, plots nothing yet
     assert dock.area_task is not None and dock.plot.drawn == []
-    assert dock.progress_bar.isVisible() and dock.cancel_button.isVisible()
+    assert dock.panel.progress_bar.isVisible() and dock.panel.cancel_button.isVisible()
     assert "Reading the points inside the rectangle in “ascending”" in dock.message_text()
     assert threading.get_ident() not in hold.threads
     hold.release()
     wait_for_area(dock)
-    assert not dock.progress_bar.isVisible() and not dock.cancel_button.isVisible()
+    assert not dock.panel.progress_bar.isVisible() and not dock.panel.cancel_button.isVisible()
     assert shown[-1] == 100 and shown == sorted(shown)
     np.testing.assert_allclose(plotted_arrays(dock)[0][1], np.nanmean(TRUTH[[6, 7, 8, 11, 12, 13]], axis=0), rtol=1e-12)
     assert dock.message_text() == "1 series plotted (Shift+click to add more)."
@@ -710,11 +723,11 @@ def test_cancel_button_stops_the_area(layer, dock, canvas, monkeypatch):
     dock.set_mode("polygon")
     for p in (QgsPointXY(X0 - 50, Y0 - 50), QgsPointXY(X0 + 160, Y0 - 50), QgsPointXY(X0 - 50, Y0 + 160)):
         click(canvas, p)
-    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.RightButton)
+    click(canvas, QgsPointXY(X0 - 50, Y0 + 160), button=Qt.MouseButton.RightButton)
     hold.wait_reached()
     task = dock.area_task
-    QTest.mouseClick(dock.cancel_button, Qt.LeftButton)
-    assert dock.area_task is None and task.isCanceled() and not dock.progress_bar.isVisible()
+    QTest.mouseClick(dock.panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert dock.area_task is None and task.isCanceled() and not dock.panel.progress_bar.isVisible()
     assert "Cancelled" in dock.message_text()
     hold.release()
     wait_for_task_end(task)
@@ -771,7 +784,7 @@ def test_unloading_while_an_area_is_read_is_clean(qgis_iface, canvas, layer, mon
     hold.wait_reached()
     task = d.area_task
     gui.unload()
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert sip.isdeleted(d)  # the dock is gone while its task still runs
     hold.release()
     wait_for_task_end(task)
@@ -794,7 +807,7 @@ def gpkg_layer(canvas, qgis_iface, tmp_path):
     path = str(tmp_path / "points.gpkg")
     error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV2(memory, path, QgsCoordinateTransformContext(),
                                                                    options)
-    assert error == QgsVectorFileWriter.NoError, message
+    assert error == QgsVectorFileWriter.WriterError.NoError, message
     lyr = QgsVectorLayer(f"{path}|layername=points", "gpkg points", "ogr")
     assert lyr.isValid() and lyr.featureCount() == 20
     QgsProject.instance().addMapLayer(lyr)
@@ -879,7 +892,7 @@ def test_geopackage_clicks_use_the_rtree_and_find_the_same_point(canvas, tmp_pat
     path = str(tmp_path / "dense.gpkg")
     error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV2(memory, path, QgsCoordinateTransformContext(),
                                                                    options)
-    assert error == QgsVectorFileWriter.NoError, message
+    assert error == QgsVectorFileWriter.WriterError.NoError, message
     lyr = QgsVectorLayer(f"{path}|layername=points", "dense gpkg", "ogr")
     assert lyr.isValid()
     QgsProject.instance().addMapLayer(lyr)

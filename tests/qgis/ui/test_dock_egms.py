@@ -66,13 +66,14 @@ def test_real_points_plot_their_series_and_the_published_statistics(egms_layer, 
     dock = dock_module.TimeSeriesDock(qgis_iface)
     try:
         dock.activate_tool()
-        dock.radius_spin.setValue(1)  # real points can sit a pixel apart: take the one under the cursor
+        dock.panel.radius_spin.setValue(1)  # real points can sit a pixel apart: take the one under the cursor
         checked = 0
         for row in rows[::6]:
             record = dict(zip(header, row))
             p = qgis_canvas.getCoordinateTransform().transform(float(record["easting"]), float(record["northing"]))
-            QTest.mouseClick(qgis_canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(round(p.x()), round(p.y())))
-            plotted = dock.plotted[0]
+            QTest.mouseClick(qgis_canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                             QPoint(round(p.x()), round(p.y())))
+            plotted = dock.selection.plotted[0]
             if plotted.series.point_id != record["pid"]:
                 continue  # another point shares this pixel
             checked += 1

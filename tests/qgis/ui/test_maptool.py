@@ -23,9 +23,9 @@ def tool(qgis_canvas, qgis_parent):
     t = SeriesMapTool(qgis_canvas)
     qgis_canvas.setMapTool(t)
     events = []
-    t.pointClicked.connect(lambda p, m: events.append(("point", QgsPointXY(p), int(m))))
-    t.rectangleSelected.connect(lambda r, m: events.append(("rectangle", QgsRectangle(r), int(m))))
-    t.polygonSelected.connect(lambda g, m: events.append(("polygon", g.asWkt(0), int(m))))
+    t.pointClicked.connect(lambda p, m: events.append(("point", QgsPointXY(p), m)))
+    t.rectangleSelected.connect(lambda r, m: events.append(("rectangle", QgsRectangle(r), m)))
+    t.polygonSelected.connect(lambda g, m: events.append(("polygon", g.asWkt(0), m)))
     t.events = events
     yield t
     qgis_canvas.unsetMapTool(t)
@@ -44,11 +44,11 @@ def map_of(canvas, pixel):
 def test_click_emits_the_map_point_and_modifiers(tool):
     canvas = tool.canvas()
     pixel = px(canvas, 120, 480)
-    QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.ShiftModifier, pixel)
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, pixel)
     assert len(tool.events) == 1
     kind, point, modifiers = tool.events[0]
     expected = map_of(canvas, pixel)
-    assert kind == "point" and modifiers == int(Qt.ShiftModifier)
+    assert kind == "point" and modifiers == Qt.KeyboardModifier.ShiftModifier
     assert point.x() == pytest.approx(expected.x()) and point.y() == pytest.approx(expected.y())
     assert abs(point.x() - 120) <= canvas.mapUnitsPerPixel() and abs(point.y() - 480) <= canvas.mapUnitsPerPixel()
 
@@ -56,9 +56,9 @@ def test_click_emits_the_map_point_and_modifiers(tool):
 def test_drag_in_point_mode_is_a_rectangle(tool):
     canvas = tool.canvas()
     a, b = px(canvas, 300, 100), px(canvas, 100, 250)  # from bottom right to top left
-    QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, a)
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
     QTest.mouseMove(canvas.viewport(), b)
-    QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, b)
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
     kind, rect, _m = tool.events[0]
     pa, pb = map_of(canvas, a), map_of(canvas, b)
     assert kind == "rectangle"
@@ -71,8 +71,8 @@ def test_tiny_drag_in_rectangle_mode_is_a_click(tool):
     tool.setMode(RECTANGLE)
     canvas = tool.canvas()
     a = px(canvas, 200, 200)
-    QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, a)
-    QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, a + QPoint(2, 1))
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a + QPoint(2, 1))
     assert [e[0] for e in tool.events] == ["point"]
 
 
@@ -81,9 +81,9 @@ def test_polygon_by_clicks_closed_with_right_click(tool):
     canvas = tool.canvas()
     corners = [px(canvas, 100, 100), px(canvas, 400, 100), px(canvas, 250, 400)]
     for c in corners:
-        QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, c)
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c)
     assert tool.events == []  # still drawing
-    QTest.mouseClick(canvas.viewport(), Qt.RightButton, Qt.NoModifier, corners[-1])
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, corners[-1])
     kind, wkt, _m = tool.events[0]
     assert kind == "polygon"
     expected = [map_of(canvas, c) for c in corners]
@@ -96,17 +96,17 @@ def test_polygon_closed_by_double_click_and_next_polygon_starts_clean(tool):
     canvas = tool.canvas()
     corners = [px(canvas, 100, 100), px(canvas, 400, 100), px(canvas, 250, 400)]
     for c in corners[:2]:
-        QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, c)
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c)
     # what a user's double click delivers: press, release, double click, release
-    QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, corners[2])
-    QTest.mouseDClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, corners[2])
-    QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, corners[2])
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corners[2])
+    QTest.mouseDClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corners[2])
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, corners[2])
     assert [e[0] for e in tool.events] == ["polygon"]
     assert tool.events[0][1].count(",") == 3  # three corners + closing vertex, no duplicate
     assert tool._vertices == []  # the trailing release started nothing
     for c in corners:  # the next polygon works as the first
-        QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, c)
-    QTest.mouseClick(canvas.viewport(), Qt.RightButton, Qt.NoModifier, corners[0])
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c)
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, corners[0])
     assert [e[0] for e in tool.events] == ["polygon", "polygon"] and tool.events[1][1] == tool.events[0][1]
 
 
@@ -114,11 +114,11 @@ def test_escape_cancels_a_polygon_and_too_few_vertices_emit_nothing(tool):
     tool.setMode(POLYGON)
     canvas = tool.canvas()
     for c in (px(canvas, 100, 100), px(canvas, 400, 100)):
-        QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, c)
-    QTest.keyClick(canvas, Qt.Key_Escape)
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c)
+    QTest.keyClick(canvas, Qt.Key.Key_Escape)
     assert tool._vertices == [] and tool._band is None
-    QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, px(canvas, 100, 100))
-    QTest.mouseClick(canvas.viewport(), Qt.RightButton, Qt.NoModifier, px(canvas, 100, 100))
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, px(canvas, 100, 100))
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, px(canvas, 100, 100))
     assert tool.events == []
 
 
