@@ -7,6 +7,8 @@ only what has no common form is here:
 * ``QAction`` / ``QActionGroup`` live in QtWidgets on Qt 5 and in QtGui on Qt 6.
 * Field types: QGIS ≥ 3.38 takes and returns ``QMetaType.Type``; before, ``QVariant.Type``
   (which PyQt6 no longer has).  :func:`make_field` and the ``is_*_type`` tests accept both.
+* The layer-combo filter "point layers": ``Qgis.LayerFilter.PointLayer`` from 3.34,
+  ``QgsMapLayerProxyModel.Filter.PointLayer`` before (:func:`point_layer_filter`).
 * Saving styles: :func:`save_default_style`, :func:`save_style_to_database` (the
   forms of 3.22 are deprecated in later releases).
 """
@@ -21,7 +23,7 @@ except ImportError:
     from qgis.PyQt.QtWidgets import QAction, QActionGroup  # Qt 5 (QGIS 3)
 
 __all__ = ["QAction", "QActionGroup", "field_type", "make_field", "is_integer_type", "is_double_type",
-           "is_bool_type", "save_default_style", "save_style_to_database", "QGIS_VERSION_INT"]
+           "is_bool_type", "save_default_style", "save_style_to_database", "point_layer_filter", "QGIS_VERSION_INT"]
 
 QGIS_VERSION_INT = Qgis.versionInt() if hasattr(Qgis, "versionInt") else Qgis.QGIS_VERSION_INT
 _METATYPE_FIELDS = QGIS_VERSION_INT >= 33800
@@ -96,3 +98,12 @@ def save_style_to_database(layer, name, description, use_as_default):
         result = layer.saveStyleToDatabaseV2(name, description, use_as_default, "")
         return "" if not isinstance(result, tuple) else (result[-1] or "")
     return layer.saveStyleToDatabase(name, description, use_as_default, "") or ""
+
+
+def point_layer_filter():
+    """The ``QgsMapLayerComboBox.setFilters`` value that lists point layers only."""
+    if hasattr(Qgis, "LayerFilter"):  # QGIS >= 3.34
+        return Qgis.LayerFilter.PointLayer
+    from qgis.core import QgsMapLayerProxyModel
+
+    return QgsMapLayerProxyModel.Filter.PointLayer

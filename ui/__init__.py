@@ -20,7 +20,7 @@ class GuiInstallation:
     def __init__(self, iface, menu, toolbar):
         from qgis.PyQt.QtGui import QIcon
 
-        from .compat import QAction
+        from ..compat import QAction
 
         self.iface = iface
         self.menu = menu

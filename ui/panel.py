@@ -34,8 +34,8 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..compat import QAction, QActionGroup, point_layer_filter
 from ..core.conventions import SENTINEL1_WAVELENGTH, half_wavelength_mm
-from .compat import QAction, QActionGroup, point_layer_filter
 from .maptool import POINT, POLYGON, RECTANGLE
 from .plot import TimeSeriesPlot
 from .settings import set_setting, setting
