@@ -95,8 +95,9 @@ def _slc_bytes(stack):
 
 
 def run(record, sizes=(1000, 2000)):
+    from egms_plugin.core.geo import project_lonlat
     from egms_plugin.core.io.points import PointTable, write_points
-    from egms_plugin.core.psi.chain import compute_velocities, project_lonlat
+    from egms_plugin.core.psi.chain import compute_velocities
     from egms_plugin.core.sar.amplitude import _small_gdal_cache
     from egms_plugin.core.sar.stack import StackFolder
 

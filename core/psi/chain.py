@@ -875,13 +875,3 @@ def _columns(stack, cand, idx, lon, lat, geometry, stats, u, d):
         cols[name] = d[:, k].astype(np.float64)
     return cols
 
-
-def project_lonlat(lon, lat, crs):
-    """Coordinates (x, y) in ``crs`` (EPSG code or WKT) of WGS84 longitude/latitude."""
-    from pyproj import CRS, Transformer
-
-    target = CRS.from_user_input(crs)
-    if target.equals(CRS.from_epsg(4326), ignore_axis_order=True):
-        return np.asarray(lon, dtype=np.float64).copy(), np.asarray(lat, dtype=np.float64).copy()
-    x, y = Transformer.from_crs("EPSG:4326", target, always_xy=True).transform(lon, lat)
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
