@@ -56,6 +56,7 @@ import numpy as np
 
 from .. import conventions as cv
 from ..progress import ensure
+from .phase_kernels import atan2, product_angles, rotate
 
 DEFAULT_MAX_VELOCITY_DIFF = 60.0
 """mm/yr: velocity differences searched on an arc (± this)."""
@@ -175,81 +176,6 @@ def make_search(t_years, height_factor=None, wavelength_m=cv.SENTINEL1_WAVELENGT
                      c32(eh.real, np.float32), c32(eh.imag, np.float32),
                      c32(refine_v), c32(refine_h), _bound_table(t, f, rad_per_mm, dv, dh),
                      _coarse_indices(velocities.size), _coarse_indices(heights.size))
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _sincos(x):
-    """(sin x, cos x) to 2e−16 for |x| ≪ 1e6: Cody–Waite reduction by π/2, Taylor polynomials on ±π/4.
-
-    About 5× faster than ``math.sin`` + ``math.cos`` in numba loops (no call, no int conversion).
-    """
-    k = np.floor(x * 0.6366197723675814 + 0.5)
-    r = (x - k * 1.5707963267341256) - k * 6.077100506506192e-11
-    r2 = r * r
-    s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0 + r2 * (
-        -1.0 / 39916800.0 + r2 * (1.0 / 6227020800.0 + r2 * (-1.0 / 1307674368000.0)))))))
-    c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0 + r2 * (
-        -1.0 / 3628800.0 + r2 * (1.0 / 479001600.0 + r2 * (-1.0 / 87178291200.0 + r2 * (1.0 / 20922789888000.0))))))))
-    q = k - 4.0 * np.floor(k * 0.25)  # quadrant 0..3 (np.floor stays a float: the loops vectorise)
-    odd = q == 1.0 or q == 3.0
-    sa = c if odd else s
-    ca = s if odd else c
-    sa = -sa if q >= 2.0 else sa
-    ca = -ca if (q == 1.0 or q == 2.0) else ca
-    return sa, ca
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _atan2(y, x):
-    """atan2(y, x) to 2e−15 rad: octant reduction to |z| ≤ tan(π/8), then a degree-17 odd polynomial
-    (Chebyshev fit of atan(z)); ~2× faster than ``math.atan2`` in numba loops."""
-    ax = abs(x)
-    ay = abs(y)
-    swap = ay > ax
-    mx = ay if swap else ax
-    mn = ax if swap else ay
-    big = mn > 0.41421356237309503 * mx  # beyond π/8: atan(a) = π/4 + atan((a − 1)/(a + 1))
-    num = mn - mx if big else mn
-    den = mn + mx if big else mx
-    z = num / (den if den > 0.0 else 1.0)  # one division
-    s = z * z
-    p = (-0.02723288406057488 * s + 0.05168834935919362) * s - 0.0655090730756309
-    p = ((p * s + 0.07681045202742948) * s - 0.09090255952690657) * s + 0.11111089649211055
-    p = ((p * s - 0.14285713930378566) * s + 0.19999999997724888) * s - 0.3333333333333093
-    r = z + z * s * p
-    r = r + 0.7853981633974483 if big else r
-    r = 1.5707963267948966 - r if swap else r
-    r = 3.141592653589793 - r if x < 0.0 else r
-    return -r if y < 0.0 else r
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _rotate(re, im, phase):
-    """``(re + j im) ← (re + j im) · exp(−j phase)`` element-wise, in place.
-
-    The phase loops live in small functions of 1-D arrays: LLVM vectorises them there (4 lanes of
-    :func:`_sincos` / :func:`_atan2`), not when they are inlined into a larger kernel.
-    """
-    for k in range(re.size):
-        s, c = _sincos(phase[k])
-        r = re[k] * c + im[k] * s
-        im[k] = im[k] * c - re[k] * s
-        re[k] = r
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _angles(re, im, ur, ui, out):
-    """``out = arg((re + j im) · (ur + j ui))`` element-wise."""
-    for k in range(re.size):
-        out[k] = _atan2(im[k] * ur + re[k] * ui, re[k] * ur - im[k] * ui)
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _rotated_angles(re, im, phase, out):
-    """``out = arg((re + j im) · exp(−j phase))`` element-wise."""
-    for k in range(re.size):
-        s, c = _sincos(phase[k])
-        out[k] = _atan2(im[k] * c - re[k] * s, re[k] * c + im[k] * s)
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
@@ -432,13 +358,13 @@ def _coherence(w_re, w_im, m, t, f, k_rad, v, h):
     n = t.size
     for k in range(n):
         m[k] = k_rad * (v * t[k] + h * f[k])
-    _rotate(w_re, w_im, m)
+    rotate(w_re, w_im, m)
     sr = 0.0
     si = 0.0
     for k in range(n):
         sr += w_re[k]
         si += w_im[k]
-    return math.sqrt(sr * sr + si * si) / n, _atan2(si, sr)
+    return math.sqrt(sr * sr + si * si) / n, atan2(si, sr)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -465,7 +391,7 @@ def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations)
             break
         ur = sr / norm  # rotate by conj(S/|S|): remove the constant offset
         ui = -si / norm
-        _angles(c_re, c_im, ur, ui, r)
+        product_angles(c_re, c_im, ur, ui, r)
         dv = 0.0
         dh = 0.0
         for k in range(n):
@@ -476,14 +402,14 @@ def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations)
         for k in range(n):
             m[k] = k_rad * (dv * t[k] + dh * f[k])
             r[k] -= m[k]
-        _rotate(c_re, c_im, m)
+        rotate(c_re, c_im, m)
         sr = 0.0
         si = 0.0
         for k in range(n):
             sr += c_re[k]
             si += c_im[k]
         if it + 1 < iterations:
-            c0 = _atan2(si * ur + sr * ui, sr * ur - si * ui)
+            c0 = atan2(si * ur + sr * ui, sr * ur - si * ui)
             lo = np.inf
             hi = -np.inf
             for k in range(n):

@@ -31,7 +31,7 @@ import numba
 import numpy as np
 
 from ..egms.stats import design_matrix
-from .arcs import _rotate
+from .phase_kernels import rotate
 
 DEFAULT_FILTER_LENGTH_M = 400.0
 DEFAULT_TIME_WINDOW_DAYS = 90.0
@@ -208,7 +208,7 @@ def _coherence_rows_kernel(a, b, out):
         d = np.empty(n_dates)
         for k in range(n_dates):
             d[k] = b[i, k] - a[i, k]
-        _rotate(re, im, d)  # exp(j (a − b))
+        rotate(re, im, d)  # exp(j (a − b))
         sr = 0.0
         si = 0.0
         for k in range(n_dates):
