@@ -425,20 +425,20 @@ def _connected_order(patches):
 
 def _read_patch_phasors(stack, lines, pixels, window, block_mb, progress):
     """Unit interferogram phasors (n, n_dates) of the candidates at ``lines``, ``pixels`` inside ``window``."""
-    from ..sar.amplitude import _small_gdal_cache, _unit_interferogram_phasors
+    from ..sar.amplitude import small_gdal_cache, unit_interferogram_phasors
 
     r0, r1, c0, c1 = window
     out = np.empty((lines.size, stack.n_dates), dtype=np.complex64)
     per_row = (c1 - c0) * stack.n_dates * 8
     step = max(1, int(min(block_mb, 64.0) * 2**20 // per_row))
-    with _small_gdal_cache(), stack:
+    with small_gdal_cache(), stack:
         for a in range(r0, r1, step):
             progress.check()
             b = min(a + step, r1)
             lo, hi = np.searchsorted(lines, [a, b])  # candidates are sorted by line
             if hi > lo:
                 slc = stack.read_block(a, b, c0, c1)
-                out[lo:hi] = _unit_interferogram_phasors(slc[:, lines[lo:hi] - a, pixels[lo:hi] - c0].T)
+                out[lo:hi] = unit_interferogram_phasors(slc[:, lines[lo:hi] - a, pixels[lo:hi] - c0].T)
     return out
 
 

@@ -168,8 +168,9 @@ class RasterBlockWriter:
 
 
 # ---------------------------------------------------------------- one pass over the stack
-def _small_gdal_cache():
-    """Context: GDAL's block cache capped at :data:`READ_CACHE_BYTES` (restored after)."""
+def small_gdal_cache():
+    """Context of a read pass over the stack: GDAL's block cache capped at :data:`READ_CACHE_BYTES` (restored
+    after); every block is read once, so a larger cache would only hold memory."""
     import contextlib
 
     import rasterio
@@ -182,7 +183,6 @@ def _small_gdal_cache():
     except ImportError:
         pass
     return rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES)
-
 
 
 @dataclass
@@ -204,8 +204,9 @@ class Candidates:
         return int(self.lines.size)
 
 
-def _unit_interferogram_phasors(slc):
-    """(n, n_dates) complex64 unit phasors of s_0 · conj(s_k); 0 where an amplitude is 0."""
+def unit_interferogram_phasors(slc):
+    """Single-reference interferogram phasors ``s_0 · conj(s_k) / |…|`` (complex64) of SLC values ``slc``
+    (n, n_dates), the first date the reference; 0 where an amplitude is 0."""
     ifg = slc[:, :1] * np.conj(slc)
     mag = np.abs(ifg)
     out = np.zeros_like(ifg)
@@ -251,7 +252,7 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
         lines, pixels, disps, means, phasors = [], [], [], [], []
         n_valid = 0
         buffer = None
-        with _small_gdal_cache(), stack:
+        with small_gdal_cache(), stack:
             for i, (r0, r1) in enumerate(blocks):
                 progress.check()
                 shape = (stack.n_dates, r1 - r0, stack.shape[1])
@@ -272,7 +273,7 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
                 if keep_phasors and phasor_limit is not None and sum(map(len, lines)) > phasor_limit:
                     keep_phasors, phasors = False, []  # too many to hold: the chain reads them by patch
                 if keep_phasors:
-                    phasors.append(_unit_interferogram_phasors(slc[:, rr, cc].T))
+                    phasors.append(unit_interferogram_phasors(slc[:, rr, cc].T))
                 progress.update((i + 1) / len(blocks))
         for w in writers:
             w.commit()
