@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -74,9 +75,11 @@ BOUND_MARGIN = 1e-3
 """Safety margin of the coarse-to-fine bound, per date (float32 sums are accurate to ~1e−6)."""
 
 
-@dataclass
-class ArcSearch:
-    """The search grid and its tables (shared by all arcs)."""
+class ArcSearch(NamedTuple):
+    """The search grid and its tables (shared by all arcs).
+
+    A named tuple of arrays (and one float), so the numba kernels take it whole as one argument.
+    """
 
     t: np.ndarray            # years (N,)
     f: np.ndarray            # mm per m of height error (N,), zeros without baselines
@@ -239,12 +242,15 @@ def _better(p, i, j, best, bi, bj):
 
 
 @numba.njit(nogil=True, cache=True)
-def _grid_peak(w_re, w_im, u_re, u_im, have, mags, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse_h, bound, bound_max):
-    """Grid indices (velocity, height) of the largest |Σ w·conj(model)|, coarse to fine (module docstring).
+def _grid_peak(w_re, w_im, u_re, u_im, have, mags, s, bound_max):
+    """Grid indices (velocity, height) of the largest |Σ w·conj(model)| on the grid of the :class:`ArcSearch`
+    ``s``, coarse to fine (module docstring).
 
-    ``coarse_v``, ``coarse_h``: the coarse grid's indices (every grid index within one step of one of them).
+    ``s.coarse_v``, ``s.coarse_h``: the coarse grid's indices (every grid index within one step of one of them).
     Scratch: ``u_re/u_im`` (n_h, n_pad), ``have`` (n_h,), ``mags`` (n_v, n_h) float32.
     """
+    ev_re, ev_im, eh_re, eh_im = s.ev_re, s.ev_im, s.eh_re, s.eh_im
+    coarse_v, coarse_h, bound = s.coarse_v, s.coarse_h, s.bound
     n_v = ev_re.shape[0]
     n_h = eh_re.shape[0]
     n_cv = coarse_v.size
@@ -368,8 +374,9 @@ def _coherence(w_re, w_im, m, t, f, k_rad, v, h):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations):
-    """Gauss–Newton from (v, h) on the wrapped residual phases; returns (v, h, γ at start, γ at the end).
+def _refine(c_re, c_im, r, m, s, v, h, iterations):
+    """Gauss–Newton from (v, h) on the wrapped residual phases with the rows of the :class:`ArcSearch` ``s``;
+    returns (v, h, γ at start, γ at the end).
 
     ``c`` holds the residual phasors ``w_k·exp(−j·model_k(v, h))`` on entry; they are rotated in place
     by each update, so one iteration costs one atan2 and one sincos per date (``r``, ``m``: scratch).  The model
@@ -378,6 +385,7 @@ def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations)
     the new sum's phase relative to the old one); when no such value wraps it equals ``r_k − m_k − c``,
     whose projection on the centred design is exactly zero, so the iterations stop there.
     """
+    t, f, k_rad, refine_v, refine_h = s.t, s.f, s.rad_per_mm, s.refine_v, s.refine_h
     n = t.size
     sr = 0.0
     si = 0.0
@@ -422,8 +430,10 @@ def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations)
 
 
 @numba.njit(nogil=True, parallel=True, cache=True, error_model="numpy")
-def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse_h, bound, t, f, k_rad, velocities,
-                   heights, refine_v, refine_h, iterations, task, out_v, out_h, out_g):
+def _search_kernel(z, p_idx, q_idx, s, iterations, task, out_v, out_h, out_g):
+    """(Δv, Δh, γ) of the arcs (p_idx, q_idx) on the grid of the :class:`ArcSearch` ``s``, refined."""
+    ev_re, ev_im, eh_re, eh_im, bound = s.ev_re, s.ev_im, s.eh_re, s.eh_im, s.bound
+    t, velocities, heights = s.t, s.velocities, s.heights
     n_arcs = p_idx.size
     n = t.size
     n_v, n_pad = ev_re.shape
@@ -449,8 +459,7 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse
             p = p_idx[a]
             q = q_idx[a]
             _arc_phasors(z, p, q, w_re, w_im)
-            bi, bj = _grid_peak(w_re, w_im, u_re, u_im, have, mags, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse_h,
-                                bound, bound_max)
+            bi, bj = _grid_peak(w_re, w_im, u_re, u_im, have, mags, s, bound_max)
             v0 = velocities[bi]
             h0 = heights[bj]
             # residual phasors at the grid peak from the tables: w · conj(model) = w · ev[i] · eh[j]
@@ -459,7 +468,7 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse
                 ei = np.float64(ev_re[bi, k]) * eh_im[bj, k] + np.float64(ev_im[bi, k]) * eh_re[bj, k]
                 c_re[k] = w_re[k] * er - w_im[k] * ei
                 c_im[k] = w_re[k] * ei + w_im[k] * er
-            v1, h1, g0, g1 = _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v0, h0, iterations)
+            v1, h1, g0, g1 = _refine(c_re, c_im, r, m, s, v0, h0, iterations)
             if g1 >= g0:  # the refinement climbs the peak; keep the grid point if it did not
                 out_v[a] = v1
                 out_h[a] = h1
@@ -532,12 +541,10 @@ def estimate_arc_parameters(phasors, arcs, t_years, height_factor=None, waveleng
     out_v = np.empty(n_arcs)
     out_h = np.empty(n_arcs)
     out_g = np.empty(n_arcs)
-    s = search
     for start in range(0, n_arcs, CHUNK_ARCS):
         stop = min(start + CHUNK_ARCS, n_arcs)
-        _search_kernel(z, p_idx[start:stop], q_idx[start:stop], s.ev_re, s.ev_im, s.eh_re, s.eh_im, s.coarse_v,
-                       s.coarse_h, s.bound, s.t, s.f, s.rad_per_mm, s.velocities, s.heights, s.refine_v, s.refine_h,
-                       REFINE_ITERATIONS, TASK_ARCS, out_v[start:stop], out_h[start:stop], out_g[start:stop])
+        _search_kernel(z, p_idx[start:stop], q_idx[start:stop], search, REFINE_ITERATIONS, TASK_ARCS,
+                       out_v[start:stop], out_h[start:stop], out_g[start:stop])
         progress.check()
         progress.update(stop / n_arcs)
     return ArcEstimates(out_v, out_h, out_g, search)
