@@ -38,8 +38,8 @@ def hwm_mb():
 
 
 sys.path.insert(0, {plugins!r})
-from egms_plugin.core.pipeline import PsiParameters, compute_velocities
-from egms_plugin.core.stack import StackFolder
+from egms_plugin.core.psi.chain import PsiParameters, compute_velocities
+from egms_plugin.core.sar.stack import StackFolder
 t0 = time.perf_counter()
 result = compute_velocities(StackFolder({folder!r}), PsiParameters(memory_mb={memory_mb!r}))
 elapsed = time.perf_counter() - t0
