@@ -39,7 +39,7 @@ Example
 -------
 >>> import numpy as np
 >>> from egms_plugin.core import conventions as cv
->>> t = np.arange(40) * 12 / 365.25
+>>> t = np.arange(40) * 12 / cv.DAYS_PER_YEAR
 >>> z = np.ones((2, 40), np.complex64); z[1] = np.exp(1j * cv.mm_to_phase(4.0 * t))
 >>> est = estimate_arc_parameters(z, np.array([[0, 1]]), t)
 >>> round(float(est.velocity[0]), 3), round(float(est.coherence[0]), 3)

@@ -30,6 +30,7 @@ import math
 import numba
 import numpy as np
 
+from .. import conventions as cv
 from ..egms.stats import design_matrix
 from .phase_kernels import rotate
 
@@ -174,7 +175,7 @@ def temporal_highpass_operator(days, window_days=DEFAULT_TIME_WINDOW_DAYS):
     days = np.asarray(days, dtype=np.float64)
     n = days.size
     eye = np.eye(n)
-    t = (days - days[0]) / 365.25
+    t = (days - days[0]) / cv.DAYS_PER_YEAR
     model = design_matrix(t, "cubic")
     if n <= model.shape[1] + 1:
         model = design_matrix(t, "linear")[:, :2]

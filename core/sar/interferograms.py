@@ -39,6 +39,7 @@ import warnings
 
 import numpy as np
 
+from ..conventions import day_numbers
 from ..errors import InputError
 from ..io.atomic import folder_on_success
 from ..progress import ensure
@@ -280,7 +281,7 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
     progress.info(f"{len(pairs)} pairs; looks {row_looks} × {col_looks} (rows × columns) → {out_cols} × {out_rows} "
                   f"pixels; {len(blocks)} block(s) of up to {n_block_rows} rows.")
     names = stack.date_strings
-    days = np.array([d.toordinal() for d in stack.dates])
+    days = day_numbers(stack.dates)
     files = [f"{names[i]}_{names[k]}.tif" for i, k in pairs]
     profile = dict(driver="GTiff", width=out_cols, height=out_rows, count=2, dtype="float32",
                    interleave="band", tiled=False)
