@@ -206,8 +206,3 @@ def own_phases(phasors, reference, t_years, height_factor, velocity, height, unw
         _own_phase_kernel(z, int(reference), t, f, float(rad_per_mm), np.ascontiguousarray(velocity, dtype=np.float64),
                           np.ascontiguousarray(height, dtype=np.float64), u, out)
     return out
-
-
-def wrap(phase):
-    """Phase wrapped to (−π, π]."""
-    return np.angle(np.exp(1j * np.asarray(phase)))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -197,7 +197,6 @@ class Candidates:
     calibration: np.ndarray | None
     n_pixels: int = 0
     n_valid: int = 0             # pixels with a finite D_A
-    info: dict = field(default_factory=dict)
 
     @property
     def size(self):
