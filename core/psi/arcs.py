@@ -1,4 +1,4 @@
-"""Per-arc estimation of velocity and height-error differences (DESIGN §8 step 5).
+"""Per-arc estimation of velocity and height-error differences (step 3 of :mod:`.chain`).
 
 For an arc between points p and q with single-reference interferogram
 phasors ``z_p,k``, ``z_q,k`` the arc phase ``Δφ_k = arg(z_q,k · conj(z_p,k))``

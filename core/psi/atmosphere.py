@@ -1,4 +1,4 @@
-"""Atmospheric phase screen: the residual that is smooth in space and random in time (DESIGN §8 step 7).
+"""Atmospheric phase screen: the residual that is smooth in space and random in time (step 7 of :mod:`.chain`).
 
 After the point model (velocity, height error) is removed, the unwrapped
 residual phase of a point holds atmosphere, unmodelled (non-linear) motion

@@ -1,6 +1,6 @@
 """From arcs to points: weighted least squares on the network, cleaning, residual unwrapping.
 
-DESIGN §8 steps 6–7.  Arc quantities (differences q − p) are integrated to
+Steps 5–6 of the chain (:mod:`.chain`).  Arc quantities (differences q − p) are integrated to
 point quantities relative to a reference point by γ-weighted sparse least
 squares: minimise ``Σ_a w_a (x_q − x_p − d_a)²`` with ``x_ref = 0``.  The
 normal matrix ``AᵀWA`` (a weighted graph Laplacian without the reference row)

@@ -1,4 +1,4 @@
-"""Arc networks between measurement-point candidates (DESIGN §8 step 4).
+"""Arc networks between measurement-point candidates (step 2 of :mod:`.chain`).
 
 Arcs are the edges of the Delaunay triangulation of the points plus each
 point's nearest neighbours (redundancy, so a single bad arc cannot isolate a

@@ -2,7 +2,7 @@
 
 Per pixel, over the acquisitions k: mean amplitude ``μ_A = mean_k A_k`` and
 amplitude dispersion ``D_A = σ_A / μ_A`` with the population standard
-deviation (ddof = 0, DESIGN §7).  With per-image calibration each image is
+deviation (ddof = 0, ARCHITECTURE.md §Conventions).  With per-image calibration each image is
 first divided by its calibration factor ``c_k`` (the image's mean amplitude
 over a sample of rows, normalised so the factors average to 1), which removes
 gain changes between acquisitions without changing the amplitude scale.
@@ -38,7 +38,7 @@ from ..io.atomic import PendingFile
 from ..progress import ensure
 
 DEFAULT_DISPERSION_THRESHOLD = 0.25
-"""EGMS candidate threshold on D_A (EGMS_FORMAT §3)."""
+"""EGMS candidate threshold on D_A (the EGMS products' own)."""
 CALIBRATION_SAMPLE_ROWS = 256
 """Rows read (evenly spaced) to estimate the per-image calibration factors."""
 READ_CACHE_BYTES = 64 * 2**20

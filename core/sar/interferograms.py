@@ -3,7 +3,7 @@
 For a pair ``(i, k)`` (i earlier than k) and a window of ``row_looks × col_looks``
 pixels, with ``S = Σ s_i · conj(s_k)`` over the window:
 
-* phase  ``φ_ik = arg S`` (rad, wrapped to (−π, π]); by DESIGN §7
+* phase  ``φ_ik = arg S`` (rad, wrapped to (−π, π]); by ARCHITECTURE.md §Conventions
   ``d_k − d_i = −λ/(4π) · φ_ik`` (LOS, positive towards the satellite);
 * coherence ``γ_ik = |S| / sqrt(Σ|s_i|² · Σ|s_k|²)`` in [0, 1].
 

@@ -3,7 +3,7 @@
 Every network is a sorted ``(n_pairs, 2)`` int64 array of date indices
 ``(i, k)`` with ``i < k`` (the reference is always the earlier date), so the
 interferogram ``I_ik = s_i · conj(s_k)`` has phase φ_ik with
-``d_k − d_i = −λ/(4π) · φ_ik`` (DESIGN §7, :mod:`.conventions`).
+``d_k − d_i = −λ/(4π) · φ_ik`` (:mod:`egms_plugin.core.conventions`, ARCHITECTURE.md §Conventions).
 
 * :func:`single_reference_pairs` — every date with one reference date; by
   default the date nearest the middle of the time span

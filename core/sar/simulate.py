@@ -9,7 +9,7 @@ CRS), ``baselines.csv``, ``stack.json`` and ``truth/``:
 * recognisable deformation: a subsidence bowl, an uplift area, a sliding slope
   (east-west and down, accelerating), an area of seasonal motion, stable
   ground elsewhere, optionally a patch moving faster than the unwrapping limit;
-  3-D motion projected on the LOS vector of DESIGN §7;
+  3-D motion projected on the LOS vector (``conventions.los_vector``, ARCHITECTURE.md §Conventions);
 * height errors (uniform ±20 m) at the scatterers, perpendicular baselines
   uniform in ±150 m, irregular 6/12-day sampling with gaps;
 * a spatially correlated (power-law, turbulent) atmospheric delay drawn anew
