@@ -38,8 +38,8 @@ def hwm_mb():
 
 
 sys.path.insert(0, {plugins!r})
-from egms_plugin.core.pipeline import PsiParameters, compute_velocities
-from egms_plugin.core.stack import StackFolder
+from egms_plugin.core.psi.chain import PsiParameters, compute_velocities
+from egms_plugin.core.sar.stack import StackFolder
 t0 = time.perf_counter()
 result = compute_velocities(StackFolder({folder!r}), PsiParameters(memory_mb={memory_mb!r}))
 elapsed = time.perf_counter() - t0
@@ -95,9 +95,10 @@ def _slc_bytes(stack):
 
 
 def run(record, sizes=(1000, 2000)):
+    from egms_plugin.core.geo import project_lonlat
     from egms_plugin.core.io.points import PointTable, write_points
-    from egms_plugin.core.psi.chain import compute_velocities, project_lonlat
-    from egms_plugin.core.sar.amplitude import _small_gdal_cache
+    from egms_plugin.core.psi.chain import compute_velocities
+    from egms_plugin.core.sar.amplitude import small_gdal_cache
     from egms_plugin.core.sar.stack import StackFolder
 
     # warm-up: numba kernels compiled / loaded from the cache outside the timings
@@ -108,7 +109,7 @@ def run(record, sizes=(1000, 2000)):
     load_before = os.getloadavg()
     reads, chains, result = [], [], None
     for _ in range(ROUNDS):  # interleaved rounds: the machine is shared, both figures see the same load
-        with _small_gdal_cache():  # the chain's own reading conditions
+        with small_gdal_cache():  # the chain's own reading conditions
             reads.append(_read_once(stack))
         t0 = time.perf_counter()
         res = compute_velocities(stack)
@@ -139,7 +140,7 @@ def run(record, sizes=(1000, 2000)):
         record(f"  stage: {stage}", seconds, "s", t_chain, "whole chain")
     # from the disk: the stack's files dropped from the page cache before each measurement
     _evict(stack)
-    with _small_gdal_cache():
+    with small_gdal_cache():
         t_read_cold = _read_once(stack)
     _evict(stack)
     t0 = time.perf_counter()

@@ -201,8 +201,8 @@ def _crs_text(crs):
 
 def write_measurement_points(path, result, out_crs, stack, progress):
     """Write the chain's columns as a GeoPackage point layer (temp file renamed on success)."""
+    from ..core.geo import project_lonlat
     from ..core.io.points import PointTable, write_points
-    from ..core.psi.chain import project_lonlat
 
     crs = _crs_text(out_crs)
     x, y = project_lonlat(result.lon, result.lat, crs)

@@ -86,7 +86,7 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
         return path or None
 
     def compute(self, parameters, context, feedback, progress):
-        from ..core.psi.chain import project_lonlat
+        from ..core.geo import project_lonlat
         from ..core.sar.amplitude import scan_stack
         from ..core.sar.stack import StackFolder
 

@@ -1,10 +1,14 @@
-"""Plain-numpy reference of the arc search of :mod:`.arcs` (for tests and the benchmark).
+"""Reference code of the PSI chain for tests and benchmarks (not shipped with the plugin).
 
-The same search — the same grid, the same Gauss–Newton refinement, the same
+:func:`estimate_arc_parameters_numpy` — a plain-numpy reference of the arc search of
+:mod:`egms_plugin.core.psi.arcs`.  The same search — the same grid, the same Gauss–Newton refinement, the same
 acceptance rule — written the direct vectorised-numpy way: the model phase of
 every grid point is evaluated for a chunk of arcs at once,
 ``γ = |mean(exp(j(Δφ − model)))|``, then the arg-max, then the refinement on
 all arcs of the chunk together.  Not used by the chain.
+
+:func:`minimum_spanning_arcs` — a minimum spanning forest of an arc network (the classic way to keep a
+cleaned network connected; the chain keeps the largest coherent component instead).
 """
 
 from __future__ import annotations
@@ -48,3 +52,23 @@ def estimate_arc_parameters_numpy(phasors, arcs, search, chunk=256, iterations=2
         out_h[start:start + chunk] = np.where(keep, h1, h0)
         out_g[start:start + chunk] = np.where(keep, g1, g0)
     return out_v, out_h, out_g
+
+
+def minimum_spanning_arcs(n_points, arcs, cost):
+    """Indices of the arcs of a minimum spanning forest for the given arc costs (e.g. 1 − γ)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    arcs = np.asarray(arcs, dtype=np.int64).reshape(-1, 2)
+    if len(arcs) == 0:
+        return np.zeros(0, dtype=np.int64)
+    # costs must be > 0 for the sparse representation; ids ride along in a lookup
+    c = np.asarray(cost, dtype=np.float64) + 1e-9
+    graph = coo_matrix((c, (arcs[:, 0], arcs[:, 1])), shape=(n_points, n_points)).tocsr()
+    tree = minimum_spanning_tree(graph).tocoo()
+    lo, hi = np.minimum(tree.row, tree.col), np.maximum(tree.row, tree.col)
+    key_tree = lo.astype(np.int64) * n_points + hi
+    key_arcs = arcs[:, 0] * n_points + arcs[:, 1]
+    order = np.argsort(key_arcs)
+    pos = np.searchsorted(key_arcs[order], key_tree)
+    return np.sort(order[pos])

@@ -1,4 +1,4 @@
-"""Per-arc estimation of velocity and height-error differences (DESIGN §8 step 5).
+"""Per-arc estimation of velocity and height-error differences (step 3 of :mod:`.chain`).
 
 For an arc between points p and q with single-reference interferogram
 phasors ``z_p,k``, ``z_q,k`` the arc phase ``Δφ_k = arg(z_q,k · conj(z_p,k))``
@@ -39,7 +39,7 @@ Example
 -------
 >>> import numpy as np
 >>> from egms_plugin.core import conventions as cv
->>> t = np.arange(40) * 12 / 365.25
+>>> t = np.arange(40) * 12 / cv.DAYS_PER_YEAR
 >>> z = np.ones((2, 40), np.complex64); z[1] = np.exp(1j * cv.mm_to_phase(4.0 * t))
 >>> est = estimate_arc_parameters(z, np.array([[0, 1]]), t)
 >>> round(float(est.velocity[0]), 3), round(float(est.coherence[0]), 3)
@@ -50,12 +50,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
 from .. import conventions as cv
 from ..progress import ensure
+from .phase_kernels import atan2, product_angles, rotate
 
 DEFAULT_MAX_VELOCITY_DIFF = 60.0
 """mm/yr: velocity differences searched on an arc (± this)."""
@@ -73,9 +75,11 @@ BOUND_MARGIN = 1e-3
 """Safety margin of the coarse-to-fine bound, per date (float32 sums are accurate to ~1e−6)."""
 
 
-@dataclass
-class ArcSearch:
-    """The search grid and its tables (shared by all arcs)."""
+class ArcSearch(NamedTuple):
+    """The search grid and its tables (shared by all arcs).
+
+    A named tuple of arrays (and one float), so the numba kernels take it whole as one argument.
+    """
 
     t: np.ndarray            # years (N,)
     f: np.ndarray            # mm per m of height error (N,), zeros without baselines
@@ -177,81 +181,6 @@ def make_search(t_years, height_factor=None, wavelength_m=cv.SENTINEL1_WAVELENGT
                      _coarse_indices(velocities.size), _coarse_indices(heights.size))
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def _sincos(x):
-    """(sin x, cos x) to 2e−16 for |x| ≪ 1e6: Cody–Waite reduction by π/2, Taylor polynomials on ±π/4.
-
-    About 5× faster than ``math.sin`` + ``math.cos`` in numba loops (no call, no int conversion).
-    """
-    k = np.floor(x * 0.6366197723675814 + 0.5)
-    r = (x - k * 1.5707963267341256) - k * 6.077100506506192e-11
-    r2 = r * r
-    s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0 + r2 * (
-        -1.0 / 39916800.0 + r2 * (1.0 / 6227020800.0 + r2 * (-1.0 / 1307674368000.0)))))))
-    c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0 + r2 * (
-        -1.0 / 3628800.0 + r2 * (1.0 / 479001600.0 + r2 * (-1.0 / 87178291200.0 + r2 * (1.0 / 20922789888000.0))))))))
-    q = k - 4.0 * np.floor(k * 0.25)  # quadrant 0..3 (np.floor stays a float: the loops vectorise)
-    odd = q == 1.0 or q == 3.0
-    sa = c if odd else s
-    ca = s if odd else c
-    sa = -sa if q >= 2.0 else sa
-    ca = -ca if (q == 1.0 or q == 2.0) else ca
-    return sa, ca
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _atan2(y, x):
-    """atan2(y, x) to 2e−15 rad: octant reduction to |z| ≤ tan(π/8), then a degree-17 odd polynomial
-    (Chebyshev fit of atan(z)); ~2× faster than ``math.atan2`` in numba loops."""
-    ax = abs(x)
-    ay = abs(y)
-    swap = ay > ax
-    mx = ay if swap else ax
-    mn = ax if swap else ay
-    big = mn > 0.41421356237309503 * mx  # beyond π/8: atan(a) = π/4 + atan((a − 1)/(a + 1))
-    num = mn - mx if big else mn
-    den = mn + mx if big else mx
-    z = num / (den if den > 0.0 else 1.0)  # one division
-    s = z * z
-    p = (-0.02723288406057488 * s + 0.05168834935919362) * s - 0.0655090730756309
-    p = ((p * s + 0.07681045202742948) * s - 0.09090255952690657) * s + 0.11111089649211055
-    p = ((p * s - 0.14285713930378566) * s + 0.19999999997724888) * s - 0.3333333333333093
-    r = z + z * s * p
-    r = r + 0.7853981633974483 if big else r
-    r = 1.5707963267948966 - r if swap else r
-    r = 3.141592653589793 - r if x < 0.0 else r
-    return -r if y < 0.0 else r
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _rotate(re, im, phase):
-    """``(re + j im) ← (re + j im) · exp(−j phase)`` element-wise, in place.
-
-    The phase loops live in small functions of 1-D arrays: LLVM vectorises them there (4 lanes of
-    :func:`_sincos` / :func:`_atan2`), not when they are inlined into a larger kernel.
-    """
-    for k in range(re.size):
-        s, c = _sincos(phase[k])
-        r = re[k] * c + im[k] * s
-        im[k] = im[k] * c - re[k] * s
-        re[k] = r
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _angles(re, im, ur, ui, out):
-    """``out = arg((re + j im) · (ur + j ui))`` element-wise."""
-    for k in range(re.size):
-        out[k] = _atan2(im[k] * ur + re[k] * ui, re[k] * ur - im[k] * ui)
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _rotated_angles(re, im, phase, out):
-    """``out = arg((re + j im) · exp(−j phase))`` element-wise."""
-    for k in range(re.size):
-        s, c = _sincos(phase[k])
-        out[k] = _atan2(im[k] * c - re[k] * s, re[k] * c + im[k] * s)
-
-
 @numba.njit(nogil=True, cache=True, fastmath=True)
 def _power(ur, ui, ar, ai):
     """|Σ_k u_k·e_k|² for one table row (1-D contiguous views, so the loop vectorises)."""
@@ -313,12 +242,15 @@ def _better(p, i, j, best, bi, bj):
 
 
 @numba.njit(nogil=True, cache=True)
-def _grid_peak(w_re, w_im, u_re, u_im, have, mags, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse_h, bound, bound_max):
-    """Grid indices (velocity, height) of the largest |Σ w·conj(model)|, coarse to fine (module docstring).
+def _grid_peak(w_re, w_im, u_re, u_im, have, mags, s, bound_max):
+    """Grid indices (velocity, height) of the largest |Σ w·conj(model)| on the grid of the :class:`ArcSearch`
+    ``s``, coarse to fine (module docstring).
 
-    ``coarse_v``, ``coarse_h``: the coarse grid's indices (every grid index within one step of one of them).
+    ``s.coarse_v``, ``s.coarse_h``: the coarse grid's indices (every grid index within one step of one of them).
     Scratch: ``u_re/u_im`` (n_h, n_pad), ``have`` (n_h,), ``mags`` (n_v, n_h) float32.
     """
+    ev_re, ev_im, eh_re, eh_im = s.ev_re, s.ev_im, s.eh_re, s.eh_im
+    coarse_v, coarse_h, bound = s.coarse_v, s.coarse_h, s.bound
     n_v = ev_re.shape[0]
     n_h = eh_re.shape[0]
     n_cv = coarse_v.size
@@ -432,18 +364,19 @@ def _coherence(w_re, w_im, m, t, f, k_rad, v, h):
     n = t.size
     for k in range(n):
         m[k] = k_rad * (v * t[k] + h * f[k])
-    _rotate(w_re, w_im, m)
+    rotate(w_re, w_im, m)
     sr = 0.0
     si = 0.0
     for k in range(n):
         sr += w_re[k]
         si += w_im[k]
-    return math.sqrt(sr * sr + si * si) / n, _atan2(si, sr)
+    return math.sqrt(sr * sr + si * si) / n, atan2(si, sr)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations):
-    """Gauss–Newton from (v, h) on the wrapped residual phases; returns (v, h, γ at start, γ at the end).
+def _refine(c_re, c_im, r, m, s, v, h, iterations):
+    """Gauss–Newton from (v, h) on the wrapped residual phases with the rows of the :class:`ArcSearch` ``s``;
+    returns (v, h, γ at start, γ at the end).
 
     ``c`` holds the residual phasors ``w_k·exp(−j·model_k(v, h))`` on entry; they are rotated in place
     by each update, so one iteration costs one atan2 and one sincos per date (``r``, ``m``: scratch).  The model
@@ -452,6 +385,7 @@ def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations)
     the new sum's phase relative to the old one); when no such value wraps it equals ``r_k − m_k − c``,
     whose projection on the centred design is exactly zero, so the iterations stop there.
     """
+    t, f, k_rad, refine_v, refine_h = s.t, s.f, s.rad_per_mm, s.refine_v, s.refine_h
     n = t.size
     sr = 0.0
     si = 0.0
@@ -465,7 +399,7 @@ def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations)
             break
         ur = sr / norm  # rotate by conj(S/|S|): remove the constant offset
         ui = -si / norm
-        _angles(c_re, c_im, ur, ui, r)
+        product_angles(c_re, c_im, ur, ui, r)
         dv = 0.0
         dh = 0.0
         for k in range(n):
@@ -476,14 +410,14 @@ def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations)
         for k in range(n):
             m[k] = k_rad * (dv * t[k] + dh * f[k])
             r[k] -= m[k]
-        _rotate(c_re, c_im, m)
+        rotate(c_re, c_im, m)
         sr = 0.0
         si = 0.0
         for k in range(n):
             sr += c_re[k]
             si += c_im[k]
         if it + 1 < iterations:
-            c0 = _atan2(si * ur + sr * ui, sr * ur - si * ui)
+            c0 = atan2(si * ur + sr * ui, sr * ur - si * ui)
             lo = np.inf
             hi = -np.inf
             for k in range(n):
@@ -496,8 +430,10 @@ def _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v, h, iterations)
 
 
 @numba.njit(nogil=True, parallel=True, cache=True, error_model="numpy")
-def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse_h, bound, t, f, k_rad, velocities,
-                   heights, refine_v, refine_h, iterations, task, out_v, out_h, out_g):
+def _search_kernel(z, p_idx, q_idx, s, iterations, task, out_v, out_h, out_g):
+    """(Δv, Δh, γ) of the arcs (p_idx, q_idx) on the grid of the :class:`ArcSearch` ``s``, refined."""
+    ev_re, ev_im, eh_re, eh_im, bound = s.ev_re, s.ev_im, s.eh_re, s.eh_im, s.bound
+    t, velocities, heights = s.t, s.velocities, s.heights
     n_arcs = p_idx.size
     n = t.size
     n_v, n_pad = ev_re.shape
@@ -523,8 +459,7 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse
             p = p_idx[a]
             q = q_idx[a]
             _arc_phasors(z, p, q, w_re, w_im)
-            bi, bj = _grid_peak(w_re, w_im, u_re, u_im, have, mags, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse_h,
-                                bound, bound_max)
+            bi, bj = _grid_peak(w_re, w_im, u_re, u_im, have, mags, s, bound_max)
             v0 = velocities[bi]
             h0 = heights[bj]
             # residual phasors at the grid peak from the tables: w · conj(model) = w · ev[i] · eh[j]
@@ -533,7 +468,7 @@ def _search_kernel(z, p_idx, q_idx, ev_re, ev_im, eh_re, eh_im, coarse_v, coarse
                 ei = np.float64(ev_re[bi, k]) * eh_im[bj, k] + np.float64(ev_im[bi, k]) * eh_re[bj, k]
                 c_re[k] = w_re[k] * er - w_im[k] * ei
                 c_im[k] = w_re[k] * ei + w_im[k] * er
-            v1, h1, g0, g1 = _refine(c_re, c_im, r, m, t, f, k_rad, refine_v, refine_h, v0, h0, iterations)
+            v1, h1, g0, g1 = _refine(c_re, c_im, r, m, s, v0, h0, iterations)
             if g1 >= g0:  # the refinement climbs the peak; keep the grid point if it did not
                 out_v[a] = v1
                 out_h[a] = h1
@@ -606,12 +541,10 @@ def estimate_arc_parameters(phasors, arcs, t_years, height_factor=None, waveleng
     out_v = np.empty(n_arcs)
     out_h = np.empty(n_arcs)
     out_g = np.empty(n_arcs)
-    s = search
     for start in range(0, n_arcs, CHUNK_ARCS):
         stop = min(start + CHUNK_ARCS, n_arcs)
-        _search_kernel(z, p_idx[start:stop], q_idx[start:stop], s.ev_re, s.ev_im, s.eh_re, s.eh_im, s.coarse_v,
-                       s.coarse_h, s.bound, s.t, s.f, s.rad_per_mm, s.velocities, s.heights, s.refine_v, s.refine_h,
-                       REFINE_ITERATIONS, TASK_ARCS, out_v[start:stop], out_h[start:stop], out_g[start:stop])
+        _search_kernel(z, p_idx[start:stop], q_idx[start:stop], search, REFINE_ITERATIONS, TASK_ARCS,
+                       out_v[start:stop], out_h[start:stop], out_g[start:stop])
         progress.check()
         progress.update(stop / n_arcs)
     return ArcEstimates(out_v, out_h, out_g, search)

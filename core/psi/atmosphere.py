@@ -1,4 +1,4 @@
-"""Atmospheric phase screen: the residual that is smooth in space and random in time (DESIGN §8 step 7).
+"""Atmospheric phase screen: the residual that is smooth in space and random in time (step 7 of :mod:`.chain`).
 
 After the point model (velocity, height error) is removed, the unwrapped
 residual phase of a point holds atmosphere, unmodelled (non-linear) motion
@@ -30,8 +30,9 @@ import math
 import numba
 import numpy as np
 
+from .. import conventions as cv
 from ..egms.stats import design_matrix
-from .arcs import _rotate
+from .phase_kernels import rotate
 
 DEFAULT_FILTER_LENGTH_M = 400.0
 DEFAULT_TIME_WINDOW_DAYS = 90.0
@@ -174,7 +175,7 @@ def temporal_highpass_operator(days, window_days=DEFAULT_TIME_WINDOW_DAYS):
     days = np.asarray(days, dtype=np.float64)
     n = days.size
     eye = np.eye(n)
-    t = (days - days[0]) / 365.25
+    t = (days - days[0]) / cv.DAYS_PER_YEAR
     model = design_matrix(t, "cubic")
     if n <= model.shape[1] + 1:
         model = design_matrix(t, "linear")[:, :2]
@@ -208,7 +209,7 @@ def _coherence_rows_kernel(a, b, out):
         d = np.empty(n_dates)
         for k in range(n_dates):
             d[k] = b[i, k] - a[i, k]
-        _rotate(re, im, d)  # exp(j (a − b))
+        rotate(re, im, d)  # exp(j (a − b))
         sr = 0.0
         si = 0.0
         for k in range(n_dates):

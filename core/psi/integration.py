@@ -1,6 +1,6 @@
 """From arcs to points: weighted least squares on the network, cleaning, residual unwrapping.
 
-DESIGN §8 steps 6–7.  Arc quantities (differences q − p) are integrated to
+Steps 5–6 of the chain (:mod:`.chain`).  Arc quantities (differences q − p) are integrated to
 point quantities relative to a reference point by γ-weighted sparse least
 squares: minimise ``Σ_a w_a (x_q − x_p − d_a)²`` with ``x_ref = 0``.  The
 normal matrix ``AᵀWA`` (a weighted graph Laplacian without the reference row)
@@ -31,7 +31,7 @@ import numba
 import numpy as np
 
 from ..errors import EgmsError
-from .arcs import _angles, _rotate, _rotated_angles
+from .phase_kernels import product_angles, rotate, rotated_angles
 
 MAX_WEIGHT_COHERENCE = 0.995
 CHUNK_ARCS = 100000
@@ -121,7 +121,7 @@ def _arc_residual_kernel(z, p_idx, q_idx, t, f, k_rad, dv, dh, offset, out):
                 re[k] = np.float64(zq.real) * zp.real + np.float64(zq.imag) * zp.imag
                 im[k] = np.float64(zq.imag) * zp.real - np.float64(zq.real) * zp.imag
                 m[k] = k_rad * (dv[a] * t[k] + dh[a] * f[k]) + offset[a]
-            _rotated_angles(re, im, m, out[a])
+            rotated_angles(re, im, m, out[a])
 
 
 def unwrap_residual_phases(solver, phasors, t_years, height_factor, dv, dh, offset, rad_per_mm, chunk=CHUNK_ARCS,
@@ -172,7 +172,7 @@ def _own_phase_kernel(z, ref, t, f, k_rad, vel, hgt, unwrapped, out):
             p_re[k] = re * inv if mag > 0.0 else 1.0  # no amplitude: angle 0
             p_im[k] = im * inv
             m[k] = k_rad * (vel[i] * t[k] + hgt[i] * f[k]) + unwrapped[i, k]
-        _rotate(p_re, p_im, m)
+        rotate(p_re, p_im, m)
         sr = 0.0
         si = 0.0
         for k in range(n_dates):
@@ -181,7 +181,7 @@ def _own_phase_kernel(z, ref, t, f, k_rad, vel, hgt, unwrapped, out):
         norm = math.sqrt(sr * sr + si * si)
         ur = sr / norm if norm > 0.0 else 1.0
         ui = -si / norm if norm > 0.0 else 0.0
-        _angles(p_re, p_im, ur, ui, m)
+        product_angles(p_re, p_im, ur, ui, m)
         for k in range(n_dates):
             out[i, k] = unwrapped[i, k] + m[k]
 
@@ -206,8 +206,3 @@ def own_phases(phasors, reference, t_years, height_factor, velocity, height, unw
         _own_phase_kernel(z, int(reference), t, f, float(rad_per_mm), np.ascontiguousarray(velocity, dtype=np.float64),
                           np.ascontiguousarray(height, dtype=np.float64), u, out)
     return out
-
-
-def wrap(phase):
-    """Phase wrapped to (−π, π]."""
-    return np.angle(np.exp(1j * np.asarray(phase)))

@@ -1,4 +1,4 @@
-"""Arc networks between measurement-point candidates (DESIGN §8 step 4).
+"""Arc networks between measurement-point candidates (step 2 of :mod:`.chain`).
 
 Arcs are the edges of the Delaunay triangulation of the points plus each
 point's nearest neighbours (redundancy, so a single bad arc cannot isolate a
@@ -154,26 +154,6 @@ def largest_component(n_points, arcs):
     best = int(np.argmax(np.where(sizes_arc > 0, sizes, -1)))
     mask[labels == best] = True
     return mask & has_arc
-
-
-def minimum_spanning_arcs(n_points, arcs, cost):
-    """Indices of the arcs of a minimum spanning forest for the given arc costs (e.g. 1 − γ)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import minimum_spanning_tree
-
-    arcs = np.asarray(arcs, dtype=np.int64).reshape(-1, 2)
-    if len(arcs) == 0:
-        return np.zeros(0, dtype=np.int64)
-    # costs must be > 0 for the sparse representation; ids ride along in a lookup
-    c = np.asarray(cost, dtype=np.float64) + 1e-9
-    graph = coo_matrix((c, (arcs[:, 0], arcs[:, 1])), shape=(n_points, n_points)).tocsr()
-    tree = minimum_spanning_tree(graph).tocoo()
-    lo, hi = np.minimum(tree.row, tree.col), np.maximum(tree.row, tree.col)
-    key_tree = lo.astype(np.int64) * n_points + hi
-    key_arcs = arcs[:, 0] * n_points + arcs[:, 1]
-    order = np.argsort(key_arcs)
-    pos = np.searchsorted(key_arcs[order], key_tree)
-    return np.sort(order[pos])
 
 
 def subset_arcs(arcs, keep_points):

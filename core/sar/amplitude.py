@@ -2,7 +2,7 @@
 
 Per pixel, over the acquisitions k: mean amplitude ``μ_A = mean_k A_k`` and
 amplitude dispersion ``D_A = σ_A / μ_A`` with the population standard
-deviation (ddof = 0, DESIGN §7).  With per-image calibration each image is
+deviation (ddof = 0, ARCHITECTURE.md §Conventions).  With per-image calibration each image is
 first divided by its calibration factor ``c_k`` (the image's mean amplitude
 over a sample of rows, normalised so the factors average to 1), which removes
 gain changes between acquisitions without changing the amplitude scale.
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -38,7 +38,7 @@ from ..io.atomic import PendingFile
 from ..progress import ensure
 
 DEFAULT_DISPERSION_THRESHOLD = 0.25
-"""EGMS candidate threshold on D_A (EGMS_FORMAT §3)."""
+"""EGMS candidate threshold on D_A (the EGMS products' own)."""
 CALIBRATION_SAMPLE_ROWS = 256
 """Rows read (evenly spaced) to estimate the per-image calibration factors."""
 READ_CACHE_BYTES = 64 * 2**20
@@ -168,8 +168,9 @@ class RasterBlockWriter:
 
 
 # ---------------------------------------------------------------- one pass over the stack
-def _small_gdal_cache():
-    """Context: GDAL's block cache capped at :data:`READ_CACHE_BYTES` (restored after)."""
+def small_gdal_cache():
+    """Context of a read pass over the stack: GDAL's block cache capped at :data:`READ_CACHE_BYTES` (restored
+    after); every block is read once, so a larger cache would only hold memory."""
     import contextlib
 
     import rasterio
@@ -184,7 +185,6 @@ def _small_gdal_cache():
     return rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES)
 
 
-
 @dataclass
 class Candidates:
     """Scatterer candidates of a stack (D_A below the threshold)."""
@@ -197,15 +197,15 @@ class Candidates:
     calibration: np.ndarray | None
     n_pixels: int = 0
     n_valid: int = 0             # pixels with a finite D_A
-    info: dict = field(default_factory=dict)
 
     @property
     def size(self):
         return int(self.lines.size)
 
 
-def _unit_interferogram_phasors(slc):
-    """(n, n_dates) complex64 unit phasors of s_0 · conj(s_k); 0 where an amplitude is 0."""
+def unit_interferogram_phasors(slc):
+    """Single-reference interferogram phasors ``s_0 · conj(s_k) / |…|`` (complex64) of SLC values ``slc``
+    (n, n_dates), the first date the reference; 0 where an amplitude is 0."""
     ifg = slc[:, :1] * np.conj(slc)
     mag = np.abs(ifg)
     out = np.zeros_like(ifg)
@@ -251,7 +251,7 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
         lines, pixels, disps, means, phasors = [], [], [], [], []
         n_valid = 0
         buffer = None
-        with _small_gdal_cache(), stack:
+        with small_gdal_cache(), stack:
             for i, (r0, r1) in enumerate(blocks):
                 progress.check()
                 shape = (stack.n_dates, r1 - r0, stack.shape[1])
@@ -272,7 +272,7 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
                 if keep_phasors and phasor_limit is not None and sum(map(len, lines)) > phasor_limit:
                     keep_phasors, phasors = False, []  # too many to hold: the chain reads them by patch
                 if keep_phasors:
-                    phasors.append(_unit_interferogram_phasors(slc[:, rr, cc].T))
+                    phasors.append(unit_interferogram_phasors(slc[:, rr, cc].T))
                 progress.update((i + 1) / len(blocks))
         for w in writers:
             w.commit()

@@ -3,7 +3,7 @@
 Every network is a sorted ``(n_pairs, 2)`` int64 array of date indices
 ``(i, k)`` with ``i < k`` (the reference is always the earlier date), so the
 interferogram ``I_ik = s_i · conj(s_k)`` has phase φ_ik with
-``d_k − d_i = −λ/(4π) · φ_ik`` (DESIGN §7, :mod:`.conventions`).
+``d_k − d_i = −λ/(4π) · φ_ik`` (:mod:`egms_plugin.core.conventions`, ARCHITECTURE.md §Conventions).
 
 * :func:`single_reference_pairs` — every date with one reference date; by
   default the date nearest the middle of the time span
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..conventions import format_date
+from ..conventions import day_numbers, format_date
 from ..errors import InputError
 
 NETWORKS = ("single reference", "sequential", "small baseline")
@@ -43,13 +43,9 @@ def _as_pairs(pairs):
     return out.reshape(-1, 2)
 
 
-def _day_numbers(dates):
-    return np.array([d.toordinal() for d in dates], dtype=np.int64)
-
-
 def default_reference_index(dates):
     """Index of the date nearest the middle of the time span (the earlier one on a tie)."""
-    days = _day_numbers(dates)
+    days = day_numbers(dates)
     if days.size == 0:
         raise InputError("no dates: a network needs at least two acquisitions.")
     middle = 0.5 * (days[0] + days[-1])
@@ -75,7 +71,7 @@ def small_baseline_pairs(dates, bperp=None, max_days=48.0, max_bperp_m=150.0):
 
     ``bperp`` None (no ``baselines.csv``) limits the temporal baseline only.
     """
-    days = _day_numbers(dates)
+    days = day_numbers(dates)
     dt = np.abs(days[None, :] - days[:, None])
     ok = dt <= max_days
     if bperp is not None:

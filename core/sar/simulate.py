@@ -9,7 +9,7 @@ CRS), ``baselines.csv``, ``stack.json`` and ``truth/``:
 * recognisable deformation: a subsidence bowl, an uplift area, a sliding slope
   (east-west and down, accelerating), an area of seasonal motion, stable
   ground elsewhere, optionally a patch moving faster than the unwrapping limit;
-  3-D motion projected on the LOS vector of DESIGN §7;
+  3-D motion projected on the LOS vector (``conventions.los_vector``, ARCHITECTURE.md §Conventions);
 * height errors (uniform ±20 m) at the scatterers, perpendicular baselines
   uniform in ±150 m, irregular 6/12-day sampling with gaps;
 * a spatially correlated (power-law, turbulent) atmospheric delay drawn anew
@@ -155,7 +155,7 @@ def deformation_components(rows, cols, scale=1.0):
 def _seasonal(dates):
     """Annual cycle (unit amplitude) peaking in late January (aquifer/soil moisture-like)."""
     doy = np.array([d.timetuple().tm_yday for d in dates], dtype=np.float64)
-    return np.cos(2.0 * np.pi * (doy - 25.0) / 365.25)
+    return np.cos(2.0 * np.pi * (doy - 25.0) / cv.DAYS_PER_YEAR)
 
 
 class _Atmosphere:
@@ -317,7 +317,7 @@ def _write(work, final, p, progress, rasterio, from_origin):
     t = cv.years_since_first(dates)
     seasonal = _seasonal(dates)
     seasonal = seasonal - seasonal[0]
-    k_rad_per_mm = 4.0 * np.pi / (p.wavelength_m * 1000.0)
+    k_rad_per_mm = cv.rad_per_mm(p.wavelength_m)
     height_factor = cv.height_error_factor_mm_per_m(bperp, p.slant_range_m, p.incidence_deg)  # absolute B⊥
 
     transform = from_origin(p.origin_x, p.origin_y, p.pixel_size_m, p.pixel_size_m)

@@ -1,4 +1,4 @@
-"""Reader of the stack-folder contract (DESIGN §5).
+"""Reader of the stack-folder contract (ARCHITECTURE.md).
 
 A stack folder holds one coregistered complex SLC raster per acquisition (date
 = first 8-digit ``YYYYMMDD`` group of the file name), georeferencing (a CRS and

@@ -166,25 +166,3 @@ def test_coarse_to_fine_finds_the_exhaustive_peak(monkeypatch, noise):
     assert np.all(chosen >= mags.reshape(len(arcs), -1).max(axis=1) - 1e-3)
     np.testing.assert_allclose(est.coherence, chosen / n, atol=1e-6)
 
-
-def test_fast_trigonometry_matches_numpy():
-    """The kernels' sincos / atan2 (polynomials, no libm call) agree with numpy to a few ulp."""
-    import numba
-
-    from egms_plugin.core.psi.arcs import _atan2, _sincos
-
-    @numba.njit
-    def apply(x, y):
-        out = np.empty((3, x.size))
-        for i in range(x.size):
-            out[0, i], out[1, i] = _sincos(x[i])
-            out[2, i] = _atan2(y[i], x[i])
-        return out
-
-    rng = np.random.default_rng(8)
-    x = np.concatenate([rng.uniform(-400, 400, 200000), rng.normal(0, 1, 200000), [0.0, 0.0, -1.0, 1.0, 0.0, 1.0, -2.0]])
-    y = np.concatenate([rng.normal(0, 1, 200000), rng.uniform(-400, 400, 200000), [0.0, 1.0, 0.0, 0.0, -2.0, 1.0, 2.0]])
-    out = apply(x, y)
-    assert np.abs(out[0] - np.sin(x)).max() < 1e-15 and np.abs(out[1] - np.cos(x)).max() < 1e-15
-    # within 5e-15 rad, the axes, the diagonals and (0, 0) included
-    np.testing.assert_allclose(out[2], np.arctan2(y, x), rtol=0, atol=5e-15)

@@ -21,7 +21,8 @@ from egms_plugin.core import conventions as cv
 from egms_plugin.core.egms.stats import egms_statistics
 from egms_plugin.core.errors import Cancelled, InputError
 from egms_plugin.core.progress import Progress
-from egms_plugin.core.psi.chain import ATTRIBUTE_FIELDS, PsiParameters, compute_velocities, patch_windows
+from egms_plugin.core.psi.chain import ATTRIBUTE_FIELDS, PsiParameters, compute_velocities
+from egms_plugin.core.psi.patches import patch_windows
 from egms_plugin.core.sar.simulate import SimulationParameters, read_truth, simulate_stack
 from egms_plugin.core.sar.stack import StackFolder
 
@@ -361,14 +362,14 @@ def test_patch_windows_partition_the_scene():
 def test_patches_without_common_points_are_reported(stacks, results, monkeypatch):
     """Two patches that do not overlap cannot be tied: every point is still measured once, and the log says
     that the second patch is tied to the first only through the common reference."""
-    from egms_plugin.core.psi import chain as pipeline
+    from egms_plugin.core.psi import patches
 
     def halves(lines, pixels, shape, limit):
         rows, cols = shape
         left, right = (0, rows, 0, cols // 2), (0, rows, cols // 2, cols)
         return [(left, left), (right, right)]
 
-    monkeypatch.setattr(pipeline, "patch_windows", halves)
+    monkeypatch.setattr(patches, "patch_windows", halves)
     seed = SEEDS[0]
     warned = []
 

@@ -9,9 +9,9 @@ from egms_plugin.core.psi.network import (
     delaunay_arcs,
     largest_component,
     local_metric_coordinates,
-    minimum_spanning_arcs,
     subset_arcs,
 )
+from egms_plugin.testing.psi_reference import minimum_spanning_arcs
 
 
 def test_delaunay_of_a_square_grid_with_neighbours_and_max_length():
