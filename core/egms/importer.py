@@ -49,6 +49,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.atomic import replaced_on_success
+from ..io.gpkg import BulkWriter, create_point_layer, ogr_modules, quote
 from ..progress import ensure
 from .format import META_KEYS, ProductInfo, canonical_name, column_kind, date_columns, is_known_column, orbit_direction
 
@@ -389,45 +390,6 @@ def _union_schema(sources):
     return attrs + date_fields
 
 
-def _ogr():
-    from osgeo import gdal, ogr, osr
-
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    return ogr, osr
-
-
-def _create_layer(tmp, layer, fields, metadata):
-    ogr, osr = _ogr()
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(3035)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
-    lyr = ds.CreateLayer(layer, srs, ogr.wkbPoint, options=["SPATIAL_INDEX=YES", "GEOMETRY_NAME=geom", "FID=fid"])
-    types = {"string": ogr.OFTString, "integer": ogr.OFTInteger, "real": ogr.OFTReal}
-    for f in fields:
-        lyr.CreateField(ogr.FieldDefn(f.name, types[f.kind]))
-    for key, value in metadata.items():
-        lyr.SetMetadataItem(key, value)
-    ds = None
-
-
-def _geometry_blobs(x, y, srs_id):
-    """GeoPackage binary points (little endian, no envelope), as bytes objects."""
-    rec = np.zeros(x.size, dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs", "<i4"),
-                                  ("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
-    rec["magic"] = b"GP"
-    rec["flags"] = 1
-    rec["srs"] = srs_id
-    rec["order"] = 1
-    rec["type"] = 1
-    rec["x"] = x
-    rec["y"] = y
-    size = rec.dtype.itemsize
-    raw = rec.tobytes()
-    return [raw[i:i + size] for i in range(0, len(raw), size)]
-
-
 # ------------------------------------------------------------------ import
 @dataclass
 class ImportResult:
@@ -442,15 +404,11 @@ class ImportResult:
     sources: list
 
 
-def _quote(name):
-    return '"' + name.replace('"', '""') + '"'
-
-
 class _SourceWriter:
     """Parses the blocks of one source and inserts them into the open GeoPackage."""
 
-    def __init__(self, con, layer, fields, source, srs_id, rtree):
-        self.con, self.layer, self.source, self.srs_id, self.rtree = con, layer, source, srs_id, rtree
+    def __init__(self, writer, fields, source):
+        self.writer, self.source = writer, source
         by_canon = {f.canonical: f for f in fields}
         self.targets = []  # (output field, kind) per CSV column, None to skip
         for name in source.header:
@@ -474,13 +432,10 @@ class _SourceWriter:
         self.y_slot = int(slots[header.index(_find(header, "northing"))])
         self.integer_slots = [int(slots[j]) for j in self.numeric if self.targets[j].kind == "integer"]
         self.los_slot = int(slots[header.index(_find(header, "los_east"))]) if _find(header, "los_east") else None
-        names = ["fid", "geom"] + [self.targets[j].name for j in range(len(header)) if self.targets[j] is not None]
         self.order = [j for j in range(len(header)) if self.targets[j] is not None]
-        self.sql = (f"INSERT INTO {_quote(layer)} ({', '.join(_quote(n) for n in names)}) "
-                    f"VALUES ({', '.join('?' * len(names))})")
+        self.sql = writer.insert_statement([self.targets[j].name for j in self.order])
         self.rows = 0
         self.los_sample = []
-        self.extent = [np.inf, np.inf, -np.inf, -np.inf]
 
     def parse(self, block, first_line):
         """Parse and check the rows of ``block`` (whole lines starting at file line ``first_line``).
@@ -528,20 +483,15 @@ class _SourceWriter:
         x, y = values[:, self.x_slot], values[:, self.y_slot]
         if self.los_slot is not None and len(self.los_sample) < 100000:
             self.los_sample.extend(values[:: max(n // 1000, 1), self.los_slot].tolist())
-        fids = np.arange(next_fid, next_fid + n, dtype=np.int64).tolist()
-        columns = [fids, _geometry_blobs(x, y, self.srs_id)]
+        fids = np.arange(next_fid, next_fid + n, dtype=np.int64)
+        columns = []
         for j in self.order:
             if self.kinds[j] == _KIND_TEXT:
                 sp = spans[:, self.slots[j]]
                 columns.append([block[a:b].decode("utf-8", "replace") if b > a else None for a, b in sp.tolist()])
             else:
                 columns.append(values[:, self.slots[j]].tolist())  # NaN binds as NULL
-        self.con.executemany(self.sql, zip(*columns))
-        if self.rtree:
-            xl, yl = x.tolist(), y.tolist()
-            self.con.executemany(f"INSERT INTO {_quote(self.rtree)} VALUES (?, ?, ?, ?, ?)", zip(fids, xl, xl, yl, yl))
-        self.extent = [min(self.extent[0], x.min()), min(self.extent[1], y.min()),
-                       max(self.extent[2], x.max()), max(self.extent[3], y.max())]
+        self.writer.insert(self.sql, fids, x, y, columns)
         self.rows += n
         return n
 
@@ -681,31 +631,12 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
     total = sum(max(s.size, 1) for s in sources)
     done = 0
     with replaced_on_success(output, ".gpkg") as tmp:
-        _create_layer(tmp, layer, fields, {})
-        con = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            # 64 KiB pages hold ~25 rows of 300 dates instead of one: ~20 % faster inserts, ~35 % smaller file
-            con.execute("PRAGMA page_size=65536")
-            con.execute("VACUUM")  # applies the page size; the database holds only GDAL's empty schema
-            con.execute("PRAGMA synchronous=OFF")
-            con.execute("PRAGMA journal_mode=OFF")
-            con.execute("PRAGMA cache_size=-65536")
-            srs_id = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name=?", (layer,)).fetchone()[0]
-            # per-row triggers (R-tree through GDAL's ST_* functions, feature count) are dropped for the bulk
-            # insert and restored afterwards; the R-tree is filled directly from the coordinates
-            triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=? "
-                                   "AND (name LIKE 'rtree_%_insert' OR name LIKE 'trigger_insert_feature_count_%')",
-                                   (layer,)).fetchall()
-            for name, _sql in triggers:
-                con.execute(f"DROP TRIGGER {_quote(name)}")
-            rtree = f"rtree_{layer}_geom"
-            if not con.execute("SELECT count(*) FROM sqlite_master WHERE name=?", (rtree,)).fetchone()[0]:
-                rtree = None
-            con.execute("BEGIN")
+        create_point_layer(tmp, layer, "EPSG:3035", [(f.name, f.kind) for f in fields])
+        with BulkWriter(tmp, layer) as bulk:
             next_fid = 1
             writers = []
             for src in sources:
-                writer = _SourceWriter(con, layer, fields, src, srs_id, rtree)
+                writer = _SourceWriter(bulk, fields, src)
                 writers.append(writer)
                 for parsed, consumed in _prefetch(_parsed_blocks(writer, src, chunk_bytes)):
                     if parsed is not None:
@@ -716,23 +647,15 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
                 if writer.rows == 0:
                     raise InputError(f"{src.label}: the file has a header but no measurement points.")
             n_points = next_fid - 1
-            for _name, trigger_sql in triggers:
-                con.execute(trigger_sql)
+            bulk.restore_triggers()
             n_duplicates = 0
             if len(sources) > 1:
-                n_duplicates = _remove_duplicates(con, layer, fields)
+                n_duplicates = _remove_duplicates(bulk.con, layer, fields)
             n_points -= n_duplicates
             orbits = {orbit_direction(w.los_sample) if w.los_sample else None for w in writers}
             info.orbit = orbits.pop() if len(orbits) == 1 else None  # mixed geometries: no single direction
-            con.execute("UPDATE gpkg_ogr_contents SET feature_count=? WHERE lower(table_name)=lower(?)",
-                        (n_points, layer))
-            ext = [min(w.extent[0] for w in writers), min(w.extent[1] for w in writers),
-                   max(w.extent[2] for w in writers), max(w.extent[3] for w in writers)]
-            con.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, description=? "
-                        "WHERE table_name=?", (*[float(v) for v in ext], info.describe(), layer))
-            con.execute("COMMIT")
-        finally:
-            con.close()
+            ext = bulk.extent
+            bulk.finish(n_points, description=info.describe())
         progress.update(0.97)
         metadata = info.metadata_items()
         xml_headers = [s.xml_text for s in sources if s.xml_text]
@@ -751,8 +674,8 @@ def _remove_duplicates(con, layer, fields):
     pid = next((f.name for f in fields if f.canonical == "pid"), None)
     if pid is None:
         return 0
-    t, p = _quote(layer), _quote(pid)
-    con.execute(f"CREATE INDEX {_quote(f'{layer}_{pid}_idx')} ON {t} ({p})")
+    t, p = quote(layer), quote(pid)
+    con.execute(f"CREATE INDEX {quote(f'{layer}_{pid}_idx')} ON {t} ({p})")
     cur = con.execute(f"DELETE FROM {t} WHERE fid IN (SELECT a.fid FROM {t} AS a "
                       f"WHERE EXISTS (SELECT 1 FROM {t} AS b WHERE b.{p} = a.{p} AND b.fid < a.fid))")
     return max(cur.rowcount, 0)  # rows of the layer itself; trigger changes are not counted
@@ -760,7 +683,7 @@ def _remove_duplicates(con, layer, fields):
 
 def _write_metadata(tmp, layer, metadata, info, sources, n_points, n_duplicates, extent):
     """GDAL metadata items on the layer, and a QGIS metadata document QGIS shows for the layer."""
-    ogr, _osr = _ogr()
+    ogr, _osr = ogr_modules()
     ds = ogr.Open(tmp, update=1)
     lyr = ds.GetLayerByName(layer)
     for key, value in metadata.items():
