@@ -16,11 +16,11 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
+from ..core.egms.format import LOS_FIELDS
 from .base import EgmsAlgorithm
 
 METHODS = ("gaussian", "polynomial")
 METHOD_LABELS = ("Gaussian smoothing (wavelength)", "Polynomial surface (order)")
-LOS_FIELDS = ("los_east", "los_north", "los_up")
 
 
 def add_gnss_parameters(alg, purpose):

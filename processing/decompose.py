@@ -12,11 +12,9 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from ..core.egms.format import HEIGHT_FIELDS, LOS_FIELDS, RMSE_FIELDS
 from .base import EgmsAlgorithm
-from .calibrategnss import LOS_FIELDS, add_gnss_parameters, gnss_model_from_parameters, require_fields
-
-RMSE_FIELDS = ("rmse", "rmse_ts")
-HEIGHT_FIELDS = ("height", "height_ortho")
+from .calibrategnss import add_gnss_parameters, gnss_model_from_parameters, require_fields
 
 
 class DecomposeAlgorithm(EgmsAlgorithm):
@@ -30,7 +28,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         "Inputs: one or more ascending and one or more descending point layers (Calibrated products or our own) "
         "with los_east, los_north, los_up and date fields (YYYYMMDD, DYYYYMMDD or D_YYYYMMDD; LOS displacement in "
         "mm, positive towards the satellite). The orbit direction is checked from the sign of los_east "
-        "(ascending < 0). Precision: rmse (or rmse_ts, mm) weights the geometries; mean_velocity_std (mm/yr) is "
+        "(ascending < 0). Precision: rmse (or rmse_ts or RMSE, mm) weights the geometries; mean_velocity_std (mm/yr) is "
         "propagated to the velocities. Without rmse, mean_velocity_std weights; without both, equal weights.\n\n"
         "Method: optional north–south removal (the GNSS model's north velocity × los_north × time is subtracted); "
         "points are averaged per layer in square cells aligned to multiples of the cell size in EPSG:3035 "
@@ -170,7 +168,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
             feedback.pushWarning(f"dropped {result.n_cells_one_orbit} cells seen from one orbit direction only and "
                                  f"{result.n_cells_ill_conditioned} ill-conditioned cells")
         if result.weight_source != "rmse":
-            feedback.pushWarning(f"weights from {result.weight_source}: not every layer has rmse/rmse_ts")
+            feedback.pushWarning(f"weights from {result.weight_source}: not every layer has rmse/rmse_ts/RMSE")
 
         for path, component, share in ((out_up, "up", (0.8, 0.9)), (out_east, "east", (0.9, 0.97))):
             write_points(path, ortho.l3_table(result, component), progress=progress.span(*share))

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.conventions import los_vector
-from ..core.egms.format import ALIASES, ProductInfo, make_product_name, make_xml_header, spec_order
+from ..core.egms.format import ALIASES, spec_order
+from ..core.egms.names import make_product_name
+from ..core.egms.product import ProductInfo, make_xml_header
 from ..core.progress import ensure
 
 RELEASE_START = {"2015_2020": dt.date(2016, 1, 1), "2015_2021": dt.date(2016, 1, 1),

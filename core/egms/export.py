@@ -28,17 +28,8 @@ import numpy as np
 from ..errors import InputError
 from ..io.atomic import replaced_on_success
 from ..progress import ensure
-from .format import (
-    ALIASES,
-    INTEGER_COLUMNS,
-    ProductInfo,
-    canonical_name,
-    column_decimals,
-    detect_level,
-    export_order,
-    make_xml_header,
-    parse_date_column,
-)
+from .format import ALIASES, INTEGER_COLUMNS, canonical_name, column_decimals, export_order, parse_date_column
+from .product import ProductInfo, detect_level, make_xml_header
 
 NAMINGS = ("input", "specification", "2020_2024")
 """Column naming of the written file: as the layer has it, the specification's

@@ -51,7 +51,8 @@ from ..errors import InputError
 from ..io.atomic import replaced_on_success
 from ..io.gpkg import BulkWriter, create_point_layer, ogr_modules, quote
 from ..progress import ensure
-from .format import META_KEYS, ProductInfo, canonical_name, column_kind, date_columns, is_known_column, orbit_direction
+from .format import canonical_name, column_kind, date_columns, is_known_column
+from .product import META_KEYS, ProductInfo, orbit_direction
 
 CHUNK_BYTES = 8 << 20
 """Decompressed bytes parsed per block (a block holds ~10⁴ rows of a 5-year series)."""
