@@ -32,7 +32,8 @@ combination (mm/yr); NaN when the layers lack those columns.
 
 Modules: :mod:`.epochs` (the 6-day time grid, resampling), :mod:`.decomposer`
 (cells, the per-cell WLS, :func:`decompose`), :mod:`.l3` (L3 point tables and
-velocity GeoTIFFs).  Their public names are importable from this package.
+velocity GeoTIFFs), :mod:`.inputs` (which fields of a point layer the
+decomposition reads).  Their public names are importable from this package.
 """
 
 from .decomposer import (
@@ -44,10 +45,12 @@ from .decomposer import (
     decompose,
 )
 from .epochs import GRID_ORIGIN, GRID_STEP_DAYS, MIN_EPOCHS, common_epochs, grid_epochs, resampling_weights
-from .l3 import EXTRA_FIELDS, L3_FIELDS, NODATA, l3_table, velocity_grid, write_velocity_geotiff
+from .inputs import LayerPlan, plan_epochs, plan_layer
+from .l3 import COMPONENTS, EXTRA_FIELDS, L3_FIELDS, NODATA, l3_table, velocity_grid, write_outputs, write_velocity_geotiff
 
 __all__ = [
-    "DEFAULT_CELL_SIZE", "DEFAULT_MAX_CONDITION", "EXTRA_FIELDS", "GRID_ORIGIN", "GRID_STEP_DAYS", "L3_FIELDS",
-    "MIN_EPOCHS", "NODATA", "SIGMA_FLOOR", "OrthoDecomposer", "OrthoResult", "common_epochs", "decompose",
-    "grid_epochs", "l3_table", "resampling_weights", "velocity_grid", "write_velocity_geotiff",
+    "COMPONENTS", "DEFAULT_CELL_SIZE", "DEFAULT_MAX_CONDITION", "EXTRA_FIELDS", "GRID_ORIGIN", "GRID_STEP_DAYS",
+    "L3_FIELDS", "MIN_EPOCHS", "NODATA", "SIGMA_FLOOR", "LayerPlan", "OrthoDecomposer", "OrthoResult",
+    "common_epochs", "decompose", "grid_epochs", "l3_table", "plan_epochs", "plan_layer", "resampling_weights",
+    "velocity_grid", "write_outputs", "write_velocity_geotiff",
 ]

@@ -3,7 +3,8 @@
 :func:`l3_table` turns a component (``"up"`` or ``"east"``) of an
 :class:`~.decomposer.OrthoResult` into a :class:`~...io.points.PointTable` in
 the EGMS L3 schema; :func:`write_velocity_geotiff` writes its mean velocity as
-a cell-aligned Float32 GeoTIFF (as EGMS L3).
+a cell-aligned Float32 GeoTIFF (as EGMS L3); :func:`write_outputs` writes
+both components, points and rasters, as ``egms:decompose`` does.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...io.atomic import replaced_on_success
+from ...progress import ensure
 from .decomposer import OrthoResult
 from .epochs import GRID_ORIGIN, GRID_STEP_DAYS
+
+COMPONENTS = ("up", "east")
+"""The decomposed components: vertical (U, positive up) and east–west (E, positive east)."""
 
 NODATA = -9999.0
 """No-data value of the velocity GeoTIFFs (as EGMS L3)."""
@@ -106,3 +111,21 @@ def l3_table(result: OrthoResult, component, metadata=None):
     meta.update(metadata or {})
     return PointTable(columns, e.astype(np.float64), n.astype(np.float64), "EPSG:3035", meta)
 
+
+def write_outputs(result, points, rasters=None, progress=None):
+    """Write the components of ``result``: ``points`` ``{"up": path, "east": path}`` as L3 GeoPackages
+    (:func:`l3_table`, :func:`..io.points.write_points`), ``rasters`` (same keys) as velocity GeoTIFFs.
+
+    Either mapping may hold one component only; returns nothing.
+    """
+    from ...io.points import write_points
+
+    progress = ensure(progress)
+    shares = {"up": (0.0, 0.5), "east": (0.5, 0.85)}
+    for component in COMPONENTS:
+        if component in points:
+            write_points(points[component], l3_table(result, component), progress=progress.span(*shares[component]))
+    for component in COMPONENTS:
+        if component in (rasters or {}):
+            write_velocity_geotiff(rasters[component], result, component)
+    progress.update(1.0)
