@@ -13,7 +13,7 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm
-from .calibrategnss import add_gnss_parameters, gnss_model_from_parameters
+from .parameters import add_gnss_parameters, gnss_model_from_parameters
 
 
 class DecomposeAlgorithm(EgmsAlgorithm):
