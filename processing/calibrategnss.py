@@ -91,7 +91,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         import numpy as np
 
         from ..core.errors import InputError
-        from ..core.io.points import PointTable, write_points
+        from ..core.io.points import write_points
         from ..core.products import calibrate as cb
         from ..layers.sources import input_layer, layer_file, require_numeric, source_to_table
 
@@ -134,22 +134,8 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
             feedback.pushWarning(f"{name}: the GNSS model covers {cal.n_covered} points — not enough; zero-mean "
                                  "fallback used")
         feedback.pushInfo(cal.summary())
-        date_names = {n for n, _ in dates}
-        corrected = cal.correct_series([table.columns[n] for n, _ in dates], [d for _, d in dates])
-        by_name = dict(zip((n for n, _ in dates), corrected))
-        columns = {}
-        for key, values in table.columns.items():
-            if key == "gnss_velocity":
-                continue
-            if key in date_names and "gnss_velocity" not in columns:
-                columns["gnss_velocity"] = cal.gnss_velocity
-            columns[key] = cal.corrected_velocity(velocity) if key == "mean_velocity" else by_name.get(key, values)
-        columns.setdefault("gnss_velocity", cal.gnss_velocity)
-        metadata = dict(table.metadata)
-        metadata["egms_calibration"] = cal.summary()
         progress.check()
-        write_points(out_path, PointTable(columns, table.x, table.y, table.crs, metadata),
-                     progress=progress.span(0.55, 1.0))
+        write_points(out_path, cal.apply(table), progress=progress.span(0.55, 1.0))
         self.style_on_load(context, out_path)
         finite = cal.correction[np.isfinite(cal.correction)]
         return {"OUTPUT": out_path, "N_POINTS": cal.n_points, "N_COVERED": cal.n_covered,
