@@ -28,13 +28,16 @@ import numpy as np
 from ..errors import InputError
 from ..io.atomic import replaced_on_success
 from ..progress import ensure
-from .format import ALIASES, INTEGER_COLUMNS, canonical_name, column_decimals, export_order, parse_date_column
+from .format import (
+    ALIASES,
+    INTEGER_COLUMNS,
+    NAMINGS,
+    canonical_name,
+    column_decimals,
+    export_order,
+    parse_date_column,
+)
 from .product import ProductInfo, detect_level, make_xml_header
-
-NAMINGS = ("input", "specification", "2020_2024")
-"""Column naming of the written file: as the layer has it, the specification's
-(``height``, ``height_wgs84``, ``rmse``) or the 2020–2024 release's
-(``height_ortho``, ``height_ellipse``, ``rmse_ts``)."""
 
 _MAX_EXACT = 2.0**53
 

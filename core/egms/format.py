@@ -188,6 +188,12 @@ def export_order(names, level: str):
     return known + extras + [n for n, _ in dates]
 
 
+NAMINGS = ("input", "specification", "2020_2024")
+"""Column naming of a written EGMS file: as the layer has it, the specification's
+(``height``, ``height_wgs84``, ``rmse``) or the 2020–2024 release's
+(``height_ortho``, ``height_ellipse``, ``rmse_ts``)."""
+
+
 # ------------------------------------------------------------------ field-name vocabularies
 RMSE_FIELDS = ("rmse", *ALIASES["rmse"], "RMSE")
 """Fields holding a point's RMS model residual (mm), in order of preference: the specification's name, the
