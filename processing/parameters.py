@@ -69,7 +69,7 @@ def add_gnss_parameters(alg, purpose):
 
 
 def gnss_model_from_parameters(alg, parameters, context, feedback):
-    """The GNSS model of the parameters (:class:`core.gnss.GnssModel`), or None when none is given."""
+    """The GNSS model of the parameters (:class:`..core.products.gnss.GnssModel`), or None when none is given."""
     import numpy as np
 
     from ..core.errors import InputError

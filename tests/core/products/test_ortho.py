@@ -29,7 +29,7 @@ def sample_columns(path, names):
 
 @pytest.fixture(scope="module")
 def geometry(egms_sample):
-    """The sample's descending points and LOS, and an ascending twin mirrored per DESIGN §7 (heading α → 180° − α)."""
+    """The sample's descending points and LOS, and an ascending twin mirrored per core/conventions.py (heading α → 180° − α)."""
     cols, dates = sample_columns(egms_sample, ["easting", "northing", "los_east", "los_north", "los_up", "rmse_ts"])
     desc = dict(x=cols["easting"], y=cols["northing"], los_east=cols["los_east"], los_north=cols["los_north"],
                 los_up=cols["los_up"], rmse=cols["rmse_ts"])
