@@ -26,6 +26,7 @@ from qgis.core import Qgis, QgsFeatureRequest, QgsGeometry, QgsMessageLog, QgsPo
 
 from ..core.errors import Cancelled
 from ..core.io import arrow
+from ..core.io.gpkg import quote
 from ..core.progress import Progress, ensure
 from .series import area_series, values_from_rows
 
@@ -180,7 +181,7 @@ def _read_gpkg_values(gdal, ogr, path, which, request, fids, progress):
         if i < 0 or defn.GetFieldDefn(i).GetType() not in numeric:
             raise RuntimeError(f"field {name} is missing or not numeric in the file")
     fid_column = layer.GetFIDColumn() or "OGC_FID"
-    quoted = '"' + fid_column.replace('"', '""') + '"'
+    quoted = quote(fid_column)
     column_of = {name: k for k, name in enumerate(request.date_names)}
     wanted = np.asarray(fids, dtype=np.int64)
     order = np.argsort(wanted)

@@ -13,7 +13,7 @@ from qgis.core import (
 from .base import EgmsAlgorithm
 from .parameters import add_stack_folder
 
-# Same order as core.pairs.NETWORKS (not imported here: the provider must load without numba).
+# Same order as core.sar.pairs.NETWORKS (not imported here: the provider must load without numba).
 NETWORKS = ("single reference", "sequential", "small baseline")
 
 
