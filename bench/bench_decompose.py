@@ -2,12 +2,12 @@
 
 The inputs are synthetic GeoPackages (a burst footprint of 85 km × 20 km, ~6 points per 100 m cell and layer,
 the 210 dates of the real 2020–2024 file, the ascending track 2 days later) generated once with numpy +
-``core.mpio.write_points`` and cached in ``.build/bench-data/``.  Each measurement runs in its own
+``core.io.points.write_points`` and cached in ``.build/bench-data/``.  Each measurement runs in its own
 subprocess, so its peak memory is the child's maximum RSS (``os.wait4``):
 
 * decompose — the ``egms:decompose`` pipeline without QGIS: read each layer (the columns needed),
   average per cell, free it; resample, solve, statistics; write the U and E GeoPackages and GeoTIFFs;
-* baseline — reading both inputs once with ``core.mpio.read_points`` (the same columns), the floor any
+* baseline — reading both inputs once with ``core.io.points.read_points`` (the same columns), the floor any
   implementation pays.
 """
 

@@ -21,7 +21,7 @@ STEM = "EGMS_L2b_022_0845_IW2_VV_2020_2024_1"
 _OURS = """
 import sys
 sys.path.insert(0, {plugins!r})
-from egms_plugin.core.egms_import import import_egms
+from egms_plugin.core.egms.importer import import_egms
 r = import_egms({src!r}, {out!r})
 print(r.n_points)
 """

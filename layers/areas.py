@@ -10,7 +10,8 @@ Reading takes two passes.  (1) Geometries only, in the area's bounding box (the
 spatial index), until ``cap + 1`` points inside are found: cheap, and it gives the
 count the progress bar needs.  (2) The date values of those points, by feature
 id through QGIS — or, for a GeoPackage layer without unsaved edits, straight from
-the file with GDAL's Arrow interface, a few times faster (no QVariant per value).
+the file with GDAL's Arrow interface (the core reader, :mod:`..core.io.arrow`), a few
+times faster (no QVariant per value).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 from qgis.core import Qgis, QgsFeatureRequest, QgsGeometry, QgsMessageLog, QgsPointXY, QgsTask
 
 from ..core.errors import Cancelled
+from ..core.io import arrow
+from ..core.io.gpkg import quote
 from ..core.progress import Progress, ensure
 from .series import area_series, values_from_rows
 
@@ -32,8 +35,8 @@ CHECK_EVERY = 64
 """Points read between two cancellation checks / progress updates."""
 FID_CHUNK = 4000
 """Most feature ids in one GeoPackage request (SQLite limits the length of a statement)."""
-FIELDS_PER_PASS = 100
-"""GDAL 3.6's Arrow reader returns no rows beyond ~120 fields: the dates are read in groups."""
+FIELDS_PER_PASS = arrow.FIELDS_PER_PASS
+"""Date fields read per Arrow stream (GDAL 3.6 returns no rows beyond ~120 fields: :mod:`..core.io.arrow`)."""
 ARROW_BATCH = 1000
 """Points per Arrow batch (the worker holds the GIL while a batch becomes numpy arrays)."""
 
@@ -178,28 +181,21 @@ def _read_gpkg_values(gdal, ogr, path, which, request, fids, progress):
         if i < 0 or defn.GetFieldDefn(i).GetType() not in numeric:
             raise RuntimeError(f"field {name} is missing or not numeric in the file")
     fid_column = layer.GetFIDColumn() or "OGC_FID"
-    quoted = '"' + fid_column.replace('"', '""') + '"'
+    quoted = quote(fid_column)
     column_of = {name: k for k, name in enumerate(request.date_names)}
     wanted = np.asarray(fids, dtype=np.int64)
     order = np.argsort(wanted)
     sorted_fids = wanted[order]
     out = np.full((wanted.size, len(request.date_names)), np.nan)
-    names = request.date_names
-    groups = [names[i:i + FIELDS_PER_PASS] for i in range(0, len(names), FIELDS_PER_PASS)]
+    groups = arrow.field_groups(request.date_names, FIELDS_PER_PASS)
     steps, done = -(-wanted.size // FID_CHUNK) * len(groups), 0
     for start in range(0, wanted.size, FID_CHUNK):
         chunk = sorted_fids[start:start + FID_CHUNK]
         if layer.SetAttributeFilter(f"{quoted} IN ({','.join(map(str, chunk.tolist()))})") != 0:
             raise RuntimeError(f"the file rejected a filter on {fid_column}")
         for group in groups:
-            keep = set(group)
-            layer.SetIgnoredFields([n for n in all_names if n not in keep] + ["OGR_GEOMETRY"])
-            layer.ResetReading()
-            stream = layer.GetArrowStreamAsNumPy(options=[f"MAX_FEATURES_IN_BATCH={ARROW_BATCH}"])
-            if stream is None:
-                raise RuntimeError("no Arrow stream")
             seen = 0
-            for batch in stream:
+            for batch in arrow.arrow_batches(layer, group, all_names, batch_size=ARROW_BATCH):
                 progress.check()
                 batch_fids = np.asarray(batch[fid_column], dtype=np.int64)
                 slot = np.minimum(np.searchsorted(sorted_fids, batch_fids), sorted_fids.size - 1)
@@ -207,9 +203,8 @@ def _read_gpkg_values(gdal, ogr, path, which, request, fids, progress):
                     raise RuntimeError("the file returned points that were not asked for")
                 rows = order[slot]
                 for name in group:
-                    out[rows, column_of[name]] = np.ma.filled(np.ma.asarray(batch[name], dtype=np.float64), np.nan)
+                    out[rows, column_of[name]] = arrow.float_values(batch[name])
                 seen += batch_fids.size
-            del stream  # one Arrow stream per layer at a time
             if seen != chunk.size:
                 raise RuntimeError(f"the file returned {seen} of {chunk.size} points")
             done += 1

@@ -5,7 +5,9 @@ A click asks the provider for the points in a small square around the click
 one feature's date fields by id; on a GeoPackage it reads the square from the
 file's R-tree instead, and only the few possible nearest points exactly.  An area asks for the points in its bounding
 box, keeps those inside the polygon, and stops at a cap — in a worker thread
-(:mod:`.areatask`), as it may read thousands of points.
+(:mod:`.areas`), as it may read thousands of points.
+The field-name vocabularies (point id, RMSE, coherence) are those of
+:mod:`..core.egms.format`.
 """
 
 from __future__ import annotations
@@ -25,13 +27,10 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from ..core.egms.format import COHERENCE_FIELDS, POINT_ID_FIELDS, RMSE_FIELDS  # noqa: F401 - read here by .quality
 from ..core.io.points import date_fields
 from .areas import AreaRequest, gpkg_location
 from .series import Series, values_from_attributes
-
-POINT_ID_FIELDS = ("pid", "PID", "code", "CODE", "id", "ID", "fid")
-RMSE_FIELDS = ("rmse", "rmse_ts", "RMSE")
-COHERENCE_FIELDS = ("temporal_coherence", "coherence", "COHERENCE")
 
 CANDIDATE_LIMIT = 512
 """Most points a click reads (geometry only) before it narrows its search square."""
@@ -43,7 +42,7 @@ RTREE_LIMIT = 20000
 
 def _rtree_candidates(location, map_point, radius, limit):
     """``[(fid, minx, maxx, miny, maxy)]`` of the R-tree boxes within ``radius`` (layer CRS) of ``map_point``
-    in the GeoPackage layer at ``location`` (``(path, layer)``, :func:`.areatask.gpkg_location`), or None when
+    in the GeoPackage layer at ``location`` (``(path, layer)``, :func:`.areas.gpkg_location`), or None when
     the R-tree cannot be read (or holds more than ``limit`` of them)."""
     from osgeo import gdal
 
@@ -235,8 +234,8 @@ class SeriesLayer:
 
     # -------------------------------------------------------------- an area
     def area_request(self, map_settings, area_map, cap, is_rectangle=False):
-        """The :class:`~.areatask.AreaRequest` of the points inside ``area_map`` (QgsGeometry, map CRS), at most
-        ``cap`` of them; built on the GUI thread, read by :class:`~.areatask.AreaMeanTask` in a worker thread.
+        """The :class:`~.areas.AreaRequest` of the points inside ``area_map`` (QgsGeometry, map CRS), at most
+        ``cap`` of them; built on the GUI thread, read by :class:`~.areas.AreaMeanTask` in a worker thread.
 
         ``is_rectangle``: the area is an axis-aligned rectangle, so in the layer's own CRS the
         provider's rectangle filter alone decides what is inside."""

@@ -1,8 +1,8 @@
-"""QGIS point layers ↔ :class:`core.mpio.PointTable`, for the product algorithms.
+"""QGIS point layers ↔ :class:`..core.io.points.PointTable`, for the product algorithms.
 
 :func:`source_to_table` reads a Processing feature-source parameter into numpy
 columns.  An OGR-backed layer used whole (no subset string, not "selected
-features only") is read straight from its file with :func:`core.mpio.read_points`
+features only") is read straight from its file with :func:`..core.io.points.read_points`
 (GDAL's Arrow interface: about a million points × 300 dates in tens of seconds);
 anything else is read feature by feature through QGIS.  Coordinates are
 transformed to EPSG:3035 (the EGMS CRS) unless asked otherwise.

@@ -2,7 +2,8 @@
 
 Subclasses set the class attributes (``alg_name``, ``display``, ``group_name``,
 ``group_key``, ``help_text``), declare parameters in ``initAlgorithm`` and put
-their work in :meth:`EgmsAlgorithm.compute` (``run`` is taken by QGIS).  The base turns the core's
+their work in :meth:`EgmsAlgorithm.compute` (``run`` is taken by QGIS); parameters that several
+algorithms share are declared by the functions of :mod:`.parameters`.  The base turns the core's
 user-facing errors into ``QgsProcessingException`` (never a traceback), removes
 registered partial outputs when a run fails or is cancelled, and adapts the
 Processing feedback to the core's :class:`~..core.progress.Progress`.
@@ -20,8 +21,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterDefinition,
-    QgsProcessingParameterFile,
-    QgsProcessingParameterNumber,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
@@ -161,17 +160,6 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(parameter)
         return parameter
-
-    def add_stack_folder(self, help_text):
-        """The ``INPUT`` parameter of the algorithms that read a stack folder (DESIGN §5)."""
-        self.add_parameter(QgsProcessingParameterFile("INPUT", self.tr("Stack folder"),
-                                                      behavior=QgsProcessingParameterFile.Folder), help_text)
-
-    def add_dispersion_threshold(self, help_text):
-        """``DISPERSION_THRESHOLD``: candidates have an amplitude dispersion below it (EGMS: 0.25)."""
-        num = QgsProcessingParameterNumber
-        self.add_parameter(num("DISPERSION_THRESHOLD", self.tr("Amplitude dispersion threshold"), num.Double, 0.25,
-                               minValue=0.01, maxValue=2.0), help_text)
 
     def partial_output(self, path: str) -> str:
         """Register a file or folder to delete if the run fails or is cancelled.

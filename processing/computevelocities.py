@@ -16,6 +16,7 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm, FeedbackProgress, StepsProgress
+from .parameters import add_dispersion_threshold, add_stack_folder
 
 
 class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
@@ -57,9 +58,9 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         num = QgsProcessingParameterNumber
-        self.add_stack_folder("Folder of coregistered SLCs (one complex raster per date), with optional "
-                              "baselines.csv and stack.json.")
-        self.add_dispersion_threshold("Pixels with amplitude dispersion σ_A/μ_A below this are candidates (EGMS: 0.25).")
+        add_stack_folder(self, "Folder of coregistered SLCs (one complex raster per date), with optional "
+                               "baselines.csv and stack.json.")
+        add_dispersion_threshold(self, "Pixels with amplitude dispersion σ_A/μ_A below this are candidates (EGMS: 0.25).")
         self.add_parameter(num("COHERENCE_THRESHOLD", self.tr("Temporal coherence threshold"), num.Double, 0.7,
                                minValue=0.0, maxValue=1.0),
                            "Points whose temporal coherence is below this are not written. 0.7 is the EGMS level; "

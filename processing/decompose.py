@@ -13,10 +13,7 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm
-from .calibrategnss import LOS_FIELDS, add_gnss_parameters, gnss_model_from_parameters, require_fields
-
-RMSE_FIELDS = ("rmse", "rmse_ts")
-HEIGHT_FIELDS = ("height", "height_ortho")
+from .parameters import add_gnss_parameters, gnss_model_from_parameters
 
 
 class DecomposeAlgorithm(EgmsAlgorithm):
@@ -30,7 +27,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         "Inputs: one or more ascending and one or more descending point layers (Calibrated products or our own) "
         "with los_east, los_north, los_up and date fields (YYYYMMDD, DYYYYMMDD or D_YYYYMMDD; LOS displacement in "
         "mm, positive towards the satellite). The orbit direction is checked from the sign of los_east "
-        "(ascending < 0). Precision: rmse (or rmse_ts, mm) weights the geometries; mean_velocity_std (mm/yr) is "
+        "(ascending < 0). Precision: rmse (or rmse_ts or RMSE, mm) weights the geometries; mean_velocity_std (mm/yr) is "
         "propagated to the velocities. Without rmse, mean_velocity_std weights; without both, equal weights.\n\n"
         "Method: optional north–south removal (the GNSS model's north velocity × los_north × time is subtracted); "
         "points are averaged per layer in square cells aligned to multiples of the cell size in EPSG:3035 "
@@ -87,7 +84,6 @@ class DecomposeAlgorithm(EgmsAlgorithm):
 
     def compute(self, parameters, context, feedback, progress):
         from ..core.errors import InputError
-        from ..core.io.points import date_fields, write_points
         from ..core.products import ortho
         from ..layers.sources import layer_file, require_numeric, source_to_table
 
@@ -126,41 +122,21 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
 
         # field checks and the common time span from the field names, before reading any data
-        plans, spans = [], []
+        plans = []
         for key, orbit, layer in inputs:
-            name = layer.name()
             if not hasattr(layer, "geometryType") or layer.geometryType() != QgsWkbTypes.PointGeometry:
-                raise InputError(f"{key}: {name} is not a point layer — give point layers of measurement points")
-            names = layer.fields().names()
-            require_fields(name, names, LOS_FIELDS, "the decomposition needs LOS unit vectors (los_east, los_north, "
-                                                    "los_up)")
-            dates = date_fields(names)
-            if len(dates) < 2:
-                raise InputError(f"{name}: no date fields (YYYYMMDD, DYYYYMMDD or D_YYYYMMDD) — the decomposition "
-                                 "needs displacement time series")
-            rmse = next((f for f in RMSE_FIELDS if f in names), None)
-            height = next((f for f in HEIGHT_FIELDS if f in names), None)
-            std = "mean_velocity_std" if "mean_velocity_std" in names else None
-            columns = list(LOS_FIELDS) + [f for f in (rmse, std, height) if f] + [n for n, _ in dates]
-            plans.append((key, orbit, layer, name, dates, rmse, std, height, columns))
-            spans.append((dates[0][1], dates[-1][1]))
-        epochs = ortho.common_epochs(spans, names=[p[3] for p in plans])
-        feedback.pushInfo(f"{len(epochs)} epochs of the 6-day grid from 2014-04-03: {epochs[0]} … {epochs[-1]} "
-                          "(the span common to all layers)")
+                raise InputError(f"{key}: {layer.name()} is not a point layer — give point layers of measurement points")
+            plans.append((key, layer, ortho.plan_layer(layer.name(), layer.fields().names(), orbit)))
+        epochs, message = ortho.plan_epochs([plan for _key, _layer, plan in plans])
+        feedback.pushInfo(message)
 
         decomposer = ortho.OrthoDecomposer(epochs, cell, model, max_condition, reach)
         share = 0.6 / len(plans)
-        for i, (key, orbit, layer, name, dates, rmse, std, height, columns) in enumerate(plans):
-            table, _source = source_to_table(self, {key: layer}, key, context, feedback, columns=columns)
-            require_numeric(table, columns, name)
-            feedback.pushInfo(f"{name}: {len(table)} points, {len(dates)} dates ({dates[0][1]} … {dates[-1][1]}), "
-                              f"{orbit}; precision from {rmse or 'no rmse'} / {std or 'no mean_velocity_std'}")
-            decomposer.add_layer(name, table.x, table.y, *(table.columns[f] for f in LOS_FIELDS),
-                                 [table.columns[n] for n, _ in dates], [d for _, d in dates],
-                                 rmse=table.columns[rmse] if rmse else None,
-                                 mean_velocity_std=table.columns[std] if std else None,
-                                 height=table.columns[height] if height else None, orbit=orbit,
-                                 progress=progress.span(i * share, (i + 1) * share))
+        for i, (key, layer, plan) in enumerate(plans):
+            table, _source = source_to_table(self, {key: layer}, key, context, feedback, columns=plan.columns)
+            require_numeric(table, plan.columns, plan.name)
+            feedback.pushInfo(plan.describe(len(table)))
+            plan.add_to(decomposer, table, progress.span(i * share, (i + 1) * share))
             del table
         for message in decomposer.messages:
             feedback.pushWarning(message)
@@ -170,12 +146,10 @@ class DecomposeAlgorithm(EgmsAlgorithm):
             feedback.pushWarning(f"dropped {result.n_cells_one_orbit} cells seen from one orbit direction only and "
                                  f"{result.n_cells_ill_conditioned} ill-conditioned cells")
         if result.weight_source != "rmse":
-            feedback.pushWarning(f"weights from {result.weight_source}: not every layer has rmse/rmse_ts")
+            feedback.pushWarning(f"weights from {result.weight_source}: not every layer has rmse/rmse_ts/RMSE")
 
-        for path, component, share in ((out_up, "up", (0.8, 0.9)), (out_east, "east", (0.9, 0.97))):
-            write_points(path, ortho.l3_table(result, component), progress=progress.span(*share))
-        for path, component in ((tif_up, "up"), (tif_east, "east")):
-            ortho.write_velocity_geotiff(path, result, component)
+        ortho.write_outputs(result, {"up": out_up, "east": out_east}, {"up": tif_up, "east": tif_east},
+                            progress.span(0.8, 1.0))
         self.style_on_load(context, out_up)
         self.style_on_load(context, out_east)
         self.style_raster_on_load(context, tif_up)

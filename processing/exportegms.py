@@ -10,11 +10,13 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
 )
 
+from ..core.egms.format import LEVELS as EGMS_LEVELS
+from ..core.egms.format import NAMINGS
 from ..core.errors import InputError
 from .base import EgmsAlgorithm
 
-LEVELS = (None, "L2a", "L2b", "L3")
-NAMINGS = ("input", "specification", "2020_2024")
+LEVELS = (None, *EGMS_LEVELS)
+"""The LEVEL choices: from the layer, then L2a, L2b, L3."""
 
 
 class ExportEgmsAlgorithm(EgmsAlgorithm):

@@ -3,7 +3,6 @@ for every point of any layer with date fields."""
 
 from __future__ import annotations
 
-import numpy as np
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
@@ -12,10 +11,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..core.errors import InputError
 from .base import EgmsAlgorithm
-
-_DROPPED_METADATA = ("GPKG_METADATA_ITEM_",)  # QGIS/foreign metadata documents GDAL lists as items
 
 
 class FitTimeSeriesAlgorithm(EgmsAlgorithm):
@@ -66,9 +62,9 @@ class FitTimeSeriesAlgorithm(EgmsAlgorithm):
 
     def compute(self, parameters, context, feedback, progress):
         from ..core.conventions import SENTINEL1_WAVELENGTH
-        from ..core.egms.format import STATISTIC_COLUMNS, release_name
-        from ..core.egms.stats import egms_statistics
-        from ..core.io.points import PointTable, write_points
+        from ..core.egms.fit import fit_table
+        from ..core.egms.format import STATISTIC_COLUMNS
+        from ..core.io.points import write_points
         from ..layers.sources import source_to_table
 
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
@@ -78,52 +74,14 @@ class FitTimeSeriesAlgorithm(EgmsAlgorithm):
         if parameters.get("WAVELENGTH") not in (None, ""):
             wavelength = self.parameterAsDouble(parameters, "WAVELENGTH", context)
         table, _source = source_to_table(self, parameters, self.INPUT, context, feedback, keep_crs=True)
-        dates = table.date_fields()
-        if not dates:
-            raise InputError(f"{label}: no date fields — the displacement series must be in fields named "
-                             "YYYYMMDD, DYYYYMMDD or D_YYYYMMDD.")
-        if len(dates) < 7:
-            raise InputError(f"{label}: only {len(dates)} date fields; the EGMS models need at least 7 dates.")
-        names = list(table.columns)
-        lowered = {n.lower(): n for n in names}
-        out_names = {}
-        for stat in STATISTIC_COLUMNS:
-            name = release_name(stat, names)
-            out_names[stat] = lowered.get(name.lower(), name)  # reuse an existing field whatever its case
-        n = len(table)
-        feedback.pushInfo(f"{label}: {n} points × {len(dates)} dates ({dates[0][1]} … {dates[-1][1]}).")
-        stats = {k: np.full(n, np.nan) for k in STATISTIC_COLUMNS}
-        date_names = [name for name, _d in dates]
-        block = max(1, min(n, 4_000_000 // len(dates)))  # ≈ 32 MB of float64 per block
-        fit = progress.span(0.0, 0.6)
-        for start in range(0, n, block):
-            stop = min(start + block, n)
-            y = np.empty((stop - start, len(dates)))
-            for j, name in enumerate(date_names):
-                y[:, j] = table.columns[name][start:stop]
-            for key, value in egms_statistics(y, [d for _n, d in dates], wavelength_m=wavelength).items():
-                stats[key][start:stop] = value
-            progress.check()
-            fit.update(stop / n)
-        # statistics the layer already has are replaced in place; new ones go before the first date field
-        existing = {out_names[s]: s for s in STATISTIC_COLUMNS if out_names[s] in table.columns}
-        new = [s for s in STATISTIC_COLUMNS if out_names[s] not in table.columns]
-        first_date = min(date_names, key=names.index)
-        columns = {}
-        for name, values in table.columns.items():
-            if name == first_date:
-                columns.update((out_names[s], stats[s]) for s in new)
-            columns[name] = stats[existing[name]] if name in existing else values
-        metadata = {k: v for k, v in (table.metadata or {}).items() if not k.startswith(_DROPPED_METADATA)}
-        metadata["EGMS_STATISTICS"] = "EGMS recipe (egms:fittimeseries)"
-        result = PointTable(columns, table.x, table.y, table.crs, metadata)
-        write_points(out, result, progress=progress.span(0.6, 1.0))
-        missing = int(np.isnan(stats["mean_velocity"]).sum())
-        if missing:
-            feedback.pushInfo(f"{missing} points have fewer than 7 valid dates: their statistics are NULL.")
-        feedback.pushInfo("Wrote " + ", ".join(out_names[s] for s in STATISTIC_COLUMNS) + f" for {n} points.")
-        self.style_on_load(context, out, out_names["mean_velocity"])
-        return {self.OUTPUT: out, "N_POINTS": n, "N_WITHOUT_STATISTICS": missing}
+        fit = fit_table(table, label, wavelength, progress.span(0.0, 0.6))
+        write_points(out, fit.table, progress=progress.span(0.6, 1.0))
+        if fit.n_without_statistics:
+            feedback.pushInfo(f"{fit.n_without_statistics} points have fewer than 7 valid dates: their statistics "
+                              "are NULL.")
+        feedback.pushInfo("Wrote " + ", ".join(fit.names[s] for s in STATISTIC_COLUMNS) + f" for {fit.n_points} points.")
+        self.style_on_load(context, out, fit.names["mean_velocity"])
+        return {self.OUTPUT: out, "N_POINTS": fit.n_points, "N_WITHOUT_STATISTICS": fit.n_without_statistics}
 
 
 ALGORITHM = FitTimeSeriesAlgorithm

@@ -11,8 +11,9 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm
+from .parameters import add_stack_folder
 
-# Same order as core.pairs.NETWORKS (not imported here: the provider must load without numba).
+# Same order as core.sar.pairs.NETWORKS (not imported here: the provider must load without numba).
 NETWORKS = ("single reference", "sequential", "small baseline")
 
 
@@ -59,7 +60,8 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         num = QgsProcessingParameterNumber
-        self.add_stack_folder(
+        add_stack_folder(
+            self,
             "Folder of coregistered complex SLC rasters (CInt16/CFloat32/CFloat64), one per date with YYYYMMDD in "
             "the file name; optional baselines.csv (date,bperp), stack.json, lat*/lon* rasters.")
         self.add_parameter(

@@ -22,7 +22,7 @@ from ..core import deps
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icons", "egms.svg")
 LOG_TAG = "EGMS ground motion"
 
-_NOT_ALGORITHMS = {"base", "provider"}
+_NOT_ALGORITHMS = {"base", "parameters", "provider"}
 
 
 def algorithm_modules():
@@ -55,7 +55,7 @@ class EgmsProvider(QgsProcessingProvider):
     def icon(self):
         return QIcon(ICON)
 
-    # Outputs are GeoPackages written by core.mpio (fast bulk writes, spatial index, atomic): files only.
+    # Outputs are GeoPackages written by core.io (fast bulk writes, spatial index, atomic): files only.
     def supportsNonFileBasedOutput(self):  # noqa: N802
         return False
 

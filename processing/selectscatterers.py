@@ -29,6 +29,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from .base import EgmsAlgorithm
+from .parameters import add_dispersion_threshold, add_stack_folder
 
 FIELDS = (("line", QVariant.Int), ("pixel", QVariant.Int), ("amplitude_dispersion", QVariant.Double),
           ("mean_amplitude", QVariant.Double), ("latitude", QVariant.Double), ("longitude", QVariant.Double),
@@ -59,8 +60,8 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         num = QgsProcessingParameterNumber
-        self.add_stack_folder("Folder of coregistered SLCs (one complex raster per date).")
-        self.add_dispersion_threshold("Pixels with amplitude dispersion below this are candidates (EGMS: 0.25).")
+        add_stack_folder(self, "Folder of coregistered SLCs (one complex raster per date).")
+        add_dispersion_threshold(self, "Pixels with amplitude dispersion below this are candidates (EGMS: 0.25).")
         self.add_parameter(QgsProcessingParameterBoolean("CALIBRATE_AMPLITUDE", self.tr("Calibrate amplitudes"), False),
                            "Divide each image by its mean amplitude before computing the statistics.")
         self.add_parameter(QgsProcessingParameterCrs("OUTPUT_CRS", self.tr("Output CRS"), "EPSG:3035", optional=True),

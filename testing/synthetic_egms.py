@@ -1,6 +1,6 @@
 """Synthetic EGMS product files (L2a, L2b, L3; any release naming; any size) for tests and benchmarks.
 
-Files look like the real ones (EGMS_FORMAT §1–2): a zip named like
+Files look like the real ones (ARCHITECTURE.md, EGMS format: files and columns): a zip named like
 ``EGMS_L2b_022_0845_IW2_VV_2020_2024_1.zip`` holding ``<name>.csv`` and
 ``<name>.xml``, or a bare CSV.  Rows are generated and written in blocks,
 straight into the zip member, so a 1 000 000 × 300 file never sits in memory.
@@ -9,7 +9,7 @@ Each point moves as ``v·t + a·t²/2 + A·cos(2πt − φ)`` (t in years of 365
 from the first date, the EGMS recipe's axis) plus white noise, referred to
 the first date, rounded to 0.1 mm like the real files; the statistics
 columns are computed from the written series with the EGMS recipe
-(:func:`~.stats.egms_statistics`), so a re-fit reproduces them to rounding.
+(:func:`~..core.egms.stats.egms_statistics`), so a re-fit reproduces them to rounding.
 The per-point truth (velocity, acceleration, seasonal amplitude) is returned.
 
 Example: ``write_synthetic_egms(folder, level="L2a", n_points=100, n_dates=40, naming="specification")``
@@ -26,14 +26,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.conventions import los_vector
-from ..core.egms.format import ALIASES, ProductInfo, make_product_name, make_xml_header, spec_order
+from ..core.egms.format import ALIASES, STATISTIC_COLUMNS, spec_order
+from ..core.egms.names import make_product_name
+from ..core.egms.product import ProductInfo, make_xml_header
+from ..core.products.ortho.epochs import GRID_ORIGIN as L3_GRID_ORIGIN
+from ..core.products.ortho.epochs import GRID_STEP_DAYS
 from ..core.progress import ensure
 
 RELEASE_START = {"2015_2020": dt.date(2016, 1, 1), "2015_2021": dt.date(2016, 1, 1),
                  "2018_2022": dt.date(2018, 1, 4), "2019_2023": dt.date(2019, 1, 5),
                  "2020_2024": dt.date(2020, 1, 3)}
-L3_GRID_ORIGIN = dt.date(2014, 4, 3)
-"""L3 series sit on a regular 6-day grid from this date (EGMS_FORMAT §7)."""
 
 # A burst-sized area in Sicily (like the real sample file), EPSG:3035.
 _EASTING0, _NORTHING0 = 4_590_000.0, 1_735_000.0
@@ -62,9 +64,9 @@ def synthetic_dates(n_dates, start, regular=False):
 
 
 def _l3_start(start):
-    """First 6-day grid date (from 2014-04-03) on or after ``start``."""
+    """First 6-day grid date (from 2014-04-03, as ``core.products.ortho``) on or after ``start``."""
     days = (start - L3_GRID_ORIGIN).days
-    return L3_GRID_ORIGIN + dt.timedelta(days=-(-days // 6) * 6)
+    return L3_GRID_ORIGIN + dt.timedelta(days=-(-days // GRID_STEP_DAYS) * GRID_STEP_DAYS)
 
 
 def _column_names(level, naming, extra_columns):
@@ -222,8 +224,7 @@ def _attributes(level, idx, rng, y, dates, orbit, heading, track, burst, swath, 
     if statistics:
         s = egms_statistics(y, dates)
     else:
-        s = {k: np.full(n, np.nan) for k in ("rmse", "temporal_coherence", "mean_velocity", "mean_velocity_std",
-                                             "acceleration", "acceleration_std", "seasonality", "seasonality_std")}
+        s = {k: np.full(n, np.nan) for k in STATISTIC_COLUMNS}
     cols.update(s)
     return cols
 

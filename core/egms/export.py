@@ -1,11 +1,11 @@
 """Write measurement points as an EGMS product: a zip holding ``<name>.csv`` and ``<name>.xml``.
 
-The CSV follows EGMS_FORMAT §1–2: comma separated, one header line, no
+The CSV follows the EGMS files (ARCHITECTURE.md, EGMS format: files and columns): comma separated, one header line, no
 quoting, LF line ends; attribute columns first in the specification's order
 (under the layer's own release naming unless another naming is asked for),
 then other attribute columns, then one column per date named ``yyyymmdd`` in
 date order; values rounded to the decimals of the specification
-(:func:`~.egms_format.column_decimals`) and written the way EGMS files are
+(:func:`~.format.column_decimals`) and written the way EGMS files are
 (correctly rounded like Python's ``round``, shortest form, at least one
 decimal, ``-0.0`` kept, empty cell for NULL).
 Columns the specification does not know are written at full precision, so
@@ -31,19 +31,13 @@ from ..progress import ensure
 from .format import (
     ALIASES,
     INTEGER_COLUMNS,
-    ProductInfo,
+    NAMINGS,
     canonical_name,
     column_decimals,
-    detect_level,
     export_order,
-    make_xml_header,
     parse_date_column,
 )
-
-NAMINGS = ("input", "specification", "2020_2024")
-"""Column naming of the written file: as the layer has it, the specification's
-(``height``, ``height_wgs84``, ``rmse``) or the 2020–2024 release's
-(``height_ortho``, ``height_ellipse``, ``rmse_ts``)."""
+from .product import ProductInfo, detect_level, make_xml_header
 
 _MAX_EXACT = 2.0**53
 
@@ -317,10 +311,10 @@ def _column_data(table, field, csv_name, coords, pids):
 
 
 def export_egms(table, path, level=None, naming="input", product=None, block_rows=20000, progress=None):
-    """Write ``table`` (a :class:`~.mpio.PointTable`) as an EGMS zip at ``path``.
+    """Write ``table`` (a :class:`~..io.points.PointTable`) as an EGMS zip at ``path``.
 
     ``level`` defaults to the layer metadata's level or the one the columns
-    imply; ``product`` (:class:`~.egms_format.ProductInfo`) defaults to the
+    imply; ``product`` (:class:`~.product.ProductInfo`) defaults to the
     table's metadata items.  The zip holds ``<stem>.csv`` and ``<stem>.xml``
     (the original XML header when the layer came from an EGMS file, else a
     minimal one); it is written to a temporary file and renamed, so a failure

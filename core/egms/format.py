@@ -1,13 +1,10 @@
-"""The EGMS product format (EGMS_FORMAT §1–2): names, columns, releases, XML header.
+"""The EGMS columns (ARCHITECTURE.md, EGMS format: files and columns) and the field-name vocabularies.
 
-Pure Python, no QGIS, no numba: what import, export, the statistics fit and the
-dock need to know about EGMS files.
+Pure Python, no QGIS, no numba: what import, export, the statistics fit, the
+products and the dock need to know about the columns of EGMS files and of
+other producers' point layers.  File names are in :mod:`.names`, the XML
+header, level and product metadata in :mod:`.product`.
 
-* File names: :func:`parse_product_name` reads level, track, burst, swath,
-  polarisation, L3 tile and component, release years and version from names
-  such as ``EGMS_L2b_022_0845_IW2_VV_2020_2024_1`` or
-  ``EGMS_L3_E43N17_100km_U_2019_2023_1`` (the oldest releases have no
-  ``_yyyy_yyyy_v`` suffix); :func:`make_product_name` writes them.
 * Columns: the specification's names and order (:data:`L2_COLUMNS`,
   :data:`L3_COLUMNS`), the renames of later releases (:data:`ALIASES`:
   ``height → height_ortho``, ``height_wgs84 → height_ellipse``,
@@ -16,30 +13,23 @@ dock need to know about EGMS files.
   rest real, unknown columns real unless they hold text) and the decimals the
   files are written with (:func:`column_decimals`).  Date columns are found by
   ``^\\d{8}$`` (:func:`date_columns`), never by position.
-* Product level: :func:`detect_level` from the XML header, the file name or the
-  columns; orbit direction from the sign of ``los_east``
-  (:func:`orbit_direction`).
-* XML header: :func:`parse_xml_header` flattens it, :func:`make_xml_header`
-  writes a minimal one for our own products.
-* :class:`ProductInfo` carries what the import records and stores as layer
-  metadata items (:data:`META_KEYS`), so export and other tools can read it back.
+* Vocabularies: the names under which point layers of any producer hold the
+  RMSE (:data:`RMSE_FIELDS`), the temporal coherence
+  (:data:`COHERENCE_FIELDS`), the height (:data:`HEIGHT_FIELDS`), the point id
+  (:data:`POINT_ID_FIELDS`) and the LOS vector (:data:`LOS_FIELDS`), each in
+  order of preference (:func:`first_present`).
 
 Example
 -------
->>> p = parse_product_name("EGMS_L2b_022_0845_IW2_VV_2020_2024_1.zip")
->>> (p.level, p.track, p.burst, p.swath, p.release, p.version)
-('L2b', 22, 845, 2, '2020_2024', 1)
 >>> canonical_name("rmse_ts"), release_name("rmse", ["pid", "height_ortho"])
 ('rmse', 'rmse_ts')
+>>> first_present(["pid", "rmse_ts", "20200103"], RMSE_FIELDS)
+'rmse_ts'
 """
-
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 
 LEVELS = ("L2a", "L2b", "L3")
 """Product levels: Basic (L2a), Calibrated (L2b), Ortho (L3)."""
@@ -198,317 +188,27 @@ def export_order(names, level: str):
     return known + extras + [n for n, _ in dates]
 
 
-# ------------------------------------------------------------------ file names
-_L2_NAME = re.compile(
-    r"^EGMS_(?P<level>L2[ab])_(?P<track>\d{1,3})_(?P<burst>\d{1,4})_IW(?P<swath>[123])_(?P<pol>VV|VH|HH|HV)"
-    r"(?:_(?P<y0>\d{4})_(?P<y1>\d{4})_(?P<version>\d+))?$",
-    re.IGNORECASE,
-)
-_L3_NAME = re.compile(
-    r"^EGMS_(?P<level>L3)_E(?P<e>\d{2,3})N(?P<n>\d{2,3})_100km_(?P<comp>[UE])"
-    r"(?:_(?P<y0>\d{4})_(?P<y1>\d{4})_(?P<version>\d+))?$",
-    re.IGNORECASE,
-)
-_KNOWN_SUFFIXES = (".csv", ".zip", ".xml", ".tif", ".tiff", ".gpkg")
+NAMINGS = ("input", "specification", "2020_2024")
+"""Column naming of a written EGMS file: as the layer has it, the specification's
+(``height``, ``height_wgs84``, ``rmse``) or the 2020–2024 release's
+(``height_ortho``, ``height_ellipse``, ``rmse_ts``)."""
 
 
-@dataclass(frozen=True)
-class ProductName:
-    """Fields of an EGMS file name (None where the name does not say)."""
-
-    stem: str
-    level: str
-    track: int | None = None
-    burst: int | None = None
-    swath: int | None = None
-    polarisation: str | None = None
-    tile_east: int | None = None
-    """L3: easting of the tile's south-west corner in EPSG:3035 / 100 km."""
-    tile_north: int | None = None
-    """L3: northing of the tile's south-west corner in EPSG:3035 / 100 km."""
-    component: str | None = None
-    start_year: int | None = None
-    end_year: int | None = None
-    version: int | None = None
-
-    @property
-    def release(self):
-        """``"2020_2024"`` or None (oldest releases)."""
-        return None if self.start_year is None else f"{self.start_year}_{self.end_year}"
-
-    @property
-    def tile(self):
-        """L3 tile as in the name, ``"E43N17"``, or None."""
-        if self.tile_east is None:
-            return None
-        return f"E{self.tile_east:02d}N{self.tile_north:02d}"
+# ------------------------------------------------------------------ field-name vocabularies
+RMSE_FIELDS = ("rmse", *ALIASES["rmse"], "RMSE")
+"""Fields holding a point's RMS model residual (mm), in order of preference: the specification's name, the
+2020–2024 release's, and the upper-case name of other producers' exports (shapefiles, TRE-style tables)."""
+COHERENCE_FIELDS = ("temporal_coherence", "coherence", "COHERENCE")
+"""Fields holding a point's temporal coherence (0–1), in order of preference."""
+HEIGHT_FIELDS = ("height", *ALIASES["height"])
+"""Fields holding a point's (orthometric) height (m), in order of preference."""
+POINT_ID_FIELDS = ("pid", "PID", "code", "CODE", "id", "ID", "fid")
+"""Fields naming a point (EGMS ``pid``, TRE ``code``, generic ids), in order of preference."""
+LOS_FIELDS = ("los_east", "los_north", "los_up")
+"""The LOS unit vector ground → satellite (east, north, up components)."""
 
 
-def _stem(path) -> str:
-    name = os.path.basename(str(path))
-    while True:
-        root, ext = os.path.splitext(name)
-        if ext.lower() in _KNOWN_SUFFIXES:
-            name = root
-        else:
-            return name
-
-
-def parse_product_name(path):
-    """:class:`ProductName` of an EGMS file name (path, with or without extension), or None."""
-    stem = _stem(path)
-    m = _L2_NAME.match(stem)
-    years = {}
-    if m:
-        if m["y0"]:
-            years = dict(start_year=int(m["y0"]), end_year=int(m["y1"]), version=int(m["version"]))
-        level = "L2a" if m["level"].lower() == "l2a" else "L2b"
-        return ProductName(stem, level, track=int(m["track"]), burst=int(m["burst"]), swath=int(m["swath"]),
-                           polarisation=m["pol"].upper(), **years)
-    m = _L3_NAME.match(stem)
-    if m:
-        if m["y0"]:
-            years = dict(start_year=int(m["y0"]), end_year=int(m["y1"]), version=int(m["version"]))
-        return ProductName(stem, "L3", tile_east=int(m["e"]), tile_north=int(m["n"]), component=m["comp"].upper(),
-                           **years)
-    return None
-
-
-def make_product_name(level, track=None, burst=None, swath=None, polarisation="VV", tile=None, component="U",
-                      start_year=None, end_year=None, version=1) -> str:
-    """An EGMS file stem: ``EGMS_L2b_022_0845_IW2_VV_2020_2024_1`` or ``EGMS_L3_E43N17_100km_U_2019_2023_1``.
-
-    ``tile`` is ``(easting_100km, northing_100km)`` of the south-west corner for L3.
-    Without ``start_year`` the oldest-release form (no ``_yyyy_yyyy_v`` suffix) is written.
-    """
-    if level in ("L2a", "L2b"):
-        stem = f"EGMS_{level}_{int(track or 0):03d}_{int(burst or 0):04d}_IW{int(swath or 1)}_{polarisation}"
-    elif level == "L3":
-        e, n = tile if tile is not None else (0, 0)
-        stem = f"EGMS_L3_E{int(e):02d}N{int(n):02d}_100km_{component}"
-    else:
-        raise ValueError(f"unknown product level {level!r}; expected one of {LEVELS}")
-    if start_year is not None:
-        stem += f"_{int(start_year)}_{int(end_year)}_{int(version)}"
-    return stem
-
-
-# ------------------------------------------------------------------ XML header
-def parse_xml_header(text: str) -> dict:
-    """Flatten an EGMS XML header into ``{path: text}`` for its simple elements.
-
-    Nested simple elements become ``parent/child`` (``dem/version``); repeated
-    ``image`` entries are counted (``reference/count``, ``dataset/count``).
-    Raises ``ValueError`` when the text is not XML.
-    """
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise ValueError(f"not a readable XML header ({exc})") from None
-    out = {"root": root.tag}
-
-    def walk(node, prefix):
-        children = list(node)
-        if not children:
-            if node.text is not None and node.text.strip():
-                out[prefix] = node.text.strip()
-            return
-        tags = [c.tag for c in children]
-        for child in children:
-            if tags.count(child.tag) > 1:
-                continue
-            walk(child, f"{prefix}/{child.tag}" if prefix else child.tag)
-        for tag in set(tags):
-            if tags.count(tag) > 1:
-                out[f"{prefix}/count" if prefix else f"{tag}/count"] = str(tags.count(tag))
-
-    walk(root, "")
-    return out
-
-
-def make_xml_header(info: ProductInfo, production_date=None) -> str:
-    """A minimal EGMS-style XML header for our own products."""
-    day = production_date or dt.date.today()
-    root = ET.Element("TILE" if info.level == "L3" else "BURST")
-    ET.SubElement(root, "product_level").text = info.level or ""
-    if info.level == "L3":
-        if info.tile:
-            ET.SubElement(root, "tile").text = info.tile
-        if info.component:
-            ET.SubElement(root, "component").text = info.component
-    else:
-        ET.SubElement(root, "track").text = f"{int(info.track or 0):03d}"
-        ET.SubElement(root, "burst_id").text = f"{int(info.burst or 0):04d}"
-        ET.SubElement(root, "sub_swath").text = str(int(info.swath or 0))
-        if info.orbit:
-            ET.SubElement(root, "orbit_direction").text = info.orbit
-    ET.SubElement(root, "production_facility").text = "0"
-    ET.SubElement(root, "production_date").text = day.strftime("%d/%m/%Y")
-    ET.SubElement(root, "producer").text = "egms_plugin"
-    if hasattr(ET, "indent"):  # Python ≥ 3.9
-        ET.indent(root)
-    return "<?xml version='1.0' encoding='UTF-8'?>\n" + ET.tostring(root, encoding="unicode") + "\n"
-
-
-# ------------------------------------------------------------------ level, orbit
-def detect_level(names, product=None, xml=None):
-    """Product level ``"L2a"``, ``"L2b"`` or ``"L3"`` from (in order of trust) the
-    XML header's ``product_level``, the file name, or the columns.
-
-    Columns: LOS vector or lat/lon present → L2 (``cluster_label`` → L2a, else L2b); else L3.
-    """
-    if xml:
-        level = xml.get("product_level", "").strip()
-        for candidate in LEVELS:
-            if level.lower() == candidate.lower():
-                return candidate
-    if product is not None:
-        return product.level
+def first_present(names, candidates):
+    """The first of ``candidates`` among ``names`` (exact, case-sensitive match), or None."""
     names = set(names)
-    if names & {"los_east", "latitude", "line", "temporal_coherence"}:
-        return "L2a" if "cluster_label" in names else "L2b"
-    return "L3"
-
-
-def orbit_direction(los_east):
-    """``"ascending"`` (``los_east`` < 0) or ``"descending"`` from the median of the values; None without values."""
-    import numpy as np
-
-    from ..conventions import orbit_from_los_east
-
-    values = np.asarray(los_east, dtype=np.float64)
-    if not np.isfinite(values).any():
-        return None
-    return orbit_from_los_east(values)
-
-
-# ------------------------------------------------------------------ product info / metadata
-META_KEYS = {
-    "level": "EGMS_PRODUCT_LEVEL",
-    "track": "EGMS_TRACK",
-    "burst": "EGMS_BURST",
-    "swath": "EGMS_SWATH",
-    "polarisation": "EGMS_POLARISATION",
-    "tile": "EGMS_TILE",
-    "component": "EGMS_COMPONENT",
-    "release": "EGMS_RELEASE",
-    "version": "EGMS_VERSION",
-    "orbit": "EGMS_ORBIT_DIRECTION",
-    "source": "EGMS_SOURCE_FILES",
-    "xml": "EGMS_XML_HEADER",
-}
-"""Layer metadata items written by the import (GeoPackage layer metadata, GDAL domain "")."""
-
-
-@dataclass
-class ProductInfo:
-    """What is known about an EGMS product (one file, or several merged bursts)."""
-
-    level: str | None = None
-    track: int | None = None
-    burst: int | None = None
-    swath: int | None = None
-    polarisation: str | None = None
-    tile: str | None = None
-    component: str | None = None
-    release: str | None = None
-    version: int | None = None
-    orbit: str | None = None
-    source: list = field(default_factory=list)
-    xml: str | None = field(default=None, repr=False)
-    bursts: list = field(default_factory=list)
-
-    @classmethod
-    def from_sources(cls, names, file_name=None, xml_text=None):
-        """Level/track/burst/… of one file from its column names, file name and XML header text."""
-        product = parse_product_name(file_name) if file_name else None
-        xml = None
-        if xml_text:
-            try:
-                xml = parse_xml_header(xml_text)
-            except ValueError:
-                xml = None
-        level = detect_level(names, product, xml)
-        info = cls(level=level, xml=xml_text or None, source=[os.path.basename(str(file_name))] if file_name else [])
-        if product is not None:
-            info.track, info.burst, info.swath = product.track, product.burst, product.swath
-            info.polarisation, info.tile, info.component = product.polarisation, product.tile, product.component
-            info.release, info.version = product.release, product.version
-        if xml:
-            info.track = _int_or(xml.get("track"), info.track)
-            info.burst = _int_or(xml.get("burst_id"), info.burst)
-            info.swath = _int_or(xml.get("sub_swath"), info.swath)
-        if info.burst is not None:
-            info.bursts = [info.burst]
-        return info
-
-    def merge(self, other: ProductInfo) -> ProductInfo:
-        """Info of the union of two products (fields that differ become None, bursts accumulate)."""
-        out = ProductInfo()
-        for key in ("level", "track", "swath", "polarisation", "tile", "component", "release", "version", "orbit"):
-            a, b = getattr(self, key), getattr(other, key)
-            setattr(out, key, a if a == b else (a if b is None else (b if a is None else None)))
-        out.bursts = list(dict.fromkeys(self.bursts + other.bursts))
-        out.burst = out.bursts[0] if len(out.bursts) == 1 else None
-        out.source = self.source + other.source
-        out.xml = self.xml or other.xml
-        return out
-
-    def metadata_items(self) -> dict:
-        """Layer metadata items ``{EGMS_*: text}`` (absent values left out)."""
-        items = {}
-        for key, meta in META_KEYS.items():
-            if key == "burst":
-                value = ",".join(f"{b:04d}" for b in self.bursts) if self.bursts else (
-                    None if self.burst is None else f"{self.burst:04d}")
-            elif key == "track":
-                value = None if self.track is None else f"{self.track:03d}"
-            elif key == "source":
-                value = ";".join(self.source) if self.source else None
-            else:
-                value = getattr(self, key)
-            if value is not None and value != "":
-                items[meta] = str(value)
-        return items
-
-    @classmethod
-    def from_metadata(cls, items) -> ProductInfo:
-        """Inverse of :meth:`metadata_items` (unknown or missing items stay None)."""
-        items = items or {}
-        get = items.get
-        bursts = [int(b) for b in get(META_KEYS["burst"], "").split(",") if b.strip().isdigit()]
-        return cls(level=get(META_KEYS["level"]), track=_int_or(get(META_KEYS["track"]), None),
-                   burst=bursts[0] if len(bursts) == 1 else None, swath=_int_or(get(META_KEYS["swath"]), None),
-                   polarisation=get(META_KEYS["polarisation"]), tile=get(META_KEYS["tile"]),
-                   component=get(META_KEYS["component"]), release=get(META_KEYS["release"]),
-                   version=_int_or(get(META_KEYS["version"]), None), orbit=get(META_KEYS["orbit"]),
-                   source=[s for s in get(META_KEYS["source"], "").split(";") if s], xml=get(META_KEYS["xml"]),
-                   bursts=bursts)
-
-    def describe(self) -> str:
-        """One line for logs and layer abstracts: ``L2b (Calibrated), track 022, burst 0845, IW2, descending …``."""
-        parts = [f"{self.level} ({LEVEL_NAMES.get(self.level, '?')})" if self.level else "EGMS product"]
-        if self.track is not None:
-            parts.append(f"track {self.track:03d}")
-        if self.bursts:
-            parts.append("burst " + ", ".join(f"{b:04d}" for b in self.bursts))
-        if self.swath:
-            parts.append(f"IW{self.swath}")
-        if self.tile:
-            parts.append(f"tile {self.tile}")
-        if self.component:
-            parts.append({"U": "vertical (U)", "E": "east-west (E)"}.get(self.component, self.component))
-        if self.orbit:
-            parts.append(self.orbit)
-        if self.release:
-            parts.append("release " + self.release.replace("_", "–"))
-        if self.version is not None:
-            parts.append(f"version {self.version}")
-        return ", ".join(parts)
-
-
-def _int_or(text, default):
-    try:
-        return int(str(text).strip())
-    except (TypeError, ValueError):
-        return default
+    return next((c for c in candidates if c in names), None)

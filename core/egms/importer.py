@@ -1,10 +1,11 @@
 """EGMS product files (zip or CSV; L2a, L2b, L3; any release) → one GeoPackage point layer.
 
-Streaming: the CSV is read from inside the zip (never unpacked to disk) in
-blocks of 8 MB, parsed by a numba kernel into numpy columns in a reader
-thread, and bulk-inserted with SQLite into a GeoPackage layer that OGR
-created (so the GeoPackage bookkeeping is GDAL's own; 64 KiB pages), with the
-R-tree filled from the coordinates.  Memory stays under 500 MB whatever the
+Streaming: the CSV is read from inside the zip (never unpacked to disk,
+:mod:`.sources`) in blocks of 8 MB, parsed by a numba kernel
+(:mod:`._csv_kernel`) into numpy columns in a reader thread, and bulk-inserted
+into a GeoPackage layer by the plugin's one GeoPackage writer
+(:mod:`..io.gpkg`: the layer created by OGR, 64 KiB pages, the R-tree filled
+from the coordinates).  Memory stays under 500 MB whatever the
 file size.  This is twice as fast as ``ogr2ogr`` on the same CSV
 (``bench/bench_import.py``: 1 000 000 points × 300 dates in 75 s against
 150 s): OGR's CSV reader is the slow part of that route, and typing the
@@ -24,334 +25,35 @@ What is written
 * Layer metadata: GDAL items ``EGMS_*`` (level, track, burst(s), swath,
   orbit direction from the sign of ``los_east``, release, version, source
   files, the XML header) and a QGIS metadata document (title, abstract,
-  keywords, history) that QGIS shows under Layer Properties → Metadata.
+  keywords, history) that QGIS shows under Layer Properties → Metadata
+  (:mod:`.metadata`).
 
 Bad input (missing file, truncated zip, zip without CSV, empty file, CSV
 without ``easting``/``northing``, non-EGMS CSV, malformed rows) raises
-:class:`~.errors.InputError` naming the file; the output is written under a
+:class:`~..errors.InputError` naming the file; the output is written under a
 temporary name and renamed at the end, so nothing is left behind on errors or
 cancel.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import os
-import sqlite3
-import zipfile
-import zlib
-from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
+from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from ..errors import InputError
 from ..io.atomic import replaced_on_success
+from ..io.gpkg import BulkWriter, create_point_layer, quote
 from ..progress import ensure
-from .format import META_KEYS, ProductInfo, canonical_name, column_kind, date_columns, is_known_column, orbit_direction
+from ._csv_kernel import KIND_NUMERIC, KIND_SKIP, KIND_TEXT, line_bounds, parse_lines
+from .format import canonical_name, date_columns
+from .metadata import write_layer_metadata
+from .product import META_KEYS, ProductInfo, orbit_direction
+from .sources import find_sources, inspect_source, raise_if_damaged, read_blocks, split_header
 
 CHUNK_BYTES = 8 << 20
 """Decompressed bytes parsed per block (a block holds ~10⁴ rows of a 5-year series)."""
-SAMPLE_BYTES = 1 << 20
-"""Bytes read up front from every file to check it and type unknown columns."""
-
-_KIND_NUMERIC, _KIND_TEXT, _KIND_SKIP = 0, 1, 2
-_POW10 = np.array([10.0**k for k in range(23)])  # exact doubles
-
-
-# ------------------------------------------------------------------ numba parser
-@numba.njit(nogil=True, cache=True, inline="always")
-def _number(buf, a, b):
-    # Exact for ≤ 15 significant digits and ≤ 22 decimals (one correctly rounded division of exact
-    # doubles); anything else (exponents, nan, spaces, long mantissas) is left to Python (status 1).
-    if a == b:
-        return np.nan, 0
-    i = a
-    negative = False
-    if buf[i] == 45:
-        negative = True
-        i += 1
-    elif buf[i] == 43:
-        i += 1
-    mantissa = 0
-    digits = 0
-    decimals = 0
-    dot = False
-    seen = False
-    while i < b:
-        c = buf[i]
-        if 48 <= c <= 57:
-            seen = True
-            if dot:
-                decimals += 1
-            if mantissa != 0 or c != 48:
-                mantissa = mantissa * 10 + (c - 48)
-                digits += 1
-                if digits > 15:
-                    return np.nan, 1
-        elif c == 46 and not dot:
-            dot = True
-        else:
-            return np.nan, 1
-        i += 1
-    if not seen or decimals > 22:
-        return np.nan, 1
-    value = float(mantissa)
-    if decimals > 0:
-        value = value / _POW10[decimals]
-    return (-value if negative else value), 0
-
-
-@numba.njit(nogil=True, parallel=True, cache=True)
-def _parse(buf, starts, ends, kinds, slots, values, spans, status, n_fields):
-    """Split lines ``buf[starts[r]:ends[r]]`` at commas: numeric columns (kind 0) into ``values``
-    (NaN for empty cells, ``status`` 1 where Python must parse), text columns (kind 1) as byte spans."""
-    ncol = kinds.shape[0]
-    for r in numba.prange(starts.shape[0]):
-        pos = starts[r]
-        end = ends[r]
-        c = 0
-        while True:
-            q = pos
-            while q < end and buf[q] != 44:
-                q += 1
-            if c < ncol:
-                k = kinds[c]
-                j = slots[c]
-                if k == 0:
-                    v, s = _number(buf, pos, q)
-                    values[r, j] = v
-                    status[r, j] = s
-                elif k == 1:
-                    spans[r, j, 0] = pos
-                    spans[r, j, 1] = q
-            c += 1
-            if q >= end:
-                break
-            pos = q + 1
-        n_fields[r] = c
-
-
-# ------------------------------------------------------------------ sources
-@dataclass
-class CsvSource:
-    """One EGMS CSV: a file on disk or a member of a zip."""
-
-    path: str
-    member: str | None = None
-    xml_text: str | None = None
-    size: int = 0
-    header: list = field(default_factory=list)
-    kinds: dict = field(default_factory=dict)
-    info: ProductInfo | None = None
-
-    @property
-    def label(self):
-        return f"{self.path}" if self.member is None else f"{self.path} ({self.member})"
-
-    @property
-    def file_name(self):
-        return self.member or os.path.basename(self.path)
-
-    def open(self):
-        """A binary stream of the CSV text (decompressed on the fly for a zip member)."""
-        if self.member is None:
-            return open(self.path, "rb")
-        zf = zipfile.ZipFile(self.path)
-        stream = zf.open(self.member)
-        return _Closing(stream, zf)
-
-
-class _Closing(io.RawIOBase):
-    """A zip member stream that also closes its archive."""
-
-    def __init__(self, stream, archive):
-        self._stream, self._archive = stream, archive
-
-    def read(self, size=-1):
-        return self._stream.read(size)
-
-    def readable(self):
-        return True
-
-    def close(self):
-        try:
-            self._stream.close()
-        finally:
-            self._archive.close()
-            super().close()
-
-
-def _zip_error(path, exc):
-    return InputError(f"{path}: the zip archive is damaged or truncated ({exc}); download it again.")
-
-
-def find_sources(path):
-    """The CSV sources in ``path`` (a zip may hold several; its XML headers are attached by name)."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: the file does not exist.")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a folder; give the EGMS .zip or .csv files.")
-    if os.path.getsize(path) == 0:
-        raise InputError(f"{path}: the file is empty.")
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                infos = zf.infolist()
-                csvs = [i for i in infos if i.filename.lower().endswith(".csv") and not i.is_dir()]
-                xmls = {os.path.splitext(i.filename)[0]: i for i in infos if i.filename.lower().endswith(".xml")}
-                if not csvs:
-                    names = ", ".join(i.filename for i in infos[:5]) or "nothing"
-                    raise InputError(f"{path}: the zip holds no .csv file (found {names}); not an EGMS product?")
-                sources = []
-                for info in csvs:
-                    stem = os.path.splitext(info.filename)[0]
-                    xml = xmls.get(stem) or (next(iter(xmls.values())) if len(xmls) == 1 and len(csvs) == 1 else None)
-                    text = zf.read(xml).decode("utf-8", "replace") if xml is not None else None
-                    sources.append(CsvSource(path, info.filename, text, info.file_size))
-                return sources
-        except InputError:
-            raise
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise _zip_error(path, exc) from None
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic[:2] == b"PK":
-        raise _zip_error(path, "no central directory")
-    xml_path = os.path.splitext(path)[0] + ".xml"
-    text = None
-    if os.path.exists(xml_path):
-        with open(xml_path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    return [CsvSource(path, None, text, os.path.getsize(path))]
-
-
-def _read_blocks(source, chunk_bytes):
-    """Blocks of whole lines (bytes) of a source's CSV text, header included."""
-    try:
-        with source.open() as stream:
-            rest = b""
-            while True:
-                block = stream.read(chunk_bytes)
-                if not block:
-                    if rest.strip():
-                        yield rest + b"\n"
-                    return
-                data = rest + block if rest else block
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    rest = data
-                    continue
-                yield data[: cut + 1]
-                rest = data[cut + 1:]
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise _zip_error(source.path, exc) from None
-
-
-def _split_header(block, source):
-    end = block.find(b"\n")
-    line = block[: end if end >= 0 else len(block)].rstrip(b"\r")
-    if line.startswith(b"\xef\xbb\xbf"):
-        line = line[3:]
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{source.label}: not a text (CSV) file.") from None
-    names = [n.strip().strip('"') for n in text.split(",")]
-    return names, block[end + 1:] if end >= 0 else b""
-
-
-def _line_bounds(arr):
-    """(starts, ends) of the non-empty lines of a block (ends exclude ``\\r\\n``)."""
-    nl = np.flatnonzero(arr == 10)
-    starts = np.empty(nl.size, np.int64)
-    starts[0:1] = 0
-    starts[1:] = nl[:-1] + 1
-    ends = nl.astype(np.int64)
-    cr = (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)
-    ends[cr] -= 1
-    keep = ends > starts
-    return starts[keep], ends[keep]
-
-
-def _is_number(token: bytes):
-    if not token:
-        return True
-    try:
-        float(token)
-        return True
-    except ValueError:
-        return False
-
-
-def _single_csv(source):
-    with zipfile.ZipFile(source.path) as zf:
-        return sum(1 for n in zf.namelist() if n.lower().endswith(".csv")) == 1
-
-
-def inspect_source(source: CsvSource):
-    """Read a source's header and first ~1 MB: check that it is an EGMS CSV, type its columns."""
-    try:
-        blocks = _read_blocks(source, SAMPLE_BYTES)
-        first = next(blocks, b"")
-        blocks.close()
-    except InputError:
-        raise
-    except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise _zip_error(source.path, exc) from None
-    if not first.strip():
-        raise InputError(f"{source.label}: the file is empty.")
-    names, body = _split_header(first, source)
-    seen = set()
-    for name in names:
-        if not name:
-            raise InputError(f"{source.label}: the header has an empty column name; not an EGMS CSV.")
-        if name in seen:
-            raise InputError(f"{source.label}: column {name!r} appears twice in the header.")
-        seen.add(name)
-    lowered = {n.lower() for n in names}
-    dates = date_columns(names)
-    missing = [c for c in ("easting", "northing") if c not in lowered]
-    if not dates and ("pid" not in lowered or missing):
-        raise InputError(f"{source.label}: not an EGMS product — no pid, easting/northing or yyyymmdd date "
-                         f"columns (header starts {', '.join(names[:6])}).")
-    if missing:
-        raise InputError(f"{source.label}: no {' and '.join(missing)} column — the points have no EPSG:3035 "
-                         "coordinates, so they cannot be placed.")
-    if not dates:
-        raise InputError(f"{source.label}: no displacement columns named yyyymmdd; not an EGMS time-series product.")
-    if "pid" not in lowered:
-        raise InputError(f"{source.label}: no pid column; not an EGMS product.")
-    if not body.strip():
-        raise InputError(f"{source.label}: the file has a header but no measurement points.")
-    # type unknown columns from the sample: text only if some value is not a number
-    rows = [line.split(b",") for line in body.split(b"\n")[:-1] if line.strip()]
-    kinds = {}
-    for j, name in enumerate(names):
-        kind = column_kind(name)
-        if kind == "real" and not is_known_column(name):
-            tokens = [r[j].strip() for r in rows if j < len(r)]
-            if not all(_is_number(t) for t in tokens):
-                kind = "string"
-        if kind == "integer":
-            tokens = [r[j].strip() for r in rows if j < len(r) and r[j].strip()]
-            try:
-                if any(float(t) != int(float(t)) for t in tokens):
-                    kind = "real"
-            except ValueError:
-                pass
-        kinds[name] = kind
-    source.header = names
-    source.kinds = kinds
-    source.info = ProductInfo.from_sources(names, source.file_name, source.xml_text)
-    source.info.source = [os.path.basename(source.path) if source.member is None or _single_csv(source)
-                          else f"{os.path.basename(source.path)}/{source.member}"]
-    return source
 
 
 # ------------------------------------------------------------------ output schema
@@ -389,45 +91,6 @@ def _union_schema(sources):
     return attrs + date_fields
 
 
-def _ogr():
-    from osgeo import gdal, ogr, osr
-
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    return ogr, osr
-
-
-def _create_layer(tmp, layer, fields, metadata):
-    ogr, osr = _ogr()
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(3035)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
-    lyr = ds.CreateLayer(layer, srs, ogr.wkbPoint, options=["SPATIAL_INDEX=YES", "GEOMETRY_NAME=geom", "FID=fid"])
-    types = {"string": ogr.OFTString, "integer": ogr.OFTInteger, "real": ogr.OFTReal}
-    for f in fields:
-        lyr.CreateField(ogr.FieldDefn(f.name, types[f.kind]))
-    for key, value in metadata.items():
-        lyr.SetMetadataItem(key, value)
-    ds = None
-
-
-def _geometry_blobs(x, y, srs_id):
-    """GeoPackage binary points (little endian, no envelope), as bytes objects."""
-    rec = np.zeros(x.size, dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs", "<i4"),
-                                  ("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
-    rec["magic"] = b"GP"
-    rec["flags"] = 1
-    rec["srs"] = srs_id
-    rec["order"] = 1
-    rec["type"] = 1
-    rec["x"] = x
-    rec["y"] = y
-    size = rec.dtype.itemsize
-    raw = rec.tobytes()
-    return [raw[i:i + size] for i in range(0, len(raw), size)]
-
-
 # ------------------------------------------------------------------ import
 @dataclass
 class ImportResult:
@@ -442,31 +105,27 @@ class ImportResult:
     sources: list
 
 
-def _quote(name):
-    return '"' + name.replace('"', '""') + '"'
-
-
 class _SourceWriter:
     """Parses the blocks of one source and inserts them into the open GeoPackage."""
 
-    def __init__(self, con, layer, fields, source, srs_id, rtree):
-        self.con, self.layer, self.source, self.srs_id, self.rtree = con, layer, source, srs_id, rtree
+    def __init__(self, writer, fields, source):
+        self.writer, self.source = writer, source
         by_canon = {f.canonical: f for f in fields}
         self.targets = []  # (output field, kind) per CSV column, None to skip
         for name in source.header:
             target = by_canon.get(name if date_columns([name]) else canonical_name(name))
             self.targets.append(target)
-        kinds = np.full(len(source.header), _KIND_SKIP, np.int8)
+        kinds = np.full(len(source.header), KIND_SKIP, np.int8)
         slots = np.zeros(len(source.header), np.int64)
         self.numeric, self.text = [], []
         for j, target in enumerate(self.targets):
             if target is None:
                 continue
             if target.kind == "string":
-                kinds[j], slots[j] = _KIND_TEXT, len(self.text)
+                kinds[j], slots[j] = KIND_TEXT, len(self.text)
                 self.text.append(j)
             else:
-                kinds[j], slots[j] = _KIND_NUMERIC, len(self.numeric)
+                kinds[j], slots[j] = KIND_NUMERIC, len(self.numeric)
                 self.numeric.append(j)
         self.kinds, self.slots = kinds, slots
         header = source.header
@@ -474,13 +133,10 @@ class _SourceWriter:
         self.y_slot = int(slots[header.index(_find(header, "northing"))])
         self.integer_slots = [int(slots[j]) for j in self.numeric if self.targets[j].kind == "integer"]
         self.los_slot = int(slots[header.index(_find(header, "los_east"))]) if _find(header, "los_east") else None
-        names = ["fid", "geom"] + [self.targets[j].name for j in range(len(header)) if self.targets[j] is not None]
         self.order = [j for j in range(len(header)) if self.targets[j] is not None]
-        self.sql = (f"INSERT INTO {_quote(layer)} ({', '.join(_quote(n) for n in names)}) "
-                    f"VALUES ({', '.join('?' * len(names))})")
+        self.sql = writer.insert_statement([self.targets[j].name for j in self.order])
         self.rows = 0
         self.los_sample = []
-        self.extent = [np.inf, np.inf, -np.inf, -np.inf]
 
     def parse(self, block, first_line):
         """Parse and check the rows of ``block`` (whole lines starting at file line ``first_line``).
@@ -488,7 +144,7 @@ class _SourceWriter:
         Touches no database (it runs ahead in a reader thread); returns ``(block, values, spans)`` or None.
         """
         arr = np.frombuffer(block, dtype=np.uint8)
-        starts, ends = _line_bounds(arr)
+        starts, ends = line_bounds(arr)
         n = starts.size
         if n == 0:
             return None
@@ -497,7 +153,7 @@ class _SourceWriter:
         status = np.zeros((n, len(self.numeric)), np.int8)
         spans = np.zeros((n, max(len(self.text), 1), 2), np.int64)
         n_fields = np.zeros(n, np.int64)
-        _parse(arr, starts, ends, self.kinds, self.slots, values, spans, status, n_fields)
+        parse_lines(arr, starts, ends, self.kinds, self.slots, values, spans, status, n_fields)
         bad = np.flatnonzero(n_fields != ncol)
         if bad.size:
             r = int(bad[0])
@@ -528,20 +184,15 @@ class _SourceWriter:
         x, y = values[:, self.x_slot], values[:, self.y_slot]
         if self.los_slot is not None and len(self.los_sample) < 100000:
             self.los_sample.extend(values[:: max(n // 1000, 1), self.los_slot].tolist())
-        fids = np.arange(next_fid, next_fid + n, dtype=np.int64).tolist()
-        columns = [fids, _geometry_blobs(x, y, self.srs_id)]
+        fids = np.arange(next_fid, next_fid + n, dtype=np.int64)
+        columns = []
         for j in self.order:
-            if self.kinds[j] == _KIND_TEXT:
+            if self.kinds[j] == KIND_TEXT:
                 sp = spans[:, self.slots[j]]
                 columns.append([block[a:b].decode("utf-8", "replace") if b > a else None for a, b in sp.tolist()])
             else:
                 columns.append(values[:, self.slots[j]].tolist())  # NaN binds as NULL
-        self.con.executemany(self.sql, zip(*columns))
-        if self.rtree:
-            xl, yl = x.tolist(), y.tolist()
-            self.con.executemany(f"INSERT INTO {_quote(self.rtree)} VALUES (?, ?, ?, ?, ?)", zip(fids, xl, xl, yl, yl))
-        self.extent = [min(self.extent[0], x.min()), min(self.extent[1], y.min()),
-                       max(self.extent[2], x.max()), max(self.extent[3], y.max())]
+        self.writer.insert(self.sql, fids, x, y, columns)
         self.rows += n
         return n
 
@@ -576,32 +227,20 @@ def _parsed_blocks(writer, source, chunk_bytes):
     """``(parsed rows or None, decompressed bytes so far)`` for each block of a source."""
     consumed, line = 0, 2
     header_seen = False
-    for block in _read_blocks(source, chunk_bytes):
+    for block in read_blocks(source, chunk_bytes):
         consumed += len(block)
         if not header_seen:
-            names, block = _split_header(block, source)
+            names, block = split_header(block, source)
             if names != source.header:
                 raise InputError(f"{source.label}: the header changed while reading; is the file being written?")
             header_seen = True
         try:
             parsed = writer.parse(block, line)
         except InputError:
-            _raise_if_damaged(source)  # garbage from a damaged zip shows before its CRC check: say so
+            raise_if_damaged(source)  # garbage from a damaged zip shows before its CRC check: say so
             raise
         yield parsed, consumed
         line += block.count(b"\n")
-
-
-def _raise_if_damaged(source):
-    """Raise the damaged-zip error when the source's zip member fails its CRC check."""
-    if source.member is None:
-        return
-    try:
-        with zipfile.ZipFile(source.path) as zf, zf.open(source.member) as member:
-            while member.read(1 << 24):
-                pass
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise _zip_error(source.path, exc) from None
 
 
 def _prefetch(items, depth=2):
@@ -681,31 +320,12 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
     total = sum(max(s.size, 1) for s in sources)
     done = 0
     with replaced_on_success(output, ".gpkg") as tmp:
-        _create_layer(tmp, layer, fields, {})
-        con = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            # 64 KiB pages hold ~25 rows of 300 dates instead of one: ~20 % faster inserts, ~35 % smaller file
-            con.execute("PRAGMA page_size=65536")
-            con.execute("VACUUM")  # applies the page size; the database holds only GDAL's empty schema
-            con.execute("PRAGMA synchronous=OFF")
-            con.execute("PRAGMA journal_mode=OFF")
-            con.execute("PRAGMA cache_size=-65536")
-            srs_id = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name=?", (layer,)).fetchone()[0]
-            # per-row triggers (R-tree through GDAL's ST_* functions, feature count) are dropped for the bulk
-            # insert and restored afterwards; the R-tree is filled directly from the coordinates
-            triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=? "
-                                   "AND (name LIKE 'rtree_%_insert' OR name LIKE 'trigger_insert_feature_count_%')",
-                                   (layer,)).fetchall()
-            for name, _sql in triggers:
-                con.execute(f"DROP TRIGGER {_quote(name)}")
-            rtree = f"rtree_{layer}_geom"
-            if not con.execute("SELECT count(*) FROM sqlite_master WHERE name=?", (rtree,)).fetchone()[0]:
-                rtree = None
-            con.execute("BEGIN")
+        create_point_layer(tmp, layer, "EPSG:3035", [(f.name, f.kind) for f in fields])
+        with BulkWriter(tmp, layer) as bulk:
             next_fid = 1
             writers = []
             for src in sources:
-                writer = _SourceWriter(con, layer, fields, src, srs_id, rtree)
+                writer = _SourceWriter(bulk, fields, src)
                 writers.append(writer)
                 for parsed, consumed in _prefetch(_parsed_blocks(writer, src, chunk_bytes)):
                     if parsed is not None:
@@ -716,23 +336,15 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
                 if writer.rows == 0:
                     raise InputError(f"{src.label}: the file has a header but no measurement points.")
             n_points = next_fid - 1
-            for _name, trigger_sql in triggers:
-                con.execute(trigger_sql)
+            bulk.restore_triggers()
             n_duplicates = 0
             if len(sources) > 1:
-                n_duplicates = _remove_duplicates(con, layer, fields)
+                n_duplicates = _remove_duplicates(bulk.con, layer, fields)
             n_points -= n_duplicates
             orbits = {orbit_direction(w.los_sample) if w.los_sample else None for w in writers}
             info.orbit = orbits.pop() if len(orbits) == 1 else None  # mixed geometries: no single direction
-            con.execute("UPDATE gpkg_ogr_contents SET feature_count=? WHERE lower(table_name)=lower(?)",
-                        (n_points, layer))
-            ext = [min(w.extent[0] for w in writers), min(w.extent[1] for w in writers),
-                   max(w.extent[2] for w in writers), max(w.extent[3] for w in writers)]
-            con.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, description=? "
-                        "WHERE table_name=?", (*[float(v) for v in ext], info.describe(), layer))
-            con.execute("COMMIT")
-        finally:
-            con.close()
+            ext = bulk.extent
+            bulk.finish(n_points, description=info.describe())
         progress.update(0.97)
         metadata = info.metadata_items()
         xml_headers = [s.xml_text for s in sources if s.xml_text]
@@ -740,7 +352,7 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
             metadata[f"{META_KEYS['xml']}_{k}"] = text
         if n_duplicates:
             metadata["EGMS_DUPLICATES_REMOVED"] = str(n_duplicates)
-        _write_metadata(tmp, layer, metadata, info, sources, n_points, n_duplicates, ext)
+        write_layer_metadata(tmp, layer, metadata, info, sources, n_points, n_duplicates, ext)
     progress.update(1.0)
     return ImportResult(output, layer, n_points, n_duplicates, [f.name for f in fields], info,
                         [s.label for s in sources])
@@ -751,74 +363,8 @@ def _remove_duplicates(con, layer, fields):
     pid = next((f.name for f in fields if f.canonical == "pid"), None)
     if pid is None:
         return 0
-    t, p = _quote(layer), _quote(pid)
-    con.execute(f"CREATE INDEX {_quote(f'{layer}_{pid}_idx')} ON {t} ({p})")
+    t, p = quote(layer), quote(pid)
+    con.execute(f"CREATE INDEX {quote(f'{layer}_{pid}_idx')} ON {t} ({p})")
     cur = con.execute(f"DELETE FROM {t} WHERE fid IN (SELECT a.fid FROM {t} AS a "
                       f"WHERE EXISTS (SELECT 1 FROM {t} AS b WHERE b.{p} = a.{p} AND b.fid < a.fid))")
     return max(cur.rowcount, 0)  # rows of the layer itself; trigger changes are not counted
-
-
-def _write_metadata(tmp, layer, metadata, info, sources, n_points, n_duplicates, extent):
-    """GDAL metadata items on the layer, and a QGIS metadata document QGIS shows for the layer."""
-    ogr, _osr = _ogr()
-    ds = ogr.Open(tmp, update=1)
-    lyr = ds.GetLayerByName(layer)
-    for key, value in metadata.items():
-        lyr.SetMetadataItem(key, value)
-    ds = None
-    xml = qgis_metadata_xml(info, sources, n_points, n_duplicates, extent)
-    con = sqlite3.connect(tmp, isolation_level=None)
-    try:
-        cur = con.execute("INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
-                          "VALUES ('dataset', 'http://mrcc.com/qgis.dtd', 'text/xml', ?)", (xml,))
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
-        con.execute("INSERT INTO gpkg_metadata_reference (reference_scope, table_name, column_name, row_id_value, "
-                    "timestamp, md_file_id, md_parent_id) VALUES ('table', ?, NULL, NULL, ?, ?, NULL)",
-                    (layer, stamp, cur.lastrowid))
-    finally:
-        con.close()
-
-
-def qgis_metadata_xml(info, sources, n_points, n_duplicates, extent):
-    """A QGIS layer-metadata document (the format QGIS stores in GeoPackages) describing the import."""
-    title = " + ".join(os.path.splitext(s.file_name)[0] for s in sources[:3]) + (" …" if len(sources) > 3 else "")
-    abstract = (f"EGMS {info.describe()}. {n_points} measurement points imported from "
-                f"{len(sources)} file(s)" + (f"; {n_duplicates} duplicate points (same pid) of overlapping "
-                                             "bursts removed" if n_duplicates else "") +
-                ". LOS displacement in mm (positive towards the satellite), velocities in mm/yr, "
-                "coordinates EPSG:3035.")
-    keywords = [f"EGMS {info.level}" if info.level else "EGMS"]
-    for label, value in (("track", info.track and f"{info.track:03d}"), ("orbit", info.orbit),
-                         ("release", info.release), ("tile", info.tile)):
-        if value:
-            keywords.append(f"{label} {value}")
-    keywords += [f"burst {b:04d}" for b in info.bursts]
-    history = [f"Imported {s.label} with egms:importegms" for s in sources]
-    lines = [
-        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>",
-        '<qgis version="3.22">',
-        f"  <identifier>{escape(title)}</identifier>",
-        "  <parentidentifier></parentidentifier>",
-        "  <language>en</language>",
-        "  <type>dataset</type>",
-        f"  <title>{escape(title)}</title>",
-        f"  <abstract>{escape(abstract)}</abstract>",
-        '  <keywords vocabulary="EGMS">',
-        *[f"    <keyword>{escape(k)}</keyword>" for k in keywords],
-        "  </keywords>",
-        "  <links/>",
-        "  <fees></fees>",
-        "  <encoding></encoding>",
-        "  <crs>",
-        "    <spatialrefsys>",
-        "      <authid>EPSG:3035</authid>",
-        "    </spatialrefsys>",
-        "  </crs>",
-        "  <extent>",
-        f'    <spatial dimensions="2" crs="EPSG:3035" minx="{extent[0]!r}" miny="{extent[1]!r}" '
-        f'maxx="{extent[2]!r}" maxy="{extent[3]!r}" minz="0" maxz="0"/>',
-        "  </extent>",
-        *[f"  <history>{escape(h)}</history>" for h in history],
-        "</qgis>",
-    ]
-    return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""EGMS measurement-point ids (EGMS_FORMAT §5), vectorised.
+"""EGMS measurement-point ids (ARCHITECTURE.md, EGMS format: point ids), vectorised.
 
 L2 (Basic/Calibrated): ``base62(IPE, 1) + base62(burst_id, 4) + base62(point_id, 5)`` with
 ``burst_id = pol | swath << 2 | burst << 4 | track << 16`` (VV = 3) and

@@ -1,1 +1,15 @@
-"""Files: atomic writes, the GeoPackage point reader and writer."""
+"""Files: measurement-point GeoPackages as numpy columns, and outputs that appear whole or not at all.
+
+Modules (none is imported by this package; none imports numba):
+
+* :mod:`.points` — ``PointTable``, ``read_points``, ``write_points``,
+  ``date_fields`` (YYYYMMDD, DYYYYMMDD, D_YYYYMMDD field names);
+* :mod:`.gpkg` — the one GeoPackage bulk writer (``create_point_layer``,
+  ``BulkWriter``) behind ``write_points`` and the EGMS import;
+* :mod:`.arrow` — the one reader of GDAL's Arrow interface, by groups of
+  fields (``arrow_batches``), behind ``read_points`` and the dock's area reading;
+* :mod:`.atomic` — ``replaced_on_success``, ``folder_on_success``,
+  ``PendingFile``: temporary names renamed into place when complete.
+"""
+
+__all__ = ["arrow", "atomic", "gpkg", "points"]

@@ -2,12 +2,11 @@
 
 :func:`read_points` reads any OGR point layer into a :class:`PointTable`; for
 GeoPackage (and every driver with GDAL's Arrow interface) it streams batches
-straight into numpy.  :func:`write_points` writes a GeoPackage point layer:
-the layer is created by OGR (so the GeoPackage metadata is GDAL's own), rows
-are bulk-inserted with SQLite (GeoPackage binary geometries built with numpy),
-and the R-tree spatial index GDAL created is filled directly from the coordinates.  The file is written under a
-temporary name and renamed when complete, so a failure or a cancel leaves
-nothing behind.
+straight into numpy (:mod:`.arrow`).  :func:`write_points` writes a GeoPackage
+point layer with the bulk writer of :mod:`.gpkg` (the layer created by OGR, rows
+bulk-inserted with SQLite, the R-tree filled from the coordinates).  The file is
+written under a temporary name and renamed when complete, so a failure or a
+cancel leaves nothing behind.
 
 Date fields (displacement per acquisition) are recognised by name:
 ``YYYYMMDD`` (EGMS), ``DYYYYMMDD`` (TRE, PS Time Series Viewer) and
@@ -19,18 +18,18 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-import sqlite3
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InputError
 from ..progress import ensure
+from .arrow import arrow_batches, field_groups, float_values
 from .atomic import replaced_on_success
+from .gpkg import BulkWriter, create_point_layer, ogr_modules
 
 DATE_FIELD_RE = re.compile(r"^(?:D_?)?(\d{8})$", re.IGNORECASE)
 _ROWS_PER_BATCH = 20000
-_FIELDS_PER_PASS = 100
 
 
 def date_fields(names):
@@ -88,11 +87,7 @@ class PointTable:
 
 # ---------------------------------------------------------------------------------------- reading
 def _ogr():
-    from osgeo import gdal, ogr
-
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    return ogr
+    return ogr_modules()[0]
 
 
 def _empty_column(ftype, n):
@@ -112,7 +107,7 @@ def _fill_column(out, ftype, start, part):
     mask = np.ma.getmaskarray(part) if np.ma.isMaskedArray(part) else None
     nulls = np.flatnonzero(mask) + start if mask is not None else np.empty(0, dtype=np.int64)
     if ftype == ogr.OFTReal:
-        out[start:start + size] = np.ma.filled(np.ma.asarray(part, dtype=np.float64), np.nan)
+        out[start:start + size] = float_values(part)
         return nulls
     if ftype in (ogr.OFTInteger, ogr.OFTInteger64):
         out[start:start + size] = np.ma.filled(np.ma.asarray(part), 0)
@@ -220,14 +215,13 @@ def read_points(path, layer=None, columns=None, progress=None):
     null_ints = {name: [] for name, t in fields if t in (ogr.OFTInteger, ogr.OFTInteger64)}
     x = np.full(n_expected, np.nan)
     y = np.full(n_expected, np.nan)
-    # GDAL 3.6's Arrow reader silently returns no rows beyond ~120 fields: read in groups of fields.
-    groups = [fields[i:i + _FIELDS_PER_PASS] for i in range(0, len(fields), _FIELDS_PER_PASS)] or [[]]
+    # wide layers are read in groups of fields (:mod:`.arrow`); the geometry with the first group
+    groups = field_groups(fields) or [[]]
+    all_names = [name for name, _t in all_fields]
     for g, group in enumerate(groups):
-        keep = {name for name, _t in group}
-        lyr.SetIgnoredFields([name for name, _t in all_fields if name not in keep] + ([] if g == 0 else ["OGR_GEOMETRY"]))
-        lyr.ResetReading()
         n = 0
-        for batch in lyr.GetArrowStreamAsNumPy(options=[f"MAX_FEATURES_IN_BATCH={_ROWS_PER_BATCH}"]):
+        for batch in arrow_batches(lyr, [name for name, _t in group], all_names, geometry=g == 0,
+                                   batch_size=_ROWS_PER_BATCH):
             size = len(batch["fid"]) if "fid" in batch else len(next(iter(batch.values())))
             if n + size > n_expected:
                 raise InputError(f"{path} ({lyr.GetName()}): more features than the {n_expected} announced; "
@@ -299,37 +293,17 @@ def _crs_string(srs):
 
 
 # ---------------------------------------------------------------------------------------- writing
-def _field_type(values):
-    ogr = _ogr()
-    kind = np.asarray(values).dtype.kind
+def _field_kind(values):
+    """The :data:`.gpkg.FIELD_KINDS` kind of a column, from its dtype."""
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
     if kind == "b":
-        return ogr.OFTInteger, ogr.OFSTBoolean
+        return "boolean"
     if kind in "iu":
-        return ogr.OFTInteger64, ogr.OFSTNone
+        return "integer64"
     if kind == "f":
-        return ogr.OFTReal, ogr.OFSTFloat32 if np.asarray(values).dtype == np.float32 else ogr.OFSTNone
-    return ogr.OFTString, ogr.OFSTNone
-
-
-def _gpkg_points(x, y, srs_id):
-    """GeoPackage binary point blobs (little endian, no envelope); None where x or y is NaN."""
-    n = x.size
-    rec = np.zeros(n, dtype=[("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs", "<i4"),
-                             ("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
-    rec["magic"] = b"GP"
-    rec["flags"] = 1  # little endian, no envelope
-    rec["srs"] = srs_id
-    rec["order"] = 1
-    rec["type"] = 1
-    rec["x"] = x
-    rec["y"] = y
-    raw = rec.tobytes()
-    size = rec.dtype.itemsize
-    blobs = [raw[i:i + size] for i in range(0, n * size, size)]
-    bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
-    for i in bad:
-        blobs[i] = None
-    return blobs
+        return "real32" if arr.dtype == np.float32 else "real"
+    return "string"
 
 
 def _as_sql_values(values):
@@ -354,9 +328,6 @@ def write_points(path, table: PointTable, layer=None, progress=None):
     bool → Integer/Boolean, anything else → String); NaN and None are NULL; rows whose x or y is
     NaN get a NULL geometry.  Metadata items are stored on the layer.
     """
-    ogr = _ogr()
-    from osgeo import osr
-
     path = os.path.abspath(os.fspath(path))
     layer = layer or os.path.splitext(os.path.basename(path))[0]
     progress = ensure(progress)
@@ -368,69 +339,19 @@ def write_points(path, table: PointTable, layer=None, progress=None):
     if len(set(lowered)) != len(lowered):
         raise InputError(f"{path}: field names differ only by case: {names}")
     with replaced_on_success(path, ".gpkg") as tmp:
-        srs = osr.SpatialReference()
-        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        if table.crs:
-            srs.SetFromUserInput(table.crs)
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
-        lyr = ds.CreateLayer(layer, srs if table.crs else None, ogr.wkbPoint,
-                             options=["SPATIAL_INDEX=YES", "GEOMETRY_NAME=geom", "FID=fid"])
-        for name in names:
-            ftype, subtype = _field_type(table.columns[name])
-            fd = ogr.FieldDefn(name, ftype)
-            fd.SetSubType(subtype)
-            lyr.CreateField(fd)
-        for key, value in (table.metadata or {}).items():
-            lyr.SetMetadataItem(str(key), str(value))
-        ds = None  # flush the schema
+        create_point_layer(tmp, layer, table.crs, [(name, _field_kind(table.columns[name])) for name in names],
+                           table.metadata)
         progress.update(0.02)
-
-        con = sqlite3.connect(tmp)
-        try:
-            con.execute("PRAGMA page_size=65536")  # wide rows: fewer pages, ~20 % faster inserts, smaller file
-            con.execute("VACUUM")
-            con.execute("PRAGMA synchronous=OFF")
-            con.execute("PRAGMA journal_mode=OFF")
-            con.execute("PRAGMA cache_size=-200000")
-            srs_id = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name=?", (layer,)).fetchone()[0]
-            # GDAL's per-row triggers (R-tree via ST_* functions that plain SQLite lacks, feature count) are
-            # dropped for the bulk insert and restored after; the R-tree and the count are filled directly.
-            triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=? "
-                                   "AND (name LIKE 'rtree_%_insert' OR name LIKE 'trigger_insert_feature_count_%')",
-                                   (layer,)).fetchall()
-            for name, _sql in triggers:
-                con.execute(f'DROP TRIGGER "{name}"')
-            rtree = f"rtree_{layer}_geom"
-            has_rtree = con.execute("SELECT count(*) FROM sqlite_master WHERE name=?", (rtree,)).fetchone()[0] > 0
-            quoted = ", ".join('"' + n.replace('"', '""') + '"' for n in ["fid", "geom", *names])
-            sql = f'INSERT INTO "{layer}" ({quoted}) VALUES ({", ".join("?" * (len(names) + 2))})'
-            n = len(table)
-            con.execute("BEGIN")
+        n = len(table)
+        with BulkWriter(tmp, layer, cache_kib=200000) as writer:
+            sql = writer.insert_statement(names)
             for start in range(0, n, _ROWS_PER_BATCH):
                 stop = min(start + _ROWS_PER_BATCH, n)
-                x, y = table.x[start:stop], table.y[start:stop]
-                fids = np.arange(start + 1, stop + 1)
-                cols = [fids.tolist(), _gpkg_points(x, y, srs_id)]
-                cols += [_as_sql_values(table.columns[name][start:stop]) for name in names]
-                con.executemany(sql, zip(*cols))
-                if has_rtree:
-                    ok = np.isfinite(x) & np.isfinite(y)
-                    box = np.column_stack([fids[ok], x[ok], x[ok], y[ok], y[ok]])
-                    con.executemany(f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',
-                                    zip(fids[ok].tolist(), *(box[:, i].tolist() for i in range(1, 5))))
+                fids = np.arange(start + 1, stop + 1, dtype=np.int64)
+                writer.insert(sql, fids, table.x[start:stop], table.y[start:stop],
+                              [_as_sql_values(table.columns[name][start:stop]) for name in names])
                 progress.check()
                 progress.update(0.02 + 0.95 * stop / max(n, 1))
-            for _name, trigger_sql in triggers:
-                con.execute(trigger_sql)
-            con.execute("UPDATE gpkg_ogr_contents SET feature_count=? WHERE lower(table_name)=lower(?)", (n, layer))
-            finite = np.isfinite(table.x) & np.isfinite(table.y)
-            if finite.any():
-                con.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=? WHERE table_name=?",
-                            (float(table.x[finite].min()), float(table.y[finite].min()),
-                             float(table.x[finite].max()), float(table.y[finite].max()), layer))
-            con.commit()
-        finally:
-            con.close()
-
+            writer.finish(n)
         progress.update(1.0)
     return path

@@ -1,4 +1,4 @@
-"""Calibrate LOS velocities to a GNSS velocity model (EGMS Calibrated, EGMS_FORMAT §6).
+"""Calibrate LOS velocities to a GNSS velocity model (EGMS Calibrated; ARCHITECTURE.md, EGMS format: Calibrated).
 
 1. The GNSS model is interpolated to every point and projected on the point's
    LOS (:func:`~.gnss.los_velocity`) → ``gnss_velocity`` (mm/yr).
@@ -228,6 +228,28 @@ class Calibration:
         columns; the same kind is returned (new arrays, the input is untouched).
         """
         return correct_series(displacement, dates, self.correction)
+
+    def apply(self, table):
+        """A copy of ``table`` (a :class:`~..io.points.PointTable` with a float64 ``mean_velocity`` and date fields)
+        with corrected ``mean_velocity`` and dates, and ``gnss_velocity`` (replacing one the table has) before the
+        first date field, or last without dates; the metadata item ``egms_calibration`` holds :meth:`summary`."""
+        from ..io.points import PointTable
+
+        dates = table.date_fields()
+        date_names = {n for n, _ in dates}
+        corrected = self.correct_series([table.columns[n] for n, _ in dates], [d for _, d in dates])
+        by_name = dict(zip((n for n, _ in dates), corrected))
+        columns = {}
+        for key, values in table.columns.items():
+            if key == "gnss_velocity":
+                continue
+            if key in date_names and "gnss_velocity" not in columns:
+                columns["gnss_velocity"] = self.gnss_velocity
+            columns[key] = self.corrected_velocity(values) if key == "mean_velocity" else by_name.get(key, values)
+        columns.setdefault("gnss_velocity", self.gnss_velocity)
+        metadata = dict(table.metadata)
+        metadata["egms_calibration"] = self.summary()
+        return PointTable(columns, table.x, table.y, table.crs, metadata)
 
     def summary(self) -> str:
         if self.mode == "zero_mean":

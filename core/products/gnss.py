@@ -2,7 +2,7 @@
 
 A model is a set of 3-D constant velocities (east, north, up; mm/yr, up
 positive) at stations or grid nodes, with EPSG:3035 coordinates — the A-EPND
-model that EGMS calibrates with (EGMS_FORMAT §6), or any point layer with
+model that EGMS calibrates with (ARCHITECTURE.md, EGMS format: Calibrated), or any point layer with
 east/north/up velocity fields.
 
 Interpolation rule (:func:`interpolate`): inside the convex hull of the
@@ -37,7 +37,7 @@ MAX_EXTRAPOLATION_M = 50_000.0
 """Default reach beyond the stations' convex hull (m): the A-EPND grid spacing."""
 
 AEPND_COLUMNS = ("Latitude", "Longitude", "N", "E", "Up", "SigmaN", "SigmaE", "SigmaUP", "easting", "northing")
-"""Columns of the A-EPND model file (EGMS_FORMAT §6), velocities in mm/yr."""
+"""Columns of the A-EPND model file (ARCHITECTURE.md, EGMS format: Calibrated), velocities in mm/yr."""
 
 # accepted spellings (lower case) of each A-EPND quantity
 _ALIASES = {
@@ -148,7 +148,7 @@ def velocity_fields(names):
 
 
 def read_aepnd_csv(path) -> GnssModel:
-    """Read a GNSS velocity model in the A-EPND CSV format (EGMS_FORMAT §6).
+    """Read a GNSS velocity model in the A-EPND CSV format (ARCHITECTURE.md, EGMS format: Calibrated).
 
     Header ``Latitude, Longitude, N, E, Up, SigmaN, SigmaE, SigmaUP, easting,
     northing`` (may start with ``#``; names matched case-insensitively; comma,

@@ -156,3 +156,29 @@ def test_first_date_reference():
     np.testing.assert_allclose(out[2][~np.isnan(nan_row)], nan_row[~np.isnan(nan_row)], atol=1e-12)
     few = stats.first_date_reference(np.array([[1.0, 2.0, 4.0]]), DATES[:3])
     np.testing.assert_array_equal(few, [[0.0, 1.0, 3.0]])
+
+
+def test_column_layouts_name_the_design_matrix_columns():
+    """Each layout's indices point at the design-matrix column of its term, in the published order."""
+    t = stats.egms_time(DATES)
+    terms = {"t3": t**3, "t2": t**2, "t2/2": t * t / 2, "t": t, "1": np.ones_like(t),
+             "cos": np.cos(2 * np.pi * t), "sin": np.sin(2 * np.pi * t)}
+    assert stats.MODELS == ("linear", "quadratic", "cubic")
+    assert [stats.LAYOUTS[m].terms for m in stats.MODELS] == [("t", "1", "cos", "sin"), ("t2/2", "t", "1", "cos", "sin"),
+                                                              ("t3", "t2", "t", "1", "cos", "sin")]
+    for model in stats.MODELS:
+        layout, g = stats.LAYOUTS[model], stats.design_matrix(t, model)
+        assert g.shape == (t.size, layout.n_columns)
+        for term in layout.terms:
+            np.testing.assert_array_equal(g[:, layout.index(term)], terms[term])
+        np.testing.assert_array_equal(g[:, layout.velocity], t)
+        np.testing.assert_array_equal(g[:, [layout.cos, layout.sin]], np.column_stack([terms["cos"], terms["sin"]]))
+    np.testing.assert_array_equal(stats.design_matrix(t, "quadratic")[:, stats.QUADRATIC.acceleration], t * t / 2)
+
+
+def test_seasonality_std_factor_is_the_published_formula():
+    """sqrt((4 − π)/2 · (Q_cos,cos + Q_sin,sin)/2) of inv(G3ᵀG3)."""
+    g = stats.design_matrix(stats.egms_time(DATES), "cubic")
+    q = np.linalg.inv(g.T @ g)
+    assert stats.seasonality_std_factor(stats.seasonal_variance(q)) == pytest.approx(
+        np.sqrt((4 - np.pi) / 2 * (q[4, 4] + q[5, 5]) / 2), rel=1e-15)

@@ -151,3 +151,22 @@ def test_points_without_coordinates_become_null_and_are_reported():
     cal = cb.calibrate_velocities(x, y, truth + 1.0, le, ln, lu, _gnss_grid(), method="polynomial", order=0)
     assert np.isnan(cal.correction[:2]).all() and np.isfinite(cal.correction[2:]).all()
     assert "2 points without coordinates set to NULL" in cal.summary()
+
+
+def test_applied_to_a_table_gnss_velocity_goes_before_the_dates_and_replaces_an_old_one():
+    """The output schema of egms:calibrategnss: every field kept in order, gnss_velocity before the first date."""
+    from egms_plugin.core.io.points import PointTable
+
+    n, dates = 4, DATES[:3]
+    cal = cb.Calibration(correction=np.array([1.0, 2.0, 3.0, 4.0]), gnss_velocity=np.full(n, -1.5), mode="gnss",
+                         n_points=n, n_covered=n, n_used=n, rms_before=2.0, rms_after=0.5)
+    cols = {"pid": np.array(list("abcd"), dtype=object), "gnss_velocity": np.zeros(n),
+            "mean_velocity": np.full(n, 5.0)}
+    cols.update({f"{d:%Y%m%d}": np.full(n, 1.0) for d in dates})
+    out = cal.apply(PointTable(cols, np.zeros(n), np.zeros(n), "EPSG:3035", {"k": "v"}))
+    assert list(out.columns) == ["pid", "mean_velocity", "gnss_velocity", "20200103", "20200109", "20200115"]
+    np.testing.assert_array_equal(out.columns["mean_velocity"], [4.0, 3.0, 2.0, 1.0])
+    np.testing.assert_array_equal(out.columns["gnss_velocity"], np.full(n, -1.5))
+    t = egms_time(dates)
+    np.testing.assert_allclose(out.columns["20200115"], 1.0 - np.array([1.0, 2.0, 3.0, 4.0]) * t[2], rtol=0, atol=1e-15)
+    assert out.metadata["k"] == "v" and out.metadata["egms_calibration"].startswith("GNSS covers 4 of 4 points")

@@ -29,7 +29,7 @@ def sample_columns(path, names):
 
 @pytest.fixture(scope="module")
 def geometry(egms_sample):
-    """The sample's descending points and LOS, and an ascending twin mirrored per DESIGN §7 (heading α → 180° − α)."""
+    """The sample's descending points and LOS, and an ascending twin mirrored per core/conventions.py (heading α → 180° − α)."""
     cols, dates = sample_columns(egms_sample, ["easting", "northing", "los_east", "los_north", "los_up", "rmse_ts"])
     desc = dict(x=cols["easting"], y=cols["northing"], los_east=cols["los_east"], los_north=cols["los_north"],
                 los_up=cols["los_up"], rmse=cols["rmse_ts"])
@@ -288,3 +288,23 @@ def test_l3_table_schema_round_trips_through_geopackage(tmp_path):
     np.testing.assert_allclose(table.columns["mean_velocity"], 1 / 0.79, rtol=1e-9)
     np.testing.assert_array_equal(table.columns["n_points_asc"], [1, 1])
     np.testing.assert_array_equal(table.columns[names[-1]], res.up[-1])
+
+
+def test_layer_plan_reads_the_los_vector_the_precision_the_height_and_the_dates():
+    """The fields a layer is read for, from its names alone; the errors name the layer."""
+    names = ["pid", "los_east", "los_north", "los_up", "RMSE", "height_ortho", "mean_velocity_std",
+             "20200115", "D20200103"]
+    plan = ortho.plan_layer("asc", names, "ascending")
+    assert (plan.rmse, plan.std, plan.height) == ("RMSE", "mean_velocity_std", "height_ortho")
+    assert plan.columns == ["los_east", "los_north", "los_up", "RMSE", "mean_velocity_std", "height_ortho",
+                            "D20200103", "20200115"]  # dates by date
+    assert plan.span == (dt.date(2020, 1, 3), dt.date(2020, 1, 15))
+    bare = ortho.plan_layer("desc", ["los_east", "los_north", "los_up", "20200103", "20200109"])
+    assert (bare.rmse, bare.std, bare.height) == (None, None, None)
+    with pytest.raises(InputError, match="desc: no field los_north — the decomposition needs LOS unit vectors"):
+        ortho.plan_layer("desc", ["los_east", "los_up", "20200103", "20200109"])
+    with pytest.raises(InputError, match="desc: no date fields"):
+        ortho.plan_layer("desc", ["los_east", "los_north", "los_up", "20200103"])
+    short = ortho.plan_layer("short", ["los_east", "los_north", "los_up", "20200103", "20200115"])
+    with pytest.raises(InputError, match="share 2 epochs"):
+        ortho.plan_epochs([short])

@@ -1,95 +1,31 @@
-"""EGMS Ortho (L3): vertical and east motion from ascending + descending LOS layers (EGMS_FORMAT §7).
+"""The Ortho decomposition: layers averaged per cell, then per cell and epoch WLS for (E, U).
 
-Method, per input layer ("geometry": one track/burst of one orbit direction):
-
-1. optional north–south removal: the GNSS model's north velocity N at each
-   point, as ``N · los_north`` × t, is subtracted from the series (the
-   decomposition then assumes N = 0);
-2. points are binned into square cells aligned to multiples of ``cell_size``
-   in EPSG:3035 (centre at +cell/2); per cell, the layer's series, LOS vector
-   and precision are averaged (a date is averaged over the points valid on it);
-3. each averaged series is resampled linearly to the regular 6-day grid whose
-   origin is 2014-04-03 (:data:`GRID_ORIGIN`), over the span common to all
-   layers — never extrapolated;
-4. per cell and epoch, weighted least squares for (E, U) with
-   ``d_g = E·los_east_g + U·los_up_g``, weights ``1/σ_g²``; cells need at
-   least one ascending and one descending geometry, and a design whose
-   condition number is at most ``max_condition``; an epoch where a geometry has
-   no data is solved from the others (empty when an orbit direction is lost);
-5. the E and U series are referred to their first epoch (= 0) and the EGMS
-   statistics are recomputed on them (:func:`~.stats.egms_statistics`).
-
-Precision and weights: σ_g of a cell average is ``sqrt(mean σ_i²/n)`` over the
-n points (independent errors), each σ_i floored at :data:`SIGMA_FLOOR` (half the
-0.1 rounding of published values).  The weights use the points' ``rmse`` (mm,
-the per-date scatter — the precision of the displacements decomposed) when
-every layer has it, else ``mean_velocity_std`` (mm/yr, proportional for equal
-time spans), else equal weights.  Propagated standard deviations:
-``propagated_displacement_std`` = sqrt(diag (AᵀWA)⁻¹) with σ from ``rmse`` (mm;
-all geometries of the cell present), ``propagated_velocity_std`` = the
-``mean_velocity_std`` of the inputs carried through the same linear
-combination (mm/yr); NaN when the layers lack those columns.
+:class:`OrthoDecomposer` takes the layers one at a time (each can be freed
+after :meth:`~OrthoDecomposer.add_layer`), :meth:`~OrthoDecomposer.solve`
+resamples the cell series to the common epochs (:mod:`.epochs`), solves every
+cell seen from both orbit directions (a numba kernel, parallel over cells) and
+recomputes the EGMS statistics; :func:`decompose` does both for in-memory
+layers.  The method, weights and precision are described in the package
+docstring (:mod:`egms_plugin.core.products.ortho`).
 """
-
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
-from ..conventions import orbit_from_los_east
-from ..egms.stats import egms_statistics, egms_time
-from ..errors import InputError
-from ..io.atomic import replaced_on_success
-from ..progress import ensure
+from ...conventions import orbit_from_los_east
+from ...egms.stats import egms_statistics, egms_time
+from ...errors import InputError
+from ...progress import ensure
+from .epochs import MIN_EPOCHS, common_epochs, resampling_weights
 
-GRID_ORIGIN = _dt.date(2014, 4, 3)
-"""Origin of the EGMS L3 6-day time grid (first Sentinel-1A acquisitions)."""
-GRID_STEP_DAYS = 6
 DEFAULT_CELL_SIZE = 100.0
 """m, EGMS L3 cells."""
 DEFAULT_MAX_CONDITION = 10.0
 """Largest condition number of the per-cell design [los_east, los_up] accepted (asc + desc ≈ 1.3–2)."""
 SIGMA_FLOOR = 0.05
 """mm or mm/yr: smallest precision of a point (published values are rounded to 0.1; 0.0 occurs)."""
-MIN_EPOCHS = 7
-"""Fewest common epochs: the statistics' cubic + seasonal model needs 7 dates."""
-WEIGHT_SOURCES = ("rmse", "mean_velocity_std", "equal")
-
-
-def grid_epochs(first, last, origin=GRID_ORIGIN, step_days=GRID_STEP_DAYS):
-    """Dates of the regular grid (origin + k·step) within [first, last], inclusive."""
-    k0 = -((origin - first).days // step_days)  # ceil((first − origin) / step)
-    k1 = (last - origin).days // step_days
-    return [origin + _dt.timedelta(days=step_days * k) for k in range(k0, k1 + 1)]
-
-
-def common_epochs(spans, origin=GRID_ORIGIN, step_days=GRID_STEP_DAYS, names=None):
-    """Grid epochs inside every ``(first, last)`` date span; :class:`InputError` if fewer than :data:`MIN_EPOCHS`."""
-    first = max(s[0] for s in spans)
-    last = min(s[1] for s in spans)
-    epochs = grid_epochs(first, last, origin, step_days) if first <= last else []
-    if len(epochs) < MIN_EPOCHS:
-        names = names or [f"layer {i + 1}" for i in range(len(spans))]
-        listing = "; ".join(f"{n}: {a} … {b}" for n, (a, b) in zip(names, spans))
-        raise InputError(f"the input layers share {len(epochs)} epochs of the {step_days}-day grid, at least "
-                         f"{MIN_EPOCHS} are needed — their time spans must overlap ({listing})")
-    return epochs
-
-
-def resampling_weights(dates, epochs):
-    """Index j and fraction f per epoch with value = (1 − f)·y[j] + f·y[j + 1] (linear, no extrapolation)."""
-    ordinals = np.array([d.toordinal() for d in dates], dtype=np.float64)
-    target = np.array([e.toordinal() for e in epochs], dtype=np.float64)
-    if target.size and (target[0] < ordinals[0] or target[-1] > ordinals[-1]):
-        raise ValueError("epochs outside the dates: resampling never extrapolates")
-    j = np.clip(np.searchsorted(ordinals, target, side="right") - 1, 0, max(ordinals.size - 2, 0))
-    if ordinals.size == 1:
-        return j, np.zeros(target.size)
-    f = (target - ordinals[j]) / (ordinals[j + 1] - ordinals[j])
-    return j, f
 
 
 @dataclass
@@ -245,7 +181,7 @@ class OrthoDecomposer:
         # north–south removal: cell mean of N·los_north (mm/yr) × t
         north_rate = None
         if self.gnss is not None:
-            from .gnss import MAX_EXTRAPOLATION_M, interpolate
+            from ..gnss import MAX_EXTRAPOLATION_M, interpolate
 
             reach = MAX_EXTRAPOLATION_M if self.max_extrapolation_m is None else self.max_extrapolation_m
             _, north, _ = interpolate(self.gnss, x[ok], y[ok], reach)
@@ -438,63 +374,11 @@ def _solve_cells(stacked, offsets, ae, au, weights, is_asc, sigma_disp, sigma_ve
     std_disp = np.empty((n_cells, 2))
     std_vel = np.empty((n_cells, 2))
     empty = np.zeros(n_cells, dtype=np.int64)
-    _wls_kernel(np.ascontiguousarray(stacked), offsets, ae, au, weights, is_asc.astype(np.bool_), sigma_disp,
+    from ._wls_kernel import wls_cells  # numba, imported when a decomposition is solved
+
+    wls_cells(np.ascontiguousarray(stacked), offsets, ae, au, weights, is_asc.astype(np.bool_), sigma_disp,
                 sigma_vel, east, up, std_disp, std_vel, empty)
     return east, up, std_disp, std_vel, empty.sum()
-
-
-@numba.njit(nogil=True, parallel=True, cache=True)
-def _wls_kernel(stacked, offsets, ae, au, w, is_asc, sigma_disp, sigma_vel, east, up, std_disp, std_vel, empty):
-    n_epochs = stacked.shape[0]
-    n_cells = offsets.size - 1
-    for c in numba.prange(n_cells):
-        a, b = offsets[c], offsets[c + 1]
-        # all geometries: propagated precision (epoch independent)
-        n11 = n12 = n22 = 0.0
-        for j in range(a, b):
-            n11 += w[j] * ae[j] * ae[j]
-            n12 += w[j] * ae[j] * au[j]
-            n22 += w[j] * au[j] * au[j]
-        det = n11 * n22 - n12 * n12
-        i11, i12, i22 = n22 / det, -n12 / det, n11 / det
-        ve = vu = de = du = 0.0
-        for j in range(a, b):
-            me = (i11 * ae[j] + i12 * au[j]) * w[j]  # row E of (AᵀWA)⁻¹AᵀW
-            mu = (i12 * ae[j] + i22 * au[j]) * w[j]
-            ve += me * me * sigma_vel[j] * sigma_vel[j]
-            vu += mu * mu * sigma_vel[j] * sigma_vel[j]
-            de += me * me * sigma_disp[j] * sigma_disp[j]
-            du += mu * mu * sigma_disp[j] * sigma_disp[j]
-        std_vel[c, 0], std_vel[c, 1] = np.sqrt(ve), np.sqrt(vu)
-        std_disp[c, 0], std_disp[c, 1] = np.sqrt(de), np.sqrt(du)
-        first_e = first_u = np.nan
-        for k in range(n_epochs):
-            n11 = n12 = n22 = r1 = r2 = 0.0
-            has_asc = has_desc = False
-            for j in range(a, b):
-                d = stacked[k, j]
-                if np.isfinite(d):
-                    n11 += w[j] * ae[j] * ae[j]
-                    n12 += w[j] * ae[j] * au[j]
-                    n22 += w[j] * au[j] * au[j]
-                    r1 += w[j] * ae[j] * d
-                    r2 += w[j] * au[j] * d
-                    if is_asc[j]:
-                        has_asc = True
-                    else:
-                        has_desc = True
-            det = n11 * n22 - n12 * n12
-            if not (has_asc and has_desc) or not det > 1e-12 * n11 * n22:
-                east[k, c] = np.nan
-                up[k, c] = np.nan
-                empty[c] += 1
-                continue
-            e = (n22 * r1 - n12 * r2) / det
-            u = (n11 * r2 - n12 * r1) / det
-            if np.isnan(first_e):
-                first_e, first_u = e, u
-            east[k, c] = e - first_e
-            up[k, c] = u - first_u
 
 
 def decompose(layers, cell_size=DEFAULT_CELL_SIZE, gnss=None, max_condition=DEFAULT_MAX_CONDITION, epochs=None,
@@ -510,96 +394,3 @@ def decompose(layers, cell_size=DEFAULT_CELL_SIZE, gnss=None, max_condition=DEFA
     for i, lay in enumerate(layers):
         dec.add_layer(progress=progress.span(0.5 * i / len(layers), 0.5 * (i + 1) / len(layers)), **lay)
     return dec.solve(progress.span(0.5, 1.0))
-
-
-NODATA = -9999.0
-"""No-data value of the velocity GeoTIFFs (as EGMS L3)."""
-
-
-def velocity_grid(result: OrthoResult, component):
-    """(array (rows, cols) float32 with :data:`NODATA`, rasterio transform) of a component's mean velocity.
-
-    The grid is aligned to multiples of the cell size in EPSG:3035: the
-    raster's top-left corner is (min ix · cell, (max iy + 1) · cell).
-    """
-    from rasterio.transform import from_origin
-
-    values = {"up": result.stats_up, "east": result.stats_east}[component]["mean_velocity"]
-    cell = result.cell_size
-    col = result.ix - result.ix.min()
-    row = result.iy.max() - result.iy
-    grid = np.full((int(row.max()) + 1, int(col.max()) + 1), NODATA, dtype=np.float32)
-    finite = np.isfinite(values)
-    grid[row[finite], col[finite]] = values[finite].astype(np.float32)
-    return grid, from_origin(result.ix.min() * cell, (result.iy.max() + 1) * cell, cell, cell)
-
-
-def write_velocity_geotiff(path, result: OrthoResult, component):
-    """Write the mean velocity (mm/yr) of ``component`` (``"up"`` or ``"east"``) as a Float32 GeoTIFF.
-
-    EPSG:3035, cells aligned to the grid, nodata −9999, deflate-compressed;
-    written to a temporary file and renamed, so a failure leaves nothing.
-    """
-    import rasterio
-
-    grid, transform = velocity_grid(result, component)
-    with replaced_on_success(path, ".tif") as tmp:
-        profile = dict(driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1, dtype="float32",
-                       crs="EPSG:3035", transform=transform, nodata=NODATA, compress="deflate")
-        if grid.shape[0] >= 256 and grid.shape[1] >= 256:
-            profile.update(tiled=True, blockxsize=256, blockysize=256)
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(grid, 1)
-            dst.update_tags(component={"up": "U (vertical, positive up)", "east": "E (east-west, positive east)"}[component],
-                            unit="mm/yr", epochs=f"{result.epochs[0]:%Y%m%d}-{result.epochs[-1]:%Y%m%d}")
-            dst.set_band_description(1, f"mean_velocity_{component}")
-    return path
-
-
-L3_FIELDS = ("pid", "easting", "northing", "height", "rmse", "mean_velocity", "mean_velocity_std", "acceleration",
-             "acceleration_std", "seasonality", "seasonality_std")
-"""L3 attribute columns (EGMS_FORMAT §2), before the extra fields and the dates."""
-EXTRA_FIELDS = ("propagated_velocity_std", "propagated_displacement_std", "n_points_asc", "n_points_desc",
-                "n_geometries")
-"""Fields this plugin adds to L3 layers: propagated precision (mm/yr, mm) and per-cell point counts."""
-
-
-def l3_table(result: OrthoResult, component, metadata=None):
-    """The ``"up"`` or ``"east"`` component as an L3-schema :class:`~.mpio.PointTable` (EPSG:3035 cell centres).
-
-    Fields :data:`L3_FIELDS` (``pid`` from :func:`~.pid.l3_pid`; ``easting``/``northing``
-    integers when the cell centres are), then :data:`EXTRA_FIELDS`, then one
-    field per epoch named ``YYYYMMDD`` (mm, first epoch 0).
-    """
-    from ..egms.pid import l3_pid
-    from ..io.points import PointTable
-
-    stats = {"up": result.stats_up, "east": result.stats_east}[component]
-    series = {"up": result.up, "east": result.east}[component]
-    e, n = result.easting, result.northing
-    integral = np.all(e == np.round(e)) and np.all(n == np.round(n))
-    columns = {
-        "pid": l3_pid(e, n),
-        "easting": e.astype(np.int64) if integral else e,
-        "northing": n.astype(np.int64) if integral else n,
-        "height": result.height,
-    }
-    for key in L3_FIELDS[4:]:
-        columns[key] = stats[key]
-    columns["propagated_velocity_std"] = getattr(result, f"propagated_velocity_std_{component}")
-    columns["propagated_displacement_std"] = getattr(result, f"propagated_displacement_std_{component}")
-    columns["n_points_asc"] = result.n_points_asc
-    columns["n_points_desc"] = result.n_points_desc
-    columns["n_geometries"] = result.n_geometries
-    for k, epoch in enumerate(result.epochs):
-        columns[f"{epoch:%Y%m%d}"] = series[k]
-    meta = {
-        "egms_product_level": "L3",
-        "egms_component": {"up": "U", "east": "E"}[component],
-        "egms_cell_size_m": f"{result.cell_size:g}",
-        "egms_time_grid": f"{GRID_STEP_DAYS}-day grid from {GRID_ORIGIN:%Y-%m-%d}",
-        "egms_weights": result.weight_source,
-        "egms_inputs": "; ".join(f"{name} ({orbit}, {count} points)" for name, orbit, count in result.layers),
-    }
-    meta.update(metadata or {})
-    return PointTable(columns, e.astype(np.float64), n.astype(np.float64), "EPSG:3035", meta)

@@ -1,0 +1,119 @@
+"""Parameters shared by several ``egms`` algorithms: declared once, read once.
+
+* :func:`add_stack_folder` — ``INPUT``, the stack folder of the SAR algorithms
+  (the stack-folder contract of ARCHITECTURE.md);
+* :func:`add_dispersion_threshold` — ``DISPERSION_THRESHOLD`` (EGMS: 0.25);
+* :func:`add_gnss_parameters` / :func:`gnss_model_from_parameters` — the GNSS
+  velocity model of ``egms:calibrategnss`` and ``egms:decompose`` (``GNSS``
+  A-EPND file or ``GNSS_LAYER`` with ``GNSS_EAST_FIELD``, ``GNSS_NORTH_FIELD``,
+  ``GNSS_UP_FIELD``; ``MAX_EXTRAPOLATION``);
+* :func:`layer_label` — the name of a layer parameter's layer, for messages.
+
+Algorithm modules import their helpers from here, never from each other.
+"""
+
+from __future__ import annotations
+
+import os
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+)
+
+
+def add_stack_folder(alg, help_text):
+    """The ``INPUT`` parameter of the algorithms that read a stack folder."""
+    alg.add_parameter(QgsProcessingParameterFile("INPUT", alg.tr("Stack folder"),
+                                                 behavior=QgsProcessingParameterFile.Folder), help_text)
+
+
+def add_dispersion_threshold(alg, help_text):
+    """``DISPERSION_THRESHOLD``: candidates have an amplitude dispersion below it (EGMS: 0.25)."""
+    num = QgsProcessingParameterNumber
+    alg.add_parameter(num("DISPERSION_THRESHOLD", alg.tr("Amplitude dispersion threshold"), num.Double, 0.25,
+                          minValue=0.01, maxValue=2.0), help_text)
+
+
+def add_gnss_parameters(alg, purpose):
+    """The GNSS model parameters shared by calibrategnss and decompose (file or point layer + field names)."""
+    alg.add_parameter(
+        QgsProcessingParameterFile("GNSS", alg.tr("GNSS velocity model (A-EPND CSV)"), optional=True,
+                                   fileFilter="CSV files (*.csv *.CSV *.txt);;All files (*.*)"),
+        "A GNSS velocity model in the EGMS A-EPND CSV format: columns Latitude, Longitude, N, E, Up, SigmaN, "
+        "SigmaE, SigmaUP, easting, northing (the header may start with #; comma-, tab- or semicolon-separated, "
+        "decimal commas with semicolons); velocities in mm/yr, up positive. "
+        f"{purpose} Give this file or a GNSS point layer, not both.")
+    alg.add_parameter(
+        QgsProcessingParameterFeatureSource("GNSS_LAYER", alg.tr("GNSS velocity model (point layer)"),
+                                            [QgsProcessing.TypeVectorPoint], optional=True),
+        "GNSS stations or model nodes as a point layer (any CRS) with east, north and up velocity fields in mm/yr; "
+        "an alternative to the A-EPND file.")
+    for key, label, guess in (("EAST", "East", "E, ve, east"), ("NORTH", "North", "N, vn, north"),
+                              ("UP", "Up", "Up, U, vu, up")):
+        alg.add_parameter(
+            QgsProcessingParameterField(f"GNSS_{key}_FIELD", alg.tr(f"{label} velocity field of the GNSS layer"),
+                                        parentLayerParameterName="GNSS_LAYER", type=QgsProcessingParameterField.Numeric,
+                                        optional=True),
+            f"{label} velocity (mm/yr) field of the GNSS layer; empty = the first field named {guess} "
+            "(case-insensitive).", advanced=True)
+    alg.add_parameter(
+        QgsProcessingParameterNumber("MAX_EXTRAPOLATION", alg.tr("GNSS reach beyond the stations (m)"),
+                                     QgsProcessingParameterNumber.Double, 50000.0, minValue=0.0),
+        "Inside the convex hull of the GNSS stations velocities are interpolated linearly; outside, a point takes the "
+        "value of the nearest point of the hull boundary if it is within this distance, else it is not covered. "
+        "Default 50 km: one node spacing of the A-EPND grid.", advanced=True)
+
+
+def gnss_model_from_parameters(alg, parameters, context, feedback):
+    """The GNSS model of the parameters (:class:`..core.products.gnss.GnssModel`), or None when none is given."""
+    import numpy as np
+
+    from ..core.errors import InputError
+    from ..core.products import gnss as gn
+    from ..layers.sources import source_to_table
+
+    path = alg.parameterAsFile(parameters, "GNSS", context)
+    has_layer = parameters.get("GNSS_LAYER") not in (None, "")
+    if path and has_layer:
+        raise InputError("GNSS: give either an A-EPND GNSS file (GNSS) or a GNSS point layer (GNSS_LAYER), not both")
+    if path:
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: the GNSS file does not exist")
+        model = gn.read_aepnd_csv(path)
+    elif has_layer:
+        source = alg.parameterAsSource(parameters, "GNSS_LAYER", context)
+        if source is None:
+            raise InputError(f"GNSS_LAYER: cannot open {parameters.get('GNSS_LAYER')!r} as a point layer")
+        names = source.fields().names()
+        chosen = {k: alg.parameterAsString(parameters, f"GNSS_{k.upper()}_FIELD", context) for k in ("east", "north", "up")}
+        guessed = gn.velocity_fields(names)
+        fields = {k: chosen[k] or guessed[k] for k in chosen}
+        missing = [k for k, v in fields.items() if not v]
+        if missing:
+            raise InputError(f"{layer_label(alg, parameters, 'GNSS_LAYER', context)}: no {'/'.join(missing)} velocity "
+                             "field found among "
+                             f"{', '.join(names)}; choose them with GNSS_EAST_FIELD, GNSS_NORTH_FIELD, GNSS_UP_FIELD")
+        wanted = list(dict.fromkeys(fields.values()))
+        label = layer_label(alg, parameters, "GNSS_LAYER", context)
+        table, _source = source_to_table(alg, parameters, "GNSS_LAYER", context, feedback, columns=wanted)
+        try:
+            values = [np.asarray(table.columns[fields[k]], dtype=np.float64) for k in ("east", "north", "up")]
+        except (TypeError, ValueError):
+            raise InputError(f"{label}: the GNSS velocity fields {', '.join(fields.values())} are not numeric") from None
+        model = gn.gnss_from_arrays(table.x, table.y, *values, source=label)
+    else:
+        return None
+    feedback.pushInfo(f"GNSS model — {model.describe()}")
+    return model
+
+
+def layer_label(alg, parameters, name, context):
+    """The name of the layer given for parameter ``name`` (for messages), as source_to_table names it."""
+    from ..layers.sources import input_layer
+
+    layer = input_layer(alg, parameters, name, context)
+    return layer.name() if layer is not None else str(parameters.get(name))
