@@ -22,11 +22,11 @@ $(XDG_RUNTIME_DIR):
 # Core tests and the Qt 6 checks run without QGIS (pytest-qgis disabled); the rest use
 # pytest-qgis offscreen, the end-to-end ones call qgis_process through scripts/qgis_process.sh.
 test: lint | $(XDG_RUNTIME_DIR)
-	$(PY) -P -m pytest -p no:pytest_qgis tests/core
+	$(PY) -P -m pytest -p no:pytest_qgis tests/core tests/qt6
 	$(PY) -P -m pytest tests/qgis
 
 test-core: | $(XDG_RUNTIME_DIR)
-	$(PY) -P -m pytest -p no:pytest_qgis tests/core
+	$(PY) -P -m pytest -p no:pytest_qgis tests/core tests/qt6
 
 test-qgis: | $(XDG_RUNTIME_DIR)
 	$(PY) -P -m pytest tests/qgis

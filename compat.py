@@ -7,6 +7,11 @@ only what has no common form is here:
 * ``QAction`` / ``QActionGroup`` live in QtWidgets on Qt 5 and in QtGui on Qt 6.
 * Field types: QGIS ≥ 3.38 takes and returns ``QMetaType.Type``; before, ``QVariant.Type``
   (which PyQt6 no longer has).  :func:`make_field` and the ``is_*_type`` tests accept both.
+* Processing, feature-request, field-origin and shader enums that moved into ``Qgis`` (3.36 / 3.38)
+  and whose old homes QGIS 4 drops: :data:`SOURCE_VECTOR_POINT`, :data:`NUMBER_DOUBLE`, … (each the
+  new form where the running QGIS has it, else the old one).
+* Geometry and WKB types: ``Qgis.GeometryType`` / ``Qgis.WkbType`` from 3.30, the
+  ``QgsWkbTypes`` enums before (removed in QGIS 4): :data:`POINT_GEOMETRY`, :data:`WKB_POINT`, ….
 * The layer-combo filter "point layers": ``Qgis.LayerFilter.PointLayer`` from 3.34,
   ``QgsMapLayerProxyModel.Filter.PointLayer`` before (:func:`point_layer_filter`).
 * Saving styles: :func:`save_default_style`, :func:`save_style_to_database` (the
@@ -15,7 +20,20 @@ only what has no common form is here:
 
 from __future__ import annotations
 
-from qgis.core import Qgis, QgsField, QgsMapLayer
+from qgis.core import (
+    Qgis,
+    QgsColorRampShader,
+    QgsFeatureRequest,
+    QgsField,
+    QgsFields,
+    QgsMapLayer,
+    QgsProcessing,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsWkbTypes,
+)
 
 try:
     from qgis.PyQt.QtGui import QAction, QActionGroup  # Qt 6 (QGIS 4)
@@ -23,7 +41,10 @@ except ImportError:
     from qgis.PyQt.QtWidgets import QAction, QActionGroup  # Qt 5 (QGIS 3)
 
 __all__ = ["QAction", "QActionGroup", "field_type", "make_field", "is_integer_type", "is_double_type",
-           "is_bool_type", "save_default_style", "save_style_to_database", "point_layer_filter", "QGIS_VERSION_INT"]
+           "is_bool_type", "save_default_style", "save_style_to_database", "point_layer_filter", "QGIS_VERSION_INT",
+           "WKB_POINT", "POINT_GEOMETRY", "LINE_GEOMETRY", "POLYGON_GEOMETRY", "NULL_GEOMETRY",
+           "SOURCE_VECTOR_POINT", "SOURCE_FILE", "NUMBER_DOUBLE", "NUMBER_INTEGER", "FILE_FOLDER", "FIELD_NUMERIC",
+           "FLAG_ADVANCED", "REQUEST_NO_GEOMETRY", "FIELD_ORIGIN_PROVIDER", "SHADER_INTERPOLATED"]
 
 QGIS_VERSION_INT = Qgis.versionInt() if hasattr(Qgis, "versionInt") else Qgis.QGIS_VERSION_INT
 _METATYPE_FIELDS = QGIS_VERSION_INT >= 33800
@@ -45,6 +66,40 @@ def _types():
 
 
 _TYPES = _types()
+
+
+def _first(*candidates):
+    """The first ``(owner, "A.B")`` attribute path that exists: new enum homes first, old ones after."""
+    for owner, path in candidates:
+        value = owner
+        try:
+            for part in path.split("."):
+                value = getattr(value, part)
+            return value
+        except AttributeError:
+            continue
+    raise AttributeError(f"none of {[p for _o, p in candidates]} exists in this QGIS")
+
+
+SOURCE_VECTOR_POINT = _first((Qgis, "ProcessingSourceType.VectorPoint"), (QgsProcessing, "SourceType.TypeVectorPoint"))
+SOURCE_FILE = _first((Qgis, "ProcessingSourceType.File"), (QgsProcessing, "SourceType.TypeFile"))
+NUMBER_DOUBLE = _first((Qgis, "ProcessingNumberParameterType.Double"), (QgsProcessingParameterNumber, "Type.Double"))
+NUMBER_INTEGER = _first((Qgis, "ProcessingNumberParameterType.Integer"), (QgsProcessingParameterNumber, "Type.Integer"))
+FILE_FOLDER = _first((Qgis, "ProcessingFileParameterBehavior.Folder"), (QgsProcessingParameterFile, "Behavior.Folder"))
+FIELD_NUMERIC = _first((Qgis, "ProcessingFieldParameterDataType.Numeric"),
+                       (QgsProcessingParameterField, "DataType.Numeric"))
+FLAG_ADVANCED = _first((Qgis, "ProcessingParameterFlag.Advanced"), (QgsProcessingParameterDefinition, "Flag.FlagAdvanced"))
+REQUEST_NO_GEOMETRY = _first((Qgis, "FeatureRequestFlag.NoGeometry"), (QgsFeatureRequest, "Flag.NoGeometry"))
+FIELD_ORIGIN_PROVIDER = _first((Qgis, "FieldOrigin.Provider"), (QgsFields, "FieldOrigin.OriginProvider"))
+SHADER_INTERPOLATED = _first((Qgis, "ShaderInterpolationMethod.Linear"), (QgsColorRampShader, "Type.Interpolated"))
+WKB_POINT = Qgis.WkbType.Point if hasattr(Qgis, "WkbType") else QgsWkbTypes.Point
+"""The point WKB type (``Qgis.WkbType`` from 3.30; ``QgsWkbTypes.Type`` before, gone in QGIS 4)."""
+if hasattr(Qgis, "GeometryType"):  # QGIS >= 3.30
+    POINT_GEOMETRY, LINE_GEOMETRY, POLYGON_GEOMETRY, NULL_GEOMETRY = (
+        Qgis.GeometryType.Point, Qgis.GeometryType.Line, Qgis.GeometryType.Polygon, Qgis.GeometryType.Null)
+else:
+    POINT_GEOMETRY, LINE_GEOMETRY, POLYGON_GEOMETRY, NULL_GEOMETRY = (
+        QgsWkbTypes.PointGeometry, QgsWkbTypes.LineGeometry, QgsWkbTypes.PolygonGeometry, QgsWkbTypes.NullGeometry)
 _INTEGER = {_TYPES[k] for k in ("int", "int64", "uint", "uint64")}
 
 

@@ -101,7 +101,7 @@ def _wait_for_area(dock, timeout=120.0):
     timer.setInterval(5)
     timer.timeout.connect(beat)
     timer.start()
-    loop.exec_()
+    loop.exec()
     timer.stop()
     assert dock.area_task is None, "the area task did not finish"
     return state["worst"]
@@ -114,6 +114,8 @@ def run(record):
     from qgis.PyQt.QtCore import QPoint, Qt
     from qgis.PyQt.QtTest import QTest
     from qgis.PyQt.QtWidgets import QApplication, QMainWindow
+
+    LEFT, NO_MODIFIER = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 
     path = dataset_path()
     if not os.path.exists(path):
@@ -168,9 +170,9 @@ def run(record):
             QApplication.processEvents()
             p = canvas.getCoordinateTransform().transform(point)
             pixel = QPoint(int(round(p.x())), int(round(p.y())))
-            QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, pixel)
+            QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pixel)
             t0 = time.perf_counter()
-            QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, pixel)
+            QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pixel)
             elapsed = time.perf_counter() - t0
             drawn = dock.plot.drawn
             if not drawn or drawn[0].data.getOriginalDataset()[1].size != N_DATES:
@@ -189,7 +191,7 @@ def run(record):
     canvas.setExtent(QgsRectangle(point.x() - 50, point.y() - 50, point.x() + 50, point.y() + 50))
     QApplication.processEvents()
     p = canvas.getCoordinateTransform().transform(point)
-    QTest.mouseClick(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(round(p.x())), int(round(p.y()))))
+    QTest.mouseClick(canvas.viewport(), LEFT, NO_MODIFIER, QPoint(int(round(p.x())), int(round(p.y()))))
     assert dock.plot.drawn[0].plotted.series.fids == [fid], "benchmark click plotted another point"
 
     # areas: the mean of the points in a square, read in a task
@@ -219,9 +221,9 @@ def run(record):
                 QApplication.processEvents()
                 a = canvas.getCoordinateTransform().transform(point.x() - half, point.y() + half)
                 b = canvas.getCoordinateTransform().transform(point.x() + half, point.y() - half)
-                QTest.mousePress(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(a.x()), int(a.y())))
+                QTest.mousePress(canvas.viewport(), LEFT, NO_MODIFIER, QPoint(int(a.x()), int(a.y())))
                 t0 = time.perf_counter()
-                QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(int(b.x()), int(b.y())))
+                QTest.mouseRelease(canvas.viewport(), LEFT, NO_MODIFIER, QPoint(int(b.x()), int(b.y())))
                 gui.append(time.perf_counter() - t0)
                 stalls.append(_wait_for_area(dock))
                 totals.append(time.perf_counter() - t0)

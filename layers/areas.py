@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from qgis.core import Qgis, QgsFeatureRequest, QgsGeometry, QgsMessageLog, QgsPointXY, QgsTask
 
+from ..compat import FIELD_ORIGIN_PROVIDER, REQUEST_NO_GEOMETRY
 from ..core.errors import Cancelled
 from ..core.io import arrow
 from ..core.io.gpkg import quote
@@ -60,12 +61,12 @@ class AreaRequest:
 def gpkg_location(layer, date_indices):
     """``(path, layer)`` of a GeoPackage layer whose date values can be read from the file as QGIS shows them,
     or None (another format, unsaved edits, dates from joins or expressions)."""
-    from qgis.core import QgsFields, QgsProviderRegistry
+    from qgis.core import QgsProviderRegistry
 
     if layer.providerType() != "ogr" or layer.dataProvider().storageType().upper() != "GPKG" or layer.isModified():
         return None
     fields = layer.fields()
-    if any(fields.fieldOrigin(i) != QgsFields.OriginProvider for i in date_indices):
+    if any(fields.fieldOrigin(i) != FIELD_ORIGIN_PROVIDER for i in date_indices):
         return None
     parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
     path = parts.get("path") or ""
@@ -138,7 +139,7 @@ def _provider_values(request, fids, progress):
     getter = operator.itemgetter(*indices)
     pick = getter if len(indices) > 1 else (lambda attrs: (getter(attrs),))
     query = QgsFeatureRequest().setFilterFids(fids).setSubsetOfAttributes(indices)
-    query.setFlags(QgsFeatureRequest.NoGeometry)
+    query.setFlags(REQUEST_NO_GEOMETRY)
     row_of = {fid: k for k, fid in enumerate(fids)}
     rows = [None] * len(fids)
     n = len(fids)
@@ -241,7 +242,7 @@ class AreaMeanTask(QgsTask):
     """
 
     def __init__(self, requests, description):
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.requests = list(requests)
         self.results = []
         self.error = None

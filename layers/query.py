@@ -24,9 +24,9 @@ from qgis.core import (
     QgsRectangle,
     QgsVectorLayer,
     QgsVectorLayerFeatureSource,
-    QgsWkbTypes,
 )
 
+from ..compat import POINT_GEOMETRY
 from ..core.egms.format import COHERENCE_FIELDS, POINT_ID_FIELDS, RMSE_FIELDS  # noqa: F401 - read here by .quality
 from ..core.io.points import date_fields
 from .areas import AreaRequest, gpkg_location
@@ -85,7 +85,7 @@ def first_field(layer, names):
 
 
 def is_point_layer(layer):
-    return isinstance(layer, QgsVectorLayer) and layer.isValid() and layer.geometryType() == QgsWkbTypes.PointGeometry
+    return isinstance(layer, QgsVectorLayer) and layer.isValid() and layer.geometryType() == POINT_GEOMETRY
 
 
 class SeriesLayer:

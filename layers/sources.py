@@ -21,13 +21,12 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
+from ..compat import NULL_GEOMETRY, POINT_GEOMETRY, is_bool_type, is_double_type, is_integer_type
 from ..core.errors import InputError
 from ..core.io.points import PointTable, read_points
 
 EGMS_CRS = "EPSG:3035"
-_NUMERIC_INT = (QVariant.Int, QVariant.LongLong, QVariant.UInt, QVariant.ULongLong)
 
 
 def _selected_only(value):
@@ -125,11 +124,11 @@ def _read_through_qgis(source, layer_name, columns, feedback, skip=()):
     for n in names:
         ftype = fields.field(n).type()
         values = [None if (v is None or (hasattr(v, "isNull") and v.isNull())) else v for v in raw[n]]
-        if ftype == QVariant.Double or (ftype in _NUMERIC_INT and None in values):
+        if is_double_type(ftype) or (is_integer_type(ftype) and None in values):
             cols[n] = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-        elif ftype in _NUMERIC_INT:
+        elif is_integer_type(ftype):
             cols[n] = np.array(values, dtype=np.int64)
-        elif ftype == QVariant.Bool and None not in values:
+        elif is_bool_type(ftype) and None not in values:
             cols[n] = np.array(values, dtype=bool)
         else:
             cols[n] = np.array([None if v is None else str(v) for v in values], dtype=object)
@@ -185,11 +184,11 @@ def source_to_table(alg, parameters, name, context, feedback=None, columns=None,
         raise InputError(f"{name}: no layer given or the layer cannot be read.")
     layer = input_layer(alg, parameters, name, context)
     label = layer.name() if layer is not None else str(parameters.get(name))
-    if QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.NullGeometry:
+    if QgsWkbTypes.geometryType(source.wkbType()) == NULL_GEOMETRY:
         raise InputError(f"{label}: not a point layer (a table without geometry). Load a CSV as a delimited-text "
                          "layer with its easting/northing (EPSG:3035) or longitude/latitude fields as X/Y, or import "
                          "an EGMS product first.")
-    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PointGeometry:
+    if QgsWkbTypes.geometryType(source.wkbType()) != POINT_GEOMETRY:
         raise InputError(f"{label}: not a point layer ({QgsWkbTypes.displayString(source.wkbType())}); "
                          "measurement points are expected.")
     if source.featureCount() == 0:

@@ -25,6 +25,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
+from ..compat import REQUEST_NO_GEOMETRY, SHADER_INTERPOLATED
+
 VELOCITY_FIELDS = ("mean_velocity", "velocity", "vel", "mean_vel", "v_los", "los_velocity")
 """Field names tried, in order, when the caller does not name the velocity field."""
 
@@ -88,7 +90,7 @@ def velocity_renderer(values, field="mean_velocity", unit="mm/yr", n_classes=N_C
 def field_values(layer, field, limit=None):
     """float64 values of one field (NULL → NaN), read without geometries."""
     idx = layer.fields().indexOf(field)
-    request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setSubsetOfAttributes([idx])
+    request = QgsFeatureRequest().setFlags(REQUEST_NO_GEOMETRY).setSubsetOfAttributes([idx])
     if limit:
         request.setLimit(limit)
     out = []
@@ -135,7 +137,7 @@ def apply_velocity_raster_style(layer, unit="mm/yr", n_stops=11):
     limit = nice_limit(values)
     ramp = _ramp()
     shader = QgsColorRampShader(-limit, limit)
-    shader.setColorRampType(QgsColorRampShader.Interpolated)
+    shader.setColorRampType(SHADER_INTERPOLATED)
     shader.setSourceColorRamp(ramp.clone())
     items = []
     for k in range(n_stops):

@@ -20,12 +20,12 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
-    QgsProcessingParameterDefinition,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..compat import FLAG_ADVANCED
 from ..core.errors import Cancelled, EgmsError, InputError
 from ..core.progress import Progress
 from .provider import ICON
@@ -157,7 +157,7 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         if help_text and hasattr(parameter, "setHelp"):
             parameter.setHelp(self.tr(help_text))
         if advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | FLAG_ADVANCED)
         self.addParameter(parameter)
         return parameter
 
@@ -227,11 +227,12 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
     def style_on_load(self, context, path, field="mean_velocity"):
         """Style the output at ``path`` by ``field``: saved as the GeoPackage's default style, and applied
         when Processing loads the layer into the project."""
+        from ..compat import save_style_to_database
         from ..layers.styling import apply_velocity_style
 
         layer = QgsVectorLayer(path, "styled", "ogr")
         if apply_velocity_style(layer, field):
-            layer.saveStyleToDatabase("velocity", "Velocity, diverging around zero (EGMS plugin)", True, "")
+            save_style_to_database(layer, "velocity", "Velocity, diverging around zero (EGMS plugin)", True)
         if context.willLoadLayerOnCompletion(path):
             context.layerToLoadOnCompletionDetails(path).setPostProcessor(VelocityStyler.create(field))
 
@@ -240,6 +241,7 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         when the file is opened), and applied when Processing loads the layer into the project."""
         from qgis.core import QgsRasterLayer
 
+        from ..compat import save_default_style
         from ..layers.styling import apply_velocity_raster_style
 
         qml = os.path.splitext(path)[0] + ".qml"
@@ -248,7 +250,7 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         self.partial_output(qml)
         layer = QgsRasterLayer(path, "styled", "gdal")
         if apply_velocity_raster_style(layer):
-            layer.saveDefaultStyle()
+            save_default_style(layer)
         del layer  # closes the file: GDAL writes the statistics QGIS computed for its default renderer …
         if not had_aux and os.path.exists(aux):
             os.remove(aux)  # … which are not part of the output

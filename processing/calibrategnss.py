@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
@@ -12,6 +11,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
+from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_POINT
 from ..core.egms.format import LOS_FIELDS
 from .base import EgmsAlgorithm
 from .parameters import add_gnss_parameters, gnss_model_from_parameters, layer_label
@@ -58,7 +58,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_parameter(
             QgsProcessingParameterFeatureSource("INPUT", self.tr("Basic (LOS) point layer"),
-                                                [QgsProcessing.TypeVectorPoint]),
+                                                [SOURCE_VECTOR_POINT]),
             "Measurement points with los_east, los_north, los_up, mean_velocity (mm/yr) and date fields (mm).")
         add_gnss_parameters(self, "Interpolated to every point and projected on its line of sight.")
         self.add_parameter(
@@ -68,12 +68,12 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
             "Polynomial: a 2-D polynomial of total degree POLYNOMIAL_ORDER (0 = offset, 1 = offset + ramp).")
         self.add_parameter(
             QgsProcessingParameterNumber("SMOOTHING_WAVELENGTH", self.tr("Smoothing wavelength (m)"),
-                                         QgsProcessingParameterNumber.Double, 100000.0, minValue=1000.0),
+                                         NUMBER_DOUBLE, 100000.0, minValue=1000.0),
             "Cut-off wavelength of the Gaussian surface (m): a pattern of this wavelength keeps half its amplitude "
             "(kernel σ ≈ 0.187 × wavelength). Longer = smoother correction.")
         self.add_parameter(
             QgsProcessingParameterNumber("POLYNOMIAL_ORDER", self.tr("Polynomial order"),
-                                         QgsProcessingParameterNumber.Integer, 1, minValue=0, maxValue=5),
+                                         NUMBER_INTEGER, 1, minValue=0, maxValue=5),
             "Total degree of the polynomial surface (used with the polynomial method).")
         self.add_parameter(
             QgsProcessingParameterBoolean("ZERO_MEAN", self.tr("Zero-mean fallback without GNSS coverage"), False),
@@ -81,7 +81,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
             "velocity instead of stopping.")
         self.add_parameter(
             QgsProcessingParameterVectorDestination("OUTPUT", self.tr("Calibrated layer"),
-                                                    QgsProcessing.TypeVectorPoint),
+                                                    SOURCE_VECTOR_POINT),
             "GeoPackage written with all input fields, corrected mean_velocity and dates, and gnss_velocity.")
         self.addOutput(QgsProcessingOutputNumber("N_POINTS", self.tr("Number of points")))
         self.addOutput(QgsProcessingOutputNumber("N_COVERED", self.tr("Points covered by the GNSS model")))

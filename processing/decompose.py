@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterVectorDestination,
-    QgsWkbTypes,
 )
 
+from ..compat import NUMBER_DOUBLE, POINT_GEOMETRY, SOURCE_VECTOR_POINT
 from .base import EgmsAlgorithm
 from .parameters import add_gnss_parameters, gnss_model_from_parameters
 
@@ -47,29 +46,29 @@ class DecomposeAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_parameter(
-            QgsProcessingParameterMultipleLayers("ASCENDING", self.tr("Ascending layers"), QgsProcessing.TypeVectorPoint),
+            QgsProcessingParameterMultipleLayers("ASCENDING", self.tr("Ascending layers"), SOURCE_VECTOR_POINT),
             "Point layers of ascending geometries (los_east < 0) with LOS vectors and date fields.")
         self.add_parameter(
-            QgsProcessingParameterMultipleLayers("DESCENDING", self.tr("Descending layers"), QgsProcessing.TypeVectorPoint),
+            QgsProcessingParameterMultipleLayers("DESCENDING", self.tr("Descending layers"), SOURCE_VECTOR_POINT),
             "Point layers of descending geometries (los_east > 0) with LOS vectors and date fields.")
         add_gnss_parameters(self, "Optional: its north velocity is removed from the LOS series before the "
                                   "decomposition (without it, north motion is neglected).")
         self.add_parameter(
-            QgsProcessingParameterNumber("CELL_SIZE", self.tr("Cell size (m)"), QgsProcessingParameterNumber.Double,
+            QgsProcessingParameterNumber("CELL_SIZE", self.tr("Cell size (m)"), NUMBER_DOUBLE,
                                          100.0, minValue=1.0),
             "Side of the square cells in EPSG:3035 metres, aligned to multiples of it (EGMS: 100 m). The L3 pid "
             "identifies 100 m cells, so it repeats for cells smaller than 100 m.")
         self.add_parameter(
             QgsProcessingParameterNumber("MAX_CONDITION", self.tr("Maximum condition number"),
-                                         QgsProcessingParameterNumber.Double, 10.0, minValue=1.0),
+                                         NUMBER_DOUBLE, 10.0, minValue=1.0),
             "Cells whose design [los_east, los_up] has a larger condition number are dropped as ill-conditioned "
             "(ascending + descending Sentinel-1 gives about 1.3–2).", advanced=True)
         self.add_parameter(
-            QgsProcessingParameterVectorDestination("OUTPUT", self.tr("Vertical (U) points"), QgsProcessing.TypeVectorPoint),
+            QgsProcessingParameterVectorDestination("OUTPUT", self.tr("Vertical (U) points"), SOURCE_VECTOR_POINT),
             "L3 point layer of vertical motion (mm, mm/yr, positive up), GeoPackage.")
         self.add_parameter(
             QgsProcessingParameterVectorDestination("OUTPUT_EAST", self.tr("East–west (E) points"),
-                                                    QgsProcessing.TypeVectorPoint),
+                                                    SOURCE_VECTOR_POINT),
             "L3 point layer of east–west motion (mm, mm/yr, positive east), GeoPackage.")
         self.add_parameter(
             QgsProcessingParameterRasterDestination("OUTPUT_VERTICAL_RASTER", self.tr("Vertical mean velocity raster")),
@@ -124,7 +123,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         # field checks and the common time span from the field names, before reading any data
         plans = []
         for key, orbit, layer in inputs:
-            if not hasattr(layer, "geometryType") or layer.geometryType() != QgsWkbTypes.PointGeometry:
+            if not hasattr(layer, "geometryType") or layer.geometryType() != POINT_GEOMETRY:
                 raise InputError(f"{key}: {layer.name()} is not a point layer — give point layers of measurement points")
             plans.append((key, layer, ortho.plan_layer(layer.name(), layer.fields().names(), orbit)))
         epochs, message = ortho.plan_epochs([plan for _key, _layer, plan in plans])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFileDestination,
 )
 
+from ..compat import SOURCE_VECTOR_POINT
 from ..core.egms.format import LEVELS as EGMS_LEVELS
 from ..core.egms.format import NAMINGS
 from ..core.errors import InputError
@@ -47,7 +47,7 @@ class ExportEgmsAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_parameter(
-            QgsProcessingParameterFeatureSource(self.INPUT, self.tr("Measurement points"), [QgsProcessing.TypeVectorPoint]),
+            QgsProcessingParameterFeatureSource(self.INPUT, self.tr("Measurement points"), [SOURCE_VECTOR_POINT]),
             "Point layer with displacement fields named YYYYMMDD, DYYYYMMDD or D_YYYYMMDD (mm), e.g. an imported "
             "EGMS product or the output of Compute EGMS velocities. Selected features only is honoured.")
         self.add_parameter(

@@ -4,13 +4,13 @@ for every point of any layer with date fields."""
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterNumber,
     QgsProcessingParameterVectorDestination,
 )
 
+from ..compat import SOURCE_VECTOR_POINT
 from .base import EgmsAlgorithm
 
 
@@ -43,7 +43,7 @@ class FitTimeSeriesAlgorithm(EgmsAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_parameter(
             QgsProcessingParameterFeatureSource(self.INPUT, self.tr("Points with date fields"),
-                                                [QgsProcessing.TypeVectorPoint]),
+                                                [SOURCE_VECTOR_POINT]),
             "Point layer with one field per acquisition (YYYYMMDD, DYYYYMMDD or D_YYYYMMDD) holding displacement "
             "in mm, e.g. an imported EGMS product or the output of Compute EGMS velocities.")
         num = QgsProcessingParameterNumber
@@ -54,7 +54,7 @@ class FitTimeSeriesAlgorithm(EgmsAlgorithm):
             "(299792458 / 5.405e9 = 0.05546576 m).", advanced=True)
         self.add_parameter(
             QgsProcessingParameterVectorDestination(self.OUTPUT, self.tr("Points with EGMS statistics"),
-                                                    QgsProcessing.TypeVectorPoint),
+                                                    SOURCE_VECTOR_POINT),
             "GeoPackage (.gpkg) to write: the input points with the statistics fields.")
         self.addOutput(QgsProcessingOutputNumber("N_POINTS", self.tr("Number of points")))
         self.addOutput(QgsProcessingOutputNumber("N_WITHOUT_STATISTICS",

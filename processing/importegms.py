@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterVectorDestination,
 )
 
+from ..compat import SOURCE_FILE, SOURCE_VECTOR_POINT
 from ..core.errors import InputError
 from .base import EgmsAlgorithm
 
@@ -45,12 +45,12 @@ class ImportEgmsAlgorithm(EgmsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_parameter(
-            QgsProcessingParameterMultipleLayers(self.INPUT, self.tr("EGMS files (.zip or .csv)"), QgsProcessing.TypeFile),
+            QgsProcessingParameterMultipleLayers(self.INPUT, self.tr("EGMS files (.zip or .csv)"), SOURCE_FILE),
             "One or more EGMS product files: the downloaded .zip (CSV + XML inside) or the .csv itself. "
             "Several bursts (or tiles) are merged into one layer, duplicates of overlapping bursts removed.")
         self.add_parameter(
             QgsProcessingParameterVectorDestination(self.OUTPUT, self.tr("Imported EGMS points"),
-                                                    QgsProcessing.TypeVectorPoint),
+                                                    SOURCE_VECTOR_POINT),
             "GeoPackage (.gpkg) to write: one point layer in EPSG:3035 with a spatial index.")
         self.addOutput(QgsProcessingOutputNumber("N_POINTS", self.tr("Number of points imported")))
         self.addOutput(QgsProcessingOutputNumber("N_DUPLICATES", self.tr("Duplicate points removed")))

@@ -17,18 +17,19 @@ from __future__ import annotations
 import os
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
 )
 
+from ..compat import FIELD_NUMERIC, FILE_FOLDER, NUMBER_DOUBLE, SOURCE_VECTOR_POINT
+
 
 def add_stack_folder(alg, help_text):
     """The ``INPUT`` parameter of the algorithms that read a stack folder."""
     alg.add_parameter(QgsProcessingParameterFile("INPUT", alg.tr("Stack folder"),
-                                                 behavior=QgsProcessingParameterFile.Folder), help_text)
+                                                 behavior=FILE_FOLDER), help_text)
 
 
 def add_dispersion_threshold(alg, help_text):
@@ -49,20 +50,20 @@ def add_gnss_parameters(alg, purpose):
         f"{purpose} Give this file or a GNSS point layer, not both.")
     alg.add_parameter(
         QgsProcessingParameterFeatureSource("GNSS_LAYER", alg.tr("GNSS velocity model (point layer)"),
-                                            [QgsProcessing.TypeVectorPoint], optional=True),
+                                            [SOURCE_VECTOR_POINT], optional=True),
         "GNSS stations or model nodes as a point layer (any CRS) with east, north and up velocity fields in mm/yr; "
         "an alternative to the A-EPND file.")
     for key, label, guess in (("EAST", "East", "E, ve, east"), ("NORTH", "North", "N, vn, north"),
                               ("UP", "Up", "Up, U, vu, up")):
         alg.add_parameter(
             QgsProcessingParameterField(f"GNSS_{key}_FIELD", alg.tr(f"{label} velocity field of the GNSS layer"),
-                                        parentLayerParameterName="GNSS_LAYER", type=QgsProcessingParameterField.Numeric,
+                                        parentLayerParameterName="GNSS_LAYER", type=FIELD_NUMERIC,
                                         optional=True),
             f"{label} velocity (mm/yr) field of the GNSS layer; empty = the first field named {guess} "
             "(case-insensitive).", advanced=True)
     alg.add_parameter(
         QgsProcessingParameterNumber("MAX_EXTRAPOLATION", alg.tr("GNSS reach beyond the stations (m)"),
-                                     QgsProcessingParameterNumber.Double, 50000.0, minValue=0.0),
+                                     NUMBER_DOUBLE, 50000.0, minValue=0.0),
         "Inside the convex hull of the GNSS stations velocities are interpolated linearly; outside, a point takes the "
         "value of the nearest point of the hull boundary if it is within this distance, else it is not covered. "
         "Default 50 km: one node spacing of the A-EPND grid.", advanced=True)

@@ -12,11 +12,9 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsGeometry,
     QgsPointXY,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
@@ -24,16 +22,14 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
+from ..compat import SOURCE_VECTOR_POINT, WKB_POINT, make_field
 from .base import EgmsAlgorithm
 from .parameters import add_dispersion_threshold, add_stack_folder
 
-FIELDS = (("line", QVariant.Int), ("pixel", QVariant.Int), ("amplitude_dispersion", QVariant.Double),
-          ("mean_amplitude", QVariant.Double), ("latitude", QVariant.Double), ("longitude", QVariant.Double),
-          ("easting", QVariant.Double), ("northing", QVariant.Double))
+FIELDS = (("line", "int"), ("pixel", "int"), ("amplitude_dispersion", "double"), ("mean_amplitude", "double"),
+          ("latitude", "double"), ("longitude", "double"), ("easting", "double"), ("northing", "double"))
 BATCH = 5000
 
 
@@ -75,7 +71,7 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
             "OUTPUT_MEAN_AMPLITUDE", self.tr("Mean amplitude raster"), optional=True, createByDefault=False),
             "Optional GeoTIFF of the mean amplitude of every pixel (float32).")
         self.add_parameter(QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Scatterer candidates"),
-                                                             type=QgsProcessing.TypeVectorPoint),
+                                                             type=SOURCE_VECTOR_POINT),
                            "Point layer of the candidates.")
         self.addOutput(QgsProcessingOutputNumber("N_CANDIDATES", self.tr("Number of candidates")))
 
@@ -124,8 +120,8 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
         x, y = project_lonlat(lon, lat, crs_text)
         fields = QgsFields()
         for name, kind in FIELDS:
-            fields.append(QgsField(name, kind))
-        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Point, out_crs)
+            fields.append(make_field(name, kind))
+        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, WKB_POINT, out_crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         columns = (cand.lines, cand.pixels, cand.dispersion, cand.mean_amplitude, lat, lon, east, north)
@@ -140,7 +136,7 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
                 f.setAttributes([int(columns[0][i]), int(columns[1][i])] + [float(c[i]) for c in columns[2:]])
                 f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x[i]), float(y[i]))))
                 feats.append(f)
-            sink.addFeatures(feats, QgsFeatureSink.FastInsert)
+            sink.addFeatures(feats, QgsFeatureSink.Flag.FastInsert)
             write.update(stop / n)
         result = {self.OUTPUT: dest_id, "N_CANDIDATES": n}
         result.update({name: path for name, path in rasters.items() if path})

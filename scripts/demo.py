@@ -112,7 +112,7 @@ def draw_map(gpkg, png, size=900):
 
     apply_velocity_style(layer)
     legend_w = 230
-    image = QImage(QSize(size + legend_w, size), QImage.Format_ARGB32)
+    image = QImage(QSize(size + legend_w, size), QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     settings = QgsMapSettings()
     settings.setLayers([layer])
@@ -123,20 +123,21 @@ def draw_map(gpkg, png, size=900):
     settings.setOutputSize(QSize(size, size))
     settings.setBackgroundColor(QColor("white"))
     painter = QPainter(image)
-    painter.setRenderHint(QPainter.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     job = QgsMapRendererCustomPainterJob(settings, painter)
     job.start()
     job.waitForFinished()
     painter.setPen(QColor("black"))
-    painter.setFont(QFont("Sans", 13, QFont.Bold))
-    painter.drawText(QRectF(10, 8, size, 30), Qt.AlignLeft, f"LOS velocity, {layer.featureCount()} measurement points")
+    painter.setFont(QFont("Sans", 13, QFont.Weight.Bold))
+    left = Qt.AlignmentFlag.AlignLeft
+    painter.drawText(QRectF(10, 8, size, 30), left, f"LOS velocity, {layer.featureCount()} measurement points")
     painter.setFont(QFont("Sans", 10))
     y = 60
-    painter.drawText(QRectF(size + 10, y - 30, legend_w, 24), Qt.AlignLeft, "mm/yr (+ towards satellite)")
+    painter.drawText(QRectF(size + 10, y - 30, legend_w, 24), left, "mm/yr (+ towards satellite)")
     renderer = layer.renderer()
     for rng in reversed(renderer.ranges()) if hasattr(renderer, "ranges") else []:
         painter.fillRect(QRectF(size + 10, y, 28, 18), rng.symbol().color())
-        painter.drawText(QRectF(size + 46, y, legend_w - 50, 18), Qt.AlignLeft | Qt.AlignVCenter, rng.label())
+        painter.drawText(QRectF(size + 46, y, legend_w - 50, 18), left | Qt.AlignmentFlag.AlignVCenter, rng.label())
         y += 22
     painter.end()
     image.save(png)

@@ -7,10 +7,12 @@ removes them all again (:meth:`MapHighlights.remove`); what to mark comes from
 
 from __future__ import annotations
 
-from qgis.core import QgsProject, QgsWkbTypes
+from qgis.core import QgsProject
 from qgis.gui import QgsRubberBand
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
+
+from ..compat import POINT_GEOMETRY, POLYGON_GEOMETRY
 
 HALO_COLOUR = "#ffffff"
 """The white ring under a point's mark, so it reads on any symbology."""
@@ -61,15 +63,15 @@ class MapHighlights:
         if series.is_area:  # the outline (dashed for a reference), lightly filled, and its points
             fill = QColor(colour)
             fill.setAlpha(35)
-            outline = self._band(QgsWkbTypes.PolygonGeometry, colour, width=2, fill=fill,
+            outline = self._band(POLYGON_GEOMETRY, colour, width=2, fill=fill,
                                  line_style=Qt.PenStyle.DashLine if reference else Qt.PenStyle.SolidLine)
             outline.setToGeometry(series.geometry, layer)
             if series.member_geometry is not None:
-                members = self._band(QgsWkbTypes.PointGeometry, colour, width=1, icon=QgsRubberBand.IconType.ICON_CIRCLE, size=5)
+                members = self._band(POINT_GEOMETRY, colour, width=1, icon=QgsRubberBand.IconType.ICON_CIRCLE, size=5)
                 members.setToGeometry(series.member_geometry, layer)
         else:  # a ring (a cross for a reference) on a white halo
             icon = QgsRubberBand.IconType.ICON_X if reference else QgsRubberBand.IconType.ICON_CIRCLE
-            halo = self._band(QgsWkbTypes.PointGeometry, HALO_COLOUR, width=6, icon=icon, size=18)
+            halo = self._band(POINT_GEOMETRY, HALO_COLOUR, width=6, icon=icon, size=18)
             halo.setToGeometry(series.geometry, layer)
-            band = self._band(QgsWkbTypes.PointGeometry, colour, width=3, icon=icon, size=18)
+            band = self._band(POINT_GEOMETRY, colour, width=3, icon=icon, size=18)
             band.setToGeometry(series.geometry, layer)

@@ -14,10 +14,12 @@ while the user drags or draws; the dock receives the signals and owns the state.
 
 from __future__ import annotations
 
-from qgis.core import QgsGeometry, QgsPointXY, QgsRectangle, QgsWkbTypes
+from qgis.core import QgsGeometry, QgsPointXY, QgsRectangle
 from qgis.gui import QgsMapTool, QgsRubberBand
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor
+
+from ..compat import LINE_GEOMETRY, POLYGON_GEOMETRY
 
 POINT, RECTANGLE, POLYGON = "point", "rectangle", "polygon"
 MODES = (POINT, RECTANGLE, POLYGON)
@@ -61,7 +63,7 @@ class SeriesMapTool(QgsMapTool):
 
     def _rubber_band(self):
         if self._band is None:
-            self._band = QgsRubberBand(self.canvas(), QgsWkbTypes.PolygonGeometry)
+            self._band = QgsRubberBand(self.canvas(), POLYGON_GEOMETRY)
             self._band.setColor(QColor(40, 40, 40, 200))
             self._band.setFillColor(QColor(120, 120, 120, 40))
             self._band.setWidth(1)
@@ -77,7 +79,7 @@ class SeriesMapTool(QgsMapTool):
         if len(pts) >= 3:
             band.setToGeometry(QgsGeometry.fromPolygonXY([pts]), None)
         else:
-            band.reset(QgsWkbTypes.LineGeometry)
+            band.reset(LINE_GEOMETRY)
             for p in pts:
                 band.addPoint(p, True)
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..conventions import day_numbers
 from ..errors import InputError
+from ..geo import scaled_transform
 from ..io.atomic import folder_on_success
 from ..progress import ensure
 from ._interferogram_kernel import fill_interferograms
@@ -286,7 +287,7 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
     profile = dict(driver="GTiff", width=out_cols, height=out_rows, count=2, dtype="float32",
                    interleave="band", tiled=False)
     if stack.geocoded:
-        profile.update(crs=stack.crs, transform=stack.transform * rasterio.Affine.scale(col_looks, row_looks))
+        profile.update(crs=stack.crs, transform=scaled_transform(stack.transform, col_looks, row_looks))
     elif stack.lat_path is not None:
         profile.update(gcps=radar_gcps(stack, out_rows, out_cols, row_looks, col_looks), crs="EPSG:4326")
 

@@ -20,6 +20,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 QGIS_PROCESS = os.path.join(ROOT, "scripts", "qgis_process.sh")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_qgis_objects_after_exit(qgis_app):
+    """Collect garbage while QGIS still runs: pytest-qgis calls exitQgis() when this session ends, and a QGIS
+    layer freed by a garbage collection after that (pytest's own, at exit) crashes in GDAL (seen on 3.44: a
+    failed test's traceback held a processing context with its layers)."""
+    yield
+    import gc
+
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        sys.__dict__.pop(name, None)
+    gc.collect()
+
+
 @pytest.fixture(scope="session")
 def plugin(qgis_iface, qgis_processing):
     """The plugin loaded as QGIS loads it: metadata.txt, classFactory(iface), initProcessing()."""

@@ -6,8 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 from qgis.core import QgsFeatureRequest, QgsFeatureSource, QgsProcessingException, QgsVectorLayer
-from qgis.PyQt.QtCore import QVariant
 
+from egms_plugin.compat import field_type
 from egms_plugin.testing.synthetic_egms import write_synthetic_egms
 
 
@@ -22,9 +22,9 @@ def test_real_file_loads_typed_indexed_styled_and_described(run_alg, egms_sample
     layer = QgsVectorLayer(str(out), "real", "ogr")
     assert layer.isValid() and layer.featureCount() == 11590 and layer.crs().authid() == "EPSG:3035"
     fields = layer.fields()
-    assert fields.field("pid").type() == QVariant.String
-    assert {fields.field(n).type() for n in ("mp_type", "line", "pixel")} == {QVariant.Int}
-    assert {fields.field(n).type() for n in ("los_east", "rmse_ts", "20200103", "20241225")} == {QVariant.Double}
+    assert fields.field("pid").type() == field_type("string")
+    assert {fields.field(n).type() for n in ("mp_type", "line", "pixel")} == {field_type("int")}
+    assert {fields.field(n).type() for n in ("los_east", "rmse_ts", "20200103", "20241225")} == {field_type("double")}
     assert layer.hasSpatialIndex() == QgsFeatureSource.SpatialIndexPresent
     feature = next(layer.getFeatures(QgsFeatureRequest().setFilterExpression("\"pid\" = '166ax5Ofja'")))
     point = feature.geometry().asPoint()

@@ -32,8 +32,16 @@ def test_reopened_velocity_rasters_are_styled(run_alg, inputs, tmp_path):
         check_velocity_raster(QgsRasterLayer(outputs[key], key, "gdal"))  # its default style (.qml) is read
 
 
-def test_outputs_loaded_by_processing_are_styled(plugin, inputs, tmp_path):
+def test_outputs_loaded_by_processing_are_styled(plugin, inputs, tmp_path, qgis_iface, monkeypatch):
     import processing
+    from qgis.core import QgsLayerTreeModel
+    from qgis.gui import QgsLayerTreeView
+
+    # QGIS >= 3.44 hands iface.layerTreeView() to C++ when it loads results: pytest-qgis' stub iface returns a
+    # MagicMock there, so give it a real view of the project's layer tree, as the QGIS window has
+    view = QgsLayerTreeView()
+    view.setModel(QgsLayerTreeModel(QgsProject.instance().layerTreeRoot(), view))
+    monkeypatch.setattr(qgis_iface, "layerTreeView", lambda: view)
 
     outputs = decompose_outputs(tmp_path)
     project = QgsProject.instance()

@@ -21,6 +21,7 @@ from qgis.core import (
     QgsProject,
     QgsRectangle,
     QgsSettings,
+    QgsVectorFileWriter,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QPoint, Qt
@@ -38,6 +39,9 @@ DATES = [dt.date(2020, 1, 3) + dt.timedelta(days=12 * k) for k in range(45)]
 X0, Y0, STEP = 4_000_000.0, 3_000_000.0, 100.0  # EPSG:3035, a 5 × 4 grid of points 100 m apart
 NULL_DATES = (5, 6, 30)  # point p03 has these dates NULL
 ALL_NULL = 7  # point p07 has every date NULL
+
+# writeAsVectorFormatV3 from QGIS 3.20; V2 is deprecated from 3.40
+WRITE_VECTOR = getattr(QgsVectorFileWriter, "writeAsVectorFormatV3", None) or QgsVectorFileWriter.writeAsVectorFormatV2
 
 
 def _truth():
@@ -805,7 +809,7 @@ def gpkg_layer(canvas, qgis_iface, tmp_path):
     options.driverName = "GPKG"
     options.layerName = "points"
     path = str(tmp_path / "points.gpkg")
-    error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV2(memory, path, QgsCoordinateTransformContext(),
+    error, message, *_ = WRITE_VECTOR(memory, path, QgsCoordinateTransformContext(),
                                                                    options)
     assert error == QgsVectorFileWriter.WriterError.NoError, message
     lyr = QgsVectorLayer(f"{path}|layername=points", "gpkg points", "ogr")
@@ -890,7 +894,7 @@ def test_geopackage_clicks_use_the_rtree_and_find_the_same_point(canvas, tmp_pat
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName, options.layerName = "GPKG", "points"
     path = str(tmp_path / "dense.gpkg")
-    error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV2(memory, path, QgsCoordinateTransformContext(),
+    error, message, *_ = WRITE_VECTOR(memory, path, QgsCoordinateTransformContext(),
                                                                    options)
     assert error == QgsVectorFileWriter.WriterError.NoError, message
     lyr = QgsVectorLayer(f"{path}|layername=points", "dense gpkg", "ogr")
