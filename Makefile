@@ -11,7 +11,7 @@ export XDG_RUNTIME_DIR ?= $(BUILD)/xdg-runtime
 export PYTHONDONTWRITEBYTECODE := 1
 export NUMBA_CACHE_DIR ?= $(BUILD)/numba-cache
 
-.PHONY: setup test test-core test-qgis test-e2e demo gui-demo bench lint zip clean
+.PHONY: setup test test-core test-qgis test-e2e test-trixie test-sid demo gui-demo bench lint zip clean
 
 setup:
 	@scripts/setup.sh "$(SYS_PYTHON)" "$(VENV)"
@@ -30,6 +30,14 @@ test-core: | $(XDG_RUNTIME_DIR)
 
 test-qgis: | $(XDG_RUNTIME_DIR)
 	$(PY) -P -m pytest tests/qgis
+
+# The same `make setup test` on newer QGIS, in a Debian root made by debootstrap (needs root;
+# the base root is cached in /var/cache/egms-ci): Debian 13 = QGIS 3.40 LTR, unstable = QGIS 3.44.
+test-trixie:
+	scripts/chroot_ci.sh trixie setup test
+
+test-sid:
+	scripts/chroot_ci.sh sid setup test
 
 demo: | $(XDG_RUNTIME_DIR)
 	$(PY) scripts/demo.py
