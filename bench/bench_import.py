@@ -55,7 +55,11 @@ def _run(cmd, env=None):
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    peak = float(open(report).read().split()[-1]) / 1024.0 if gnu_time else float("nan")
+    if gnu_time:
+        with open(report) as fh:
+            peak = float(fh.read().split()[-1]) / 1024.0
+    else:
+        peak = float("nan")
     return elapsed, peak, proc.stdout
 
 

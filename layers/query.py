@@ -114,7 +114,7 @@ class SeriesLayer:
         return f"fid {feature.id()}"
 
     # -------------------------------------------------------------- one point
-    def nearest(self, map_settings, map_point, radius, limit=CANDIDATE_LIMIT):
+    def nearest(self, map_settings, map_point, radius, limit=CANDIDATE_LIMIT):  # noqa: C901 - the R-tree path and the provider path of one click, with their fallbacks
         """``(fid, distance, layer point)`` of the point nearest to ``map_point`` (map CRS) within
         ``radius`` map units, or None.  Distances are measured in map units on the canvas.
 
@@ -214,10 +214,7 @@ class SeriesLayer:
     def read_point(self, fid):
         """The :class:`Series` of feature ``fid`` (None when it does not exist)."""
         layer = self.layer
-        wanted = list(self.date_indices)
-        for index in (self.pid_index, self.rmse_index):
-            if index >= 0:
-                wanted.append(index)
+        wanted = list(self.date_indices) + [i for i in (self.pid_index, self.rmse_index) if i >= 0]
         request = QgsFeatureRequest(fid).setSubsetOfAttributes(wanted)
         feature = next(layer.getFeatures(request), None)
         if feature is None or not feature.isValid():

@@ -91,7 +91,7 @@ def transform_table(table: PointTable, dst_crs=EGMS_CRS, label="the layer") -> P
     return PointTable(table.columns, x, y, dst_crs, table.metadata)
 
 
-def _read_through_qgis(source, layer_name, columns, feedback, skip=()):
+def _read_through_qgis(source, columns, feedback, skip=()):
     fields = source.fields()
     names = [f.name() for f in fields] if columns is None else [n for n in (f.name() for f in fields) if n in set(columns)]
     names = [n for n in names if n not in skip or (columns is not None and n in columns)]
@@ -218,7 +218,7 @@ def source_to_table(alg, parameters, name, context, feedback=None, columns=None,
         if layer is not None and layer.dataProvider() is not None:
             skip = {layer.fields().at(i).name() for i in layer.dataProvider().pkAttributeIndexes()
                     if 0 <= i < layer.fields().count()}
-        cols, x, y = _read_through_qgis(source, label, columns, feedback, skip)
+        cols, x, y = _read_through_qgis(source, columns, feedback, skip)
         table = PointTable(cols, x, y, crs)
     else:
         table.crs = crs or table.crs

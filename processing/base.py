@@ -86,7 +86,7 @@ class VelocityStyler(QgsProcessingLayerPostProcessorInterface):
         super().__init__()
         self.field = field
 
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802, ARG002 (QGIS API signature)
         from ..layers.styling import apply_velocity_style
 
         apply_velocity_style(layer, self.field)
@@ -103,7 +103,7 @@ class VelocityRasterStyler(QgsProcessingLayerPostProcessorInterface):
 
     _alive = []  # Processing keeps only a C++ pointer: hold the Python objects
 
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802, ARG002 (QGIS API signature)
         from ..layers.styling import apply_velocity_raster_style
 
         apply_velocity_raster_style(layer)
@@ -292,7 +292,7 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
                 f"{where}{exc.strerror or exc} — the file system refused the operation; check the path, the free "
                 "space and the permissions."
             ) from None
-        except Exception as exc:  # a bug: say so plainly, keep the details in the log
+        except Exception as exc:  # noqa: BLE001 - a bug: say so plainly, keep the details in the log
             self._remove_partial_outputs()
             if feedback is not None:
                 feedback.pushDebugInfo(traceback.format_exc())

@@ -55,7 +55,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         "gnss_velocity (mm/yr, the GNSS model on the LOS; NULL where not covered) before the dates."
     )
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         self.add_parameter(
             QgsProcessingParameterFeatureSource("INPUT", self.tr("Basic (LOS) point layer"),
                                                 [SOURCE_VECTOR_POINT]),

@@ -56,7 +56,7 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
     INPUT = "INPUT"
     OUTPUT = "OUTPUT"
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         num = QgsProcessingParameterNumber
         add_stack_folder(self, "Folder of coregistered SLCs (one complex raster per date), with optional "
                                "baselines.csv and stack.json.")

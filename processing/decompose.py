@@ -44,7 +44,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         "input precision."
     )
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         self.add_parameter(
             QgsProcessingParameterMultipleLayers("ASCENDING", self.tr("Ascending layers"), SOURCE_VECTOR_POINT),
             "Point layers of ascending geometries (los_east < 0) with LOS vectors and date fields.")

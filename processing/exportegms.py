@@ -45,7 +45,7 @@ class ExportEgmsAlgorithm(EgmsAlgorithm):
     INPUT = "INPUT"
     OUTPUT = "OUTPUT"
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         self.add_parameter(
             QgsProcessingParameterFeatureSource(self.INPUT, self.tr("Measurement points"), [SOURCE_VECTOR_POINT]),
             "Point layer with displacement fields named YYYYMMDD, DYYYYMMDD or D_YYYYMMDD (mm), e.g. an imported "

@@ -40,7 +40,7 @@ class FitTimeSeriesAlgorithm(EgmsAlgorithm):
     INPUT = "INPUT"
     OUTPUT = "OUTPUT"
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         self.add_parameter(
             QgsProcessingParameterFeatureSource(self.INPUT, self.tr("Points with date fields"),
                                                 [SOURCE_VECTOR_POINT]),

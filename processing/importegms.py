@@ -43,7 +43,7 @@ class ImportEgmsAlgorithm(EgmsAlgorithm):
     INPUT = "INPUT"
     OUTPUT = "OUTPUT"
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         self.add_parameter(
             QgsProcessingParameterMultipleLayers(self.INPUT, self.tr("EGMS files (.zip or .csv)"), SOURCE_FILE),
             "One or more EGMS product files: the downloaded .zip (CSV + XML inside) or the .csv itself. "

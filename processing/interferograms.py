@@ -58,7 +58,7 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     N_PAIRS = "N_PAIRS"
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         num = QgsProcessingParameterNumber
         add_stack_folder(
             self,

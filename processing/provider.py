@@ -62,7 +62,7 @@ class EgmsProvider(QgsProcessingProvider):
     def supportedOutputVectorLayerExtensions(self):  # noqa: N802
         return ["gpkg"]
 
-    def defaultVectorFileExtension(self, hasGeometry=True):  # noqa: N802
+    def defaultVectorFileExtension(self, hasGeometry=True):  # noqa: N802, ARG002 (QGIS API signature)
         return "gpkg"
 
     def loadAlgorithms(self):  # noqa: N802

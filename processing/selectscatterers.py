@@ -54,7 +54,7 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
     INPUT = "INPUT"
     OUTPUT = "OUTPUT"
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         num = QgsProcessingParameterNumber
         add_stack_folder(self, "Folder of coregistered SLCs (one complex raster per date).")
         add_dispersion_threshold(self, "Pixels with amplitude dispersion below this are candidates (EGMS: 0.25).")

@@ -38,7 +38,7 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
 
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
 
-    def initAlgorithm(self, config=None):  # noqa: N802
+    def initAlgorithm(self, config=None):  # noqa: N802, ARG002 (QGIS API)
         num = QgsProcessingParameterNumber
         self.add_parameter(num("WIDTH", self.tr("Width (pixels)"), num.Integer, 400, minValue=8, maxValue=20000),
                            "Number of columns (range pixels) of every SLC. Size matters: the simulation needs about "

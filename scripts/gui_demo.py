@@ -44,7 +44,7 @@ def guarded(step):
     def run():
         try:
             step()
-        except Exception:  # the demo must always end, and say why it failed
+        except Exception:  # noqa: BLE001 - the demo must always end, and say why it failed
             log("DEMO FAILED\n" + traceback.format_exc())
             QTimer.singleShot(100, finish)
 
@@ -114,10 +114,8 @@ def pick_points(layer):
     velocity = "mean_velocity" if "mean_velocity" in names else None
     coherence = "temporal_coherence" if "temporal_coherence" in names else None
     request = QgsFeatureRequest().setSubsetOfAttributes([f for f in (velocity, coherence) if f], layer.fields())
-    rows = []
-    for f in layer.getFeatures(request):
-        rows.append((f.id(), f[velocity] if velocity else 0.0, f[coherence] if coherence else 1.0,
-                     f.geometry().asPoint()))
+    rows = [(f.id(), f[velocity] if velocity else 0.0, f[coherence] if coherence else 1.0, f.geometry().asPoint())
+            for f in layer.getFeatures(request)]
     good = [r for r in rows if r[2] is not None and r[2] >= 0.75 and r[1] is not None]
     moving = min(good, key=lambda r: r[1])
     stable = max((r for r in good if abs(r[1]) < 0.3), key=lambda r: r[2])

@@ -72,7 +72,7 @@ def _qt_module(module):
     return None
 
 
-def scan_source(text, path="<string>"):
+def scan_source(text, path="<string>"):  # noqa: C901 - one AST walk collecting the import roots and their uses
     """Every Qt name used in ``text``: a list of :class:`Use` (chains as PyQt6 must resolve them)."""
     tree = ast.parse(text, filename=path)
     lines = text.splitlines()

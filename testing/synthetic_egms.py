@@ -120,13 +120,13 @@ def write_synthetic_egms(folder, level="L2b", n_points=1000, n_dates=60, naming=
         if zipped:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as zf:
                 with zf.open(stem + ".csv", "w", force_zip64=True) as out:
-                    _write_rows(out, header, spec, extra_columns, level, naming, dates, n_points, seed, nan_fraction,
+                    _write_rows(out, header, spec, extra_columns, level, dates, n_points, seed, nan_fraction,
                                 orbit, track, burst, swath, statistics, block_rows, truth, progress)
                 if with_xml:
                     zf.writestr(stem + ".xml", make_xml_header(info, dt.date(2025, 1, 1)))
         else:
             with open(tmp, "wb") as out:
-                _write_rows(out, header, spec, extra_columns, level, naming, dates, n_points, seed, nan_fraction,
+                _write_rows(out, header, spec, extra_columns, level, dates, n_points, seed, nan_fraction,
                             orbit, track, burst, swath, statistics, block_rows, truth, progress)
         os.replace(tmp, path)
     except BaseException:
@@ -136,7 +136,7 @@ def write_synthetic_egms(folder, level="L2b", n_points=1000, n_dates=60, naming=
     return SyntheticProduct(path, stem + ".csv", header, dates, n_points, truth)
 
 
-def _write_rows(out, header, spec, extra_columns, level, naming, dates, n_points, seed, nan_fraction, orbit,
+def _write_rows(out, header, spec, extra_columns, level, dates, n_points, seed, nan_fraction, orbit,
                 track, burst, swath, statistics, block_rows, truth, progress):
     from ..core.egms.export import format_csv_rows
     from ..core.egms.format import column_decimals
@@ -165,9 +165,7 @@ def _write_rows(out, header, spec, extra_columns, level, naming, dates, n_points
         truth["acceleration"][start:stop] = a
         truth["seasonality"][start:stop] = amp
         cols = _attributes(level, idx, rng, y, dates, orbit, heading, track, burst, swath, nan_fraction, statistics)
-        values = []
-        for name in spec:
-            values.append(cols[name])
+        values = [cols[name] for name in spec]
         for _name, kind in extra_columns:
             if kind == "text":
                 values.append([f"note {k % 7}" for k in idx])

@@ -220,7 +220,7 @@ def format_csv_rows(columns, decimals):
 
 
 # ------------------------------------------------------------------ export of a point table
-def _renamed(name, naming, names):
+def _renamed(name, naming):
     if naming == "specification":
         return canonical_name(name)
     if naming == "2020_2024":
@@ -249,7 +249,7 @@ def export_columns(table, level=None, naming="input"):
     for name in fields:
         csv = dates.get(name, name)
         if parse_date_column(csv) is None:
-            csv = _renamed(csv, naming, fields)
+            csv = _renamed(csv, naming)
         csv_names.setdefault(csv, name)  # first field wins on a clash
     for coord in ("easting", "northing") + (("latitude", "longitude") if level != "L3" else ()):
         csv_names.setdefault(coord, None)
@@ -342,16 +342,16 @@ def export_egms(table, path, level=None, naming="input", product=None, block_row
                 raise InputError(f"layer: field {f!r} must hold integers in an EGMS file")
     stem = os.path.splitext(os.path.basename(path))[0]
     xml = info.xml or make_xml_header(info, dt.date.today())
-    with replaced_on_success(path, ".zip") as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True) as zf:
-            with zf.open(f"{stem}.csv", "w", force_zip64=True) as out:
-                out.write((",".join(c for c, _, _ in spec) + "\n").encode("utf-8"))
-                data = [_column_data(table, f, c, coords, pids) for c, f, _ in spec]
-                decimals = [d for _, _, d in spec]
-                for start in range(0, n, block_rows):
-                    stop = min(start + block_rows, n)
-                    out.write(format_csv_rows([col[start:stop] for col in data], decimals))
-                    progress.check()
-                    progress.update(stop / n)
-            zf.writestr(f"{stem}.xml", xml)
+    with replaced_on_success(path, ".zip") as tmp, \
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True) as zf:
+        with zf.open(f"{stem}.csv", "w", force_zip64=True) as out:
+            out.write((",".join(c for c, _, _ in spec) + "\n").encode("utf-8"))
+            data = [_column_data(table, f, c, coords, pids) for c, f, _ in spec]
+            decimals = [d for _, _, d in spec]
+            for start in range(0, n, block_rows):
+                stop = min(start + block_rows, n)
+                out.write(format_csv_rows([col[start:stop] for col in data], decimals))
+                progress.check()
+                progress.update(stop / n)
+        zf.writestr(f"{stem}.xml", xml)
     return path

@@ -247,6 +247,7 @@ def _prefetch(items, depth=2):
     """Iterate ``items`` in a reader thread, ``depth`` items ahead: reading, unzipping and parsing (which
     release the GIL) overlap the SQLite inserts of the caller.  Exceptions are re-raised here, in order;
     leaving the loop early stops the reader."""
+    import contextlib
     import queue
     import threading
 
@@ -266,7 +267,7 @@ def _prefetch(items, depth=2):
                 if stop.is_set():
                     return
             q.put((done, None))
-        except BaseException as exc:  # handed to the consumer
+        except BaseException as exc:  # noqa: BLE001 - anything (even KeyboardInterrupt) is re-raised by the consumer
             q.put((done, exc))
 
     thread = threading.Thread(target=reader, name="egms-import-reader", daemon=True)
@@ -282,10 +283,8 @@ def _prefetch(items, depth=2):
     finally:
         stop.set()
         while thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 q.get(timeout=0.1)
-            except queue.Empty:
-                pass
         if hasattr(items, "close"):
             items.close()
 
@@ -307,10 +306,7 @@ def import_egms(paths, output, layer=None, chunk_bytes=CHUNK_BYTES, progress=Non
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise InputError("no EGMS file given.")
-    sources = []
-    for path in paths:
-        for src in find_sources(path):
-            sources.append(inspect_source(src))
+    sources = [inspect_source(src) for path in paths for src in find_sources(path)]
     output = os.path.abspath(os.fspath(output))
     layer = layer or os.path.splitext(os.path.basename(output))[0]
     fields = _union_schema(sources)

@@ -178,7 +178,7 @@ def _single_csv(source):
         return sum(1 for n in zf.namelist() if n.lower().endswith(".csv")) == 1
 
 
-def inspect_source(source: CsvSource):
+def inspect_source(source: CsvSource):  # noqa: C901 - sequential checks of one CSV header, each branch one named problem with its own message
     """Read a source's header and first ~1 MB: check that it is an EGMS CSV, type its columns."""
     try:
         blocks = read_blocks(source, SAMPLE_BYTES)

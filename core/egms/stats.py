@@ -284,7 +284,8 @@ def _conditioned(t):
     return np.linalg.matrix_rank(g3) == g3.shape[1]
 
 
-def egms_statistics(displacement_mm, dates, wavelength_m=SENTINEL1_WAVELENGTH, chunk_size=20000, progress=None,
+# argument checks, then the small-table and the threaded numba path (C901)
+def egms_statistics(displacement_mm, dates, wavelength_m=SENTINEL1_WAVELENGTH, chunk_size=20000, progress=None,  # noqa: C901
                     engine="auto"):
     """EGMS statistics of every row of ``displacement_mm`` (n_points, n_dates).
 

@@ -163,17 +163,8 @@ def list_layers(path):
     return [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
 
 
-def read_points(path, layer=None, columns=None, progress=None):
-    """Read a point layer into a :class:`PointTable`.
-
-    Parameters
-    ----------
-    path : str — any OGR-readable vector file (GeoPackage is fastest).
-    layer : str, optional — layer name (default: the first layer).
-    columns : iterable of str, optional — read only these attribute fields (order kept as in the file).
-    """
-    ogr = _ogr()
-    path = os.fspath(path)
+def _open_point_layer(ogr, path, layer):
+    """``(dataset, layer)`` of the point layer ``layer`` (default the first) of ``path``; InputError otherwise."""
     if not os.path.exists(path) and not path.startswith("/vsi"):
         raise InputError(f"{path}: the file does not exist.")
     try:
@@ -189,33 +180,30 @@ def read_points(path, layer=None, columns=None, progress=None):
         raise InputError(f"{path}: no layer named {layer!r} (layers: {', '.join(list_layers(path))}).")
     if ogr.GT_Flatten(lyr.GetGeomType()) not in (ogr.wkbPoint, ogr.wkbUnknown):
         raise InputError(f"{path} ({lyr.GetName()}): not a point layer ({ogr.GeometryTypeToName(lyr.GetGeomType())}).")
-    defn = lyr.GetLayerDefn()
-    all_fields = [(defn.GetFieldDefn(i).GetName(), defn.GetFieldDefn(i).GetType()) for i in range(defn.GetFieldCount())]
-    if columns is not None:
-        wanted = set(columns)
-        missing = [c for c in columns if c not in {n for n, _t in all_fields}]
-        if missing:
-            raise InputError(f"{path} ({lyr.GetName()}): no field(s) {', '.join(missing)}.")
-        lyr.SetIgnoredFields([n for n, _t in all_fields if n not in wanted])
-        fields = [(n, t) for n, t in all_fields if n in wanted]
-    else:
-        fields = all_fields
-    srs = lyr.GetSpatialRef()
-    crs = _crs_string(srs)
-    # GDAL lists GeoPackage metadata documents (e.g. QGIS layer metadata) as GPKG_METADATA_ITEM_n: not ours.
-    metadata = {k: v for k, v in (lyr.GetMetadata() or {}).items() if not k.startswith("GPKG_METADATA_ITEM_")}
-    total = max(lyr.GetFeatureCount(), 1)
-    progress = ensure(progress)
+    return ds, lyr
+
+
+def _selected_fields(path, lyr, all_fields, columns):
+    """The ``(name, type)`` fields to read (all, or ``columns`` in file order); the others are ignored by OGR."""
+    if columns is None:
+        return all_fields
+    wanted = set(columns)
+    missing = [c for c in columns if c not in {n for n, _t in all_fields}]
+    if missing:
+        raise InputError(f"{path} ({lyr.GetName()}): no field(s) {', '.join(missing)}.")
+    lyr.SetIgnoredFields([n for n, _t in all_fields if n not in wanted])
+    return [(n, t) for n, t in all_fields if n in wanted]
+
+
+def _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress):
+    """Columns, x and y of ``lyr`` through GDAL's Arrow interface, preallocated and filled batch by batch
+    (peak memory: the table plus one batch); wide layers in groups of fields, the geometry with the first."""
+    total = max(n_expected, 1)
     geom_name = lyr.GetGeometryColumn() or "wkb_geometry"
-    n_expected = lyr.GetFeatureCount()
-    if not hasattr(lyr, "GetArrowStreamAsNumPy") or n_expected < 0:  # pragma: no cover - GDAL < 3.6
-        return _read_by_feature(lyr, fields, crs, metadata)
-    # Columns are preallocated and filled batch by batch, so peak memory is the table plus one batch.
     cols = {name: _empty_column(t, n_expected) for name, t in fields}
     null_ints = {name: [] for name, t in fields if t in (ogr.OFTInteger, ogr.OFTInteger64)}
     x = np.full(n_expected, np.nan)
     y = np.full(n_expected, np.nan)
-    # wide layers are read in groups of fields (:mod:`.arrow`); the geometry with the first group
     groups = field_groups(fields) or [[]]
     all_names = [name for name, _t in all_fields]
     for g, group in enumerate(groups):
@@ -242,19 +230,52 @@ def read_points(path, layer=None, columns=None, progress=None):
         if nulls:  # NULL integers: float64 with NaN, like NULL reals
             cols[name] = cols[name].astype(np.float64)
             cols[name][np.concatenate(nulls)] = np.nan
-    # GDAL 3.6's Arrow→numpy conversion garbles Boolean fields (bit-packed read as bytes): re-read those.
+    return cols, x, y
+
+
+def _reread_booleans(ogr, lyr, fields, all_fields, cols):
+    """GDAL 3.6's Arrow→numpy conversion garbles Boolean fields (bit-packed read as bytes): re-read those."""
+    defn = lyr.GetLayerDefn()
     booleans = [name for name, _t in fields if defn.GetFieldDefn(defn.GetFieldIndex(name)).GetSubType() == ogr.OFSTBoolean]
-    if booleans:
-        lyr.SetIgnoredFields([name for name, _t in all_fields if name not in booleans] + ["OGR_GEOMETRY"])
-        lyr.ResetReading()
-        values = {name: [] for name in booleans}
-        for feat in lyr:
-            for name in booleans:
-                values[name].append(feat.GetField(name))
+    if not booleans:
+        return
+    lyr.SetIgnoredFields([name for name, _t in all_fields if name not in booleans] + ["OGR_GEOMETRY"])
+    lyr.ResetReading()
+    values = {name: [] for name in booleans}
+    for feat in lyr:
         for name in booleans:
-            v = values[name]
-            cols[name] = (np.array(v, dtype=bool) if None not in v
-                          else np.array([np.nan if b is None else float(b) for b in v]))
+            values[name].append(feat.GetField(name))
+    for name in booleans:
+        v = values[name]
+        cols[name] = (np.array(v, dtype=bool) if None not in v
+                      else np.array([np.nan if b is None else float(b) for b in v]))
+
+
+def read_points(path, layer=None, columns=None, progress=None):
+    """Read a point layer into a :class:`PointTable`.
+
+    Parameters
+    ----------
+    path : str — any OGR-readable vector file (GeoPackage is fastest).
+    layer : str, optional — layer name (default: the first layer).
+    columns : iterable of str, optional — read only these attribute fields (order kept as in the file).
+    """
+    ogr = _ogr()
+    path = os.fspath(path)
+    ds, lyr = _open_point_layer(ogr, path, layer)
+    defn = lyr.GetLayerDefn()
+    all_fields = [(defn.GetFieldDefn(i).GetName(), defn.GetFieldDefn(i).GetType()) for i in range(defn.GetFieldCount())]
+    fields = _selected_fields(path, lyr, all_fields, columns)
+    crs = _crs_string(lyr.GetSpatialRef())
+    # GDAL lists GeoPackage metadata documents (e.g. QGIS layer metadata) as GPKG_METADATA_ITEM_n: not ours.
+    metadata = {k: v for k, v in (lyr.GetMetadata() or {}).items() if not k.startswith("GPKG_METADATA_ITEM_")}
+    progress = ensure(progress)
+    n_expected = lyr.GetFeatureCount()
+    if not hasattr(lyr, "GetArrowStreamAsNumPy") or n_expected < 0:  # pragma: no cover - GDAL < 3.6
+        return _read_by_feature(lyr, fields, crs, metadata)
+    cols, x, y = _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress)
+    _reread_booleans(ogr, lyr, fields, all_fields, cols)
+    del ds  # the layer's dataset stays open until here
     return PointTable(cols, x, y, crs, metadata)
 
 

@@ -147,7 +147,7 @@ def velocity_fields(names):
     return found
 
 
-def read_aepnd_csv(path) -> GnssModel:
+def read_aepnd_csv(path) -> GnssModel:  # noqa: C901 - one pass over a user-edited text file, each branch one named problem with its own message
     """Read a GNSS velocity model in the A-EPND CSV format (ARCHITECTURE.md, EGMS format: Calibrated).
 
     Header ``Latitude, Longitude, N, E, Up, SigmaN, SigmaE, SigmaUP, easting,

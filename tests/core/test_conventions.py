@@ -7,7 +7,7 @@ from egms_plugin.core import conventions as cv
 
 
 def test_sentinel1_wavelength():
-    assert cv.SENTINEL1_WAVELENGTH == pytest.approx(0.0554657647, abs=1e-10)
+    assert pytest.approx(0.0554657647, abs=1e-10) == cv.SENTINEL1_WAVELENGTH
     assert cv.half_wavelength_mm() == pytest.approx(27.7328824, abs=1e-6)
 
 

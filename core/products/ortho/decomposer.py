@@ -114,7 +114,8 @@ class OrthoDecomposer:
         self.layers: list[_LayerCells] = []
         self.messages: list[str] = []
 
-    def add_layer(self, name, x, y, los_east, los_north, los_up, date_columns, dates, rmse=None,
+    # validation of one input layer (fields, LOS, precision, dates), each branch one message (C901)
+    def add_layer(self, name, x, y, los_east, los_north, los_up, date_columns, dates, rmse=None,  # noqa: C901
                   mean_velocity_std=None, height=None, orbit=None, progress=None):
         """Average one layer per cell.
 

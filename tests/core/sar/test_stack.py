@@ -149,9 +149,8 @@ def test_half_written_slc(tmp_path):
     path = tmp_path / "20200220.tif"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="20200220.tif"):
-        with StackFolder(tmp_path) as stack:
-            stack.read_block(0, 64)
+    with pytest.raises(InputError, match="20200220.tif"), StackFolder(tmp_path) as stack:
+        stack.read_block(0, 64)
 
 
 @pytest.mark.parametrize(

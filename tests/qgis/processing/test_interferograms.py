@@ -134,7 +134,7 @@ def test_qgis_process_runs_a_sequential_network(run_qgis_process, small_stack, t
     with rasterio.open(out / rows[1][4]) as ds:
         assert ds.transform == looks_transform(stack.transform, 4, 4) and (ds.height, ds.width) == (25, 30)
         coherence = ds.read(2)
-        assert 0 <= coherence.min() and coherence.max() <= 1 and ds.read(1).max() <= np.float32(np.pi)
+        assert coherence.min() >= 0 and coherence.max() <= 1 and ds.read(1).max() <= np.float32(np.pi)
 
 
 def looks_transform(t, col_looks, row_looks):
