@@ -17,6 +17,7 @@
 # Environment: EGMS_CHROOT_CACHE   cache folder (default /var/cache/egms-ci)
 #              EGMS_CHROOT_MIRROR  Debian mirror (default http://deb.debian.org/debian)
 #              EGMS_CHROOT_PASS    names of host variables to pass into the chroot (e.g. PYTEST_ADDOPTS)
+#              EGMS_CHROOT_KEEP    a host folder that receives .build/gui-demo (screenshots of `make gui-demo`)
 # Rebuild a base root: rm -rf <cache>/<suite> (or just its stamp <cache>/<suite>/.egms-ci-base).
 set -euo pipefail
 
@@ -236,4 +237,9 @@ for target in "${TARGETS[@]}"; do
   log "make $target: $((SECONDS - t0)) s, exit $rc"
   if [ "$rc" != 0 ]; then RC=$rc; break; fi
 done
+if [ -n "${EGMS_CHROOT_KEEP:-}" ] && [ -d "$ROOT/work/main/.build/gui-demo" ]; then
+  mkdir -p "$EGMS_CHROOT_KEEP"
+  cp -r "$ROOT/work/main/.build/gui-demo/." "$EGMS_CHROOT_KEEP/"
+  log "kept .build/gui-demo in $EGMS_CHROOT_KEEP"
+fi
 exit "$RC"

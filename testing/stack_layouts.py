@@ -603,7 +603,7 @@ def _corners(lat, lon):
             "last_near": (lat[-1, 0], lon[-1, 0]), "last_far": (lat[-1, -1], lon[-1, -1])}
 
 
-def _abstracted_values(src, k, times, model, lat, lon, inc, swath, pol, terrain_corrected, crs_name, stack=True):
+def _abstracted_values(src, k, times, lat, lon, inc, swath, pol, terrain_corrected, crs_name, stack=True):
     start, centre = times[k]
     last = start + dt.timedelta(seconds=LINE_TIME_INTERVAL * (src.rows - 1))
     sv_times = state_vector_times(centre)
@@ -654,7 +654,7 @@ def _format_attr(value, typ):
 def _write_abstracted(x, level, name, src, k, times, model, lat, lon, inc, swath, pol, tc, crs_name,
                       extra_attrs=(), baselines=None):
     """One Abstracted_Metadata element (also used for the copies under Slave_Metadata, ``baselines`` None)."""
-    values = _abstracted_values(src, k, times, model, lat, lon, inc, swath, pol, tc, crs_name,
+    values = _abstracted_values(src, k, times, lat, lon, inc, swath, pol, tc, crs_name,
                                 stack=baselines is not None)
     x.open(level, "MDElem", name=name)
     for key, desc, unit, typ in _ABS_ATTRS:
@@ -768,8 +768,10 @@ def _tie_point_grids(src, lat, lon, inc, model, n=11):
     return [(name, unit, np.asarray(g, dtype=np.float32), nx, ny, step_x, step_y) for name, unit, g in grids]
 
 
-def write_snap_dimap(stack_folder, out_dir, name=None, radar_geometry=False, reference_date=None, swath="IW2",
-                     polarisation="VV", flavour="snap", reference_dtype="float32"):
+def write_snap_dimap(  # noqa: C901 -- one .dim document written top to bottom, in SNAP's section order
+    stack_folder, out_dir, name=None, radar_geometry=False, reference_date=None, swath="IW2",
+    polarisation="VV", flavour="snap", reference_dtype="float32",
+):
     """Write ``<name>.dim`` + ``<name>.data/`` as SNAP's Back-Geocoding (+ optional Terrain-Correction) leaves them.
 
     ``flavour``: ``"snap"`` (SNAP 8–12: ``_mst``/``_slv<k>`` bands, ``Ref_``/``Secondary_`` baselines,
@@ -1094,7 +1096,7 @@ def _isce_raster(path, arrays, data_type, image_type=None, family="image", envi=
     _isce_vrt(path, width, length, data_type, bands, scheme)
 
 
-def _isce_geometry(src, ref, model, geom_dir, suffix, envi=True):
+def _isce_geometry(src, model, geom_dir, suffix, envi=True):
     os.makedirs(geom_dir, exist_ok=True)
     lat, lon = src.latlon()
     inc = src.incidence()
@@ -1165,7 +1167,7 @@ def write_isce2_topsstack(stack_folder, out_dir, reference_date=None, swath=2, e
         os.makedirs(folder, exist_ok=True)
         _isce_raster(os.path.join(folder, f"{d}.slc.full"), [src.read(k)], "CFLOAT", image_type="slc",
                      family="image", envi=envi_header)
-    _isce_geometry(src, ref, model, os.path.join(out_dir, "merged", "geom_reference"), ".full", envi=envi_header)
+    _isce_geometry(src, model, os.path.join(out_dir, "merged", "geom_reference"), ".full", envi=envi_header)
     rel = src.relative_bperp(ref)
     for k, d in enumerate(names):
         if k == ref:
@@ -1194,7 +1196,7 @@ def write_isce2_stripmapstack(stack_folder, out_dir, reference_date=None, envi_h
         folder = os.path.join(out_dir, "merged", "SLC", d)
         os.makedirs(folder, exist_ok=True)
         _isce_raster(os.path.join(folder, f"{d}.slc"), [src.read(k)], "CFLOAT", image_type="slc", envi=envi_header)
-    _isce_geometry(src, ref, model, os.path.join(out_dir, "merged", "geom_reference"), "", envi=envi_header)
+    _isce_geometry(src, model, os.path.join(out_dir, "merged", "geom_reference"), "", envi=envi_header)
     rel = src.relative_bperp(ref)
     os.makedirs(os.path.join(out_dir, "baselines"), exist_ok=True)
     for k, d in enumerate(names):
@@ -1282,7 +1284,7 @@ def _opera_grid(f, src, layers, chunk_rows=None):
     return g
 
 
-def _opera_identification(f, src, k, times, burst_id, lat, lon, product_type, version, start, stop):
+def _opera_identification(f, src, k, burst_id, lat, lon, product_type, version, start, stop):
     g = f.create_group("identification")
     ring = [(lon[0, 0], lat[0, 0]), (lon[0, -1], lat[0, -1]), (lon[-1, -1], lat[-1, -1]), (lon[-1, 0], lat[-1, 0])]
     wkt = "POLYGON ((" + ", ".join(f"{a!r} {b!r}" for a, b in ring + ring[:1]) + "))"
@@ -1422,7 +1424,7 @@ def write_opera_cslc(stack_folder, out_dir, burst_id="t087_185683_iw2", referenc
             _opera_root_attrs(f, "OPERA_L2_CSLC-S1 Product", "JPL-108278")
             _opera_grid(f, src, {"VV": (slc, {}), "azimuth_carrier_phase": (zeros, {}),
                                  "flattening_phase": (zeros, {})}, chunk_rows=203)
-            _opera_identification(f, src, k, times, burst_id, lat, lon, "CSLC-S1", version, start, stop)
+            _opera_identification(f, src, k, burst_id, lat, lon, "CSLC-S1", version, start, stop)
             meta = f.create_group("metadata")
             _opera_orbit(meta, src, k, model, times)
             burst = _opera_burst_metadata(meta, src, lat, lon, start, stop)
@@ -1471,7 +1473,7 @@ def write_opera_cslc(stack_folder, out_dir, burst_id="t087_185683_iw2", referenc
                              {"description": "East component of LOS unit vector from target to sensor"}),
                 "los_north": (np.asarray(ln, np.float32),
                               {"description": "North component of LOS unit vector from target to sensor"})})
-            _opera_identification(f, src, k, times, burst_id, lat, lon, "Static layers CSLC-S1", "1.0", start, stop)
+            _opera_identification(f, src, k, burst_id, lat, lon, "Static layers CSLC-S1", "1.0", start, stop)
             meta = f.create_group("metadata")
             _opera_orbit(meta, src, k, model, times)
             _opera_burst_metadata(meta, src, lat, lon, start, stop)

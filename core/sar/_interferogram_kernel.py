@@ -63,7 +63,7 @@ amplitudes 1e-6 … 1e8 (up to 256 looks) are never rescaled."""
 
 
 @intrinsic
-def _next_task(typingctx, counter):
+def _next_task(typingctx, counter):  # noqa: ARG001 -- numba's @intrinsic signature
     """``counter[0] += 1`` atomically; returns the value before (int64)."""
     if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
         return None
@@ -76,7 +76,7 @@ def _next_task(typingctx, counter):
 
 
 @intrinsic
-def _prefetch(typingctx, array, index):
+def _prefetch(typingctx, array, index):  # noqa: ARG001 -- numba's @intrinsic signature
     """Ask the CPU to start loading the cache line of ``array[index]`` (1-D contiguous; no effect on results)."""
     if not (isinstance(array, types.Array) and isinstance(index, types.Integer)):
         return None

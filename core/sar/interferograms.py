@@ -139,9 +139,11 @@ def default_looks(stack):
     if stack.crs.is_geographic:
         size_x, size_y = size_x * _METRES_PER_DEGREE, size_y * _METRES_PER_DEGREE
     else:
+        from rasterio.errors import CRSError
+
         try:
             unit = float(stack.crs.linear_units_factor[1])
-        except Exception:  # a CRS without a linear unit: assume metres
+        except (CRSError, AttributeError, TypeError, ValueError):  # a CRS without a linear unit: assume metres
             unit = 1.0
         size_x, size_y = size_x * unit, size_y * unit
     return (max(1, int(TARGET_LOOK_SIZE_M / size_y + 0.5)), max(1, int(TARGET_LOOK_SIZE_M / size_x + 0.5)))

@@ -190,7 +190,7 @@ class _Atmosphere:
         return field
 
 
-def _truth_velocity(comp, los, dates, wavelength_m):
+def _truth_velocity(comp, los, dates):
     """EGMS mean velocity (linear + seasonal fit) of the noise-free LOS series, per pixel."""
     from ..egms.stats import design_matrix, egms_time
 
@@ -310,7 +310,7 @@ def _write(work, final, p, progress, rasterio, from_origin):
         v, u = np.meshgrid((np.arange(rows) + 0.5) / rows, (np.arange(cols) + 0.5) / cols, indexing="ij")
         fast = np.hypot(u - 0.5, v - 0.5) < 0.04
         v_los = v_los + np.where(fast, p.fast_patch_velocity, 0.0)
-    truth_velocity = _truth_velocity(comp, los, dates, p.wavelength_m)
+    truth_velocity = _truth_velocity(comp, los, dates)
     if fast is not None:
         truth_velocity = truth_velocity + np.where(fast, p.fast_patch_velocity * _linear_fit_gain(dates), 0.0)
 

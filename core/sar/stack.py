@@ -92,7 +92,7 @@ def _open(path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # NotGeoreferencedWarning for radar-geometry stacks
             return rasterio.open(path)
-    except Exception as exc:  # rasterio raises RasterioIOError / others
+    except Exception as exc:  # noqa: BLE001 -- GDAL/rasterio raise many types here; the message names the file
         raise InputError(f"{path}: GDAL cannot open it as a raster ({exc}).") from None
 
 
@@ -355,8 +355,8 @@ class StackFolder:
     def __del__(self):
         try:
             self.close()
-        except Exception:
-            pass
+        except Exception:  # noqa: BLE001 -- a finaliser must never raise (interpreter shutdown)
+            return
 
     def row_blocks(self, block_rows):
         """``(row0, row1)`` pairs covering all rows in blocks of ``block_rows``."""
@@ -385,7 +385,7 @@ class StackFolder:
         for k, ds in enumerate(self._datasets):
             try:
                 ds.read(1, window=window, out=out[k], out_dtype=np.complex64)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- any GDAL read error: name the file and the rows
                 raise InputError(f"{ds.name}: read failed at rows {row0}–{row1} ({exc}); is the file complete?") from None
         return out
 
