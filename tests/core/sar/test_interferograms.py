@@ -393,7 +393,8 @@ def test_lat_lon_stack_writes_gcps_and_no_baselines(tmp_path):
     assert crs.to_epsg() == 4326 and len(gcps) == 2 * 2  # every 16th output row/column and the last: rows 0, 7; cols 0, 1
     t = rasterio.transform.from_gcps(gcps)
     for r, c in ((0, 0), (7, 1), (3, 0)):
-        lon, lat = t * (c + 0.5, r + 0.5)  # output pixel centre = centre of input rows 2r..2r+1, columns 8c..8c+7
+        # output pixel centre = centre of input rows 2r..2r+1, columns 8c..8c+7 (affine without * or @)
+        lon, lat = t.c + t.a * (c + 0.5) + t.b * (r + 0.5), t.f + t.d * (c + 0.5) + t.e * (r + 0.5)
         assert lat == pytest.approx(45.0 + 0.001 * (2 * r + 0.5) - 0.0001 * (8 * c + 3.5), abs=1e-9)
         assert lon == pytest.approx(9.0 + 0.0005 * (8 * c + 3.5), abs=1e-9)
     rows = ifg.read_pairs_csv(tmp_path / "radar_ifg" / "pairs.csv")
