@@ -38,14 +38,14 @@ class GuiInstallation:
 
     def open(self, _checked=False):
         """Show the dock (created on first use) and activate its map tool."""
-        from qgis.PyQt.QtCore import Qt
-
         if self.dock is None:
             from .dock import TimeSeriesDock
+            from .placement import place_dock, remember_place
 
             self.dock = TimeSeriesDock(self.iface)
             self.dock.map_tool.setAction(self.action)
-            self.iface.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+            place_dock(self.iface, self.dock)
+            self.dock.closed.connect(lambda dock=self.dock: remember_place(self.iface, dock))
         self.dock.setUserVisible(True)
         self.dock.raise_()
         self.dock.activate_tool()
@@ -54,6 +54,10 @@ class GuiInstallation:
 
     def unload(self):
         if self.dock is not None:
+            from .placement import remember_place
+
+            if self.dock.isVisible():
+                remember_place(self.iface, self.dock)
             self.dock.teardown()
             self.iface.removeDockWidget(self.dock)
             self.dock.map_tool.deleteLater()

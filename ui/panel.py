@@ -20,11 +20,13 @@ from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QSplitter,
@@ -157,13 +159,21 @@ class TimeSeriesPanel(QWidget):
         return left
 
     def _build_side_panel(self, parent):
-        panel = QWidget(parent)
+        """The Display and Layer tools boxes, scrolled when the dock is lower than they are (a low dock at the
+        bottom leaves the map its room)."""
+        scroll = QScrollArea(parent)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        panel = QWidget(scroll)
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(4, 0, 0, 0)
         layout.addWidget(self._build_display_box(panel))
         layout.addWidget(self._build_tools_box(panel))
         layout.addStretch(1)
-        return panel
+        scroll.setWidget(panel)
+        scroll.setMinimumWidth(panel.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        return scroll
 
     def _build_display_box(self, parent):
         display = QgsCollapsibleGroupBox("Display", parent)

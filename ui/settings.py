@@ -23,6 +23,10 @@ DEFAULTS = {
     "min_coherence": 0.7,
     "max_rmse": 5.0,
     "export_folder": os.path.expanduser("~"),
+    "dock_area": "bottom",
+    "dock_size": 0,  # px along the free axis; 0: a third of the window (ui/placement.py)
+    "dock_floating": False,
+    "dock_geometry": "",  # base64 of QDockWidget.saveGeometry() when floating
 }
 """Every setting and its default; the default's type is the type read back."""
 

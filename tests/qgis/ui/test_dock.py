@@ -927,3 +927,84 @@ def test_geopackage_clicks_use_the_rtree_and_find_the_same_point(canvas, tmp_pat
     source = layerquery.SeriesLayer(lyr)
     found = source.nearest(settings, QgsPointXY(*xy[0]), radius=40.0)
     assert not used and found is not None and found[0] != 1
+
+
+class _WindowIface:
+    """pytest-qgis' iface with a real 1280 × 800 QMainWindow holding the docks (its own mainWindow() does not)."""
+
+    def __init__(self, iface):
+        from qgis.PyQt.QtWidgets import QLabel, QMainWindow
+
+        self._iface = iface
+        self.window = QMainWindow()
+        self.map = QLabel("map")
+        self.window.setCentralWidget(self.map)
+        self.window.resize(1280, 800)
+        self.window.show()
+
+    def __getattr__(self, name):
+        return getattr(self._iface, name)
+
+    def mainWindow(self):  # noqa: N802 (QGIS API)
+        return self.window
+
+    def addDockWidget(self, area, dock):  # noqa: N802 (QGIS API)
+        self.window.addDockWidget(area, dock)
+
+    def removeDockWidget(self, dock):  # noqa: N802 (QGIS API)
+        self.window.removeDockWidget(dock)
+
+
+def _settle():
+    from qgis.PyQt.QtWidgets import QApplication
+
+    for _ in range(5):
+        QApplication.processEvents()
+
+
+def test_dock_opens_leaving_the_map_usable_and_remembers_its_place(qgis_iface, canvas, layer):
+    """Tour item of issue 11: on 1280 × 800 the dock took two thirds (the map a 110 px strip)."""
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtWidgets import QToolBar
+
+    from egms_plugin.ui import install_gui, placement
+
+    QgsSettings().remove(dock_module.SETTINGS_GROUP)
+    iface = _WindowIface(qgis_iface)
+    toolbar = QToolBar()
+    gui = install_gui(iface, "&EGMS ground motion", toolbar)
+    d = gui.open()
+    _settle()
+    window = iface.window
+    assert window.dockWidgetArea(d) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert d.height() <= placement.DEFAULT_HEIGHT_PX + 2  # 360 px of 800 at most (a third: 266)
+    print(f"dock {d.height()} px, map {iface.map.height()} px of a {window.height()} px window")
+    assert iface.map.height() >= 0.55 * window.height()  # the map keeps more than half the window
+    # the user moves it to the right and makes it 500 px wide; closing QGIS (unload) remembers that
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d)
+    window.resizeDocks([d], [500], Qt.Orientation.Horizontal)
+    _settle()
+    width = d.width()
+    assert 480 <= width <= 520
+    gui.unload()
+    toolbar2 = QToolBar()
+    iface2 = _WindowIface(qgis_iface)
+    gui2 = install_gui(iface2, "&EGMS ground motion", toolbar2)
+    d2 = gui2.open()
+    _settle()
+    assert iface2.window.dockWidgetArea(d2) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert abs(d2.width() - width) <= 2
+    # floating: its geometry comes back
+    d2.setFloating(True)
+    d2.setGeometry(100, 120, 700, 420)
+    _settle()
+    d2.close()  # closing the dock remembers too
+    _settle()
+    gui2.unload()
+    gui3 = install_gui(iface2, "&EGMS ground motion", QToolBar())
+    d3 = gui3.open()
+    _settle()
+    assert d3.isFloating() and (d3.width(), d3.height()) == (700, 420)
+    gui3.unload()
+    QgsSettings().remove(dock_module.SETTINGS_GROUP)
+    QgsProject.instance().clear()
