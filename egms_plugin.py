@@ -62,6 +62,23 @@ class EgmsPlugin:
         self._add_menu_actions()
         self._install_gui_extensions()
         self._offer_missing_packages()
+        self._warm_up_kernels()
+
+    def _warm_up_kernels(self):
+        """Compile the PSI chain's numba kernels in a background process (the first start after an installation
+        or upgrade; a later start finds them cached and the process ends at once): the first run of "Compute
+        EGMS velocities" then starts as fast as the later ones.  Desktop only (qgis_process never calls initGui)."""
+        import sys
+        import threading
+
+        from .core import deps, jit
+
+        if os.environ.get(jit.WARMUP_ENV) or deps.missing(["numba"]):
+            return
+        path = list(sys.path)
+        thread = threading.Thread(target=lambda: jit.start_background_warmup(deps.find_python(), path),
+                                  name="egms-kernel-warmup", daemon=True)
+        thread.start()
 
     def _add_menu_actions(self):
         """Menu (and toolbar) actions of the registered algorithms of :data:`MENU_ALGORITHMS` not yet added."""

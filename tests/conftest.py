@@ -27,6 +27,7 @@ if not (os.path.islink(_link) and os.path.realpath(_link) == os.path.realpath(RO
 if PLUGINS not in sys.path:
     sys.path.insert(0, PLUGINS)
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(ROOT, ".build", "numba-cache"))
+os.environ.setdefault("EGMS_NO_WARMUP", "1")  # no background kernel compilation when a test calls initGui
 
 
 @pytest.fixture(scope="session")
