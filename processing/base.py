@@ -211,18 +211,17 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         self.writable_output(name, path)
         return self.partial_output(path)
 
-    @staticmethod
-    def refuse_overwriting_inputs(outputs, inputs):
-        """Raise InputError when an output path is the file of an input layer.
-
-        ``outputs``: ``{parameter: path}``; ``inputs``: ``{parameter: [file paths]}`` (None entries ignored).
-        """
-        for out_name, out_path in outputs.items():
-            for in_name, paths in inputs.items():
-                for in_path in paths:
-                    if in_path and out_path and _same_file(out_path, in_path):
-                        raise InputError(f"{out_name}: {out_path} is the input layer {in_name}; choose another "
-                                         "file for the output.")
+    def refuse_outputs_over_inputs(self, parameters, context):
+        """Raise InputError when an output is an input file, an existing file inside an input folder, or a folder
+        holding an input — for every algorithm, from its parameter definitions (a stack's SLC given as a raster output,
+        the input GeoPackage given as the output, the input zip as the GeoPackage …)."""
+        inputs = _input_paths(self, parameters, context)
+        for out_name, out_path, is_folder in _output_paths(self, parameters, context):
+            for in_name, in_path in inputs:
+                relation = _overlap(out_path, is_folder, in_path)
+                if relation:
+                    raise InputError(f"{out_name}: {out_path} {relation} {in_name} ({in_path}); writing it could "
+                                     "destroy the input — choose another file for the output.")
 
     def style_on_load(self, context, path, field="mean_velocity"):
         """Style the output at ``path`` by ``field``: saved as the GeoPackage's default style, and applied
@@ -265,6 +264,7 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         self._partial_outputs = []
         progress = FeedbackProgress(feedback)
         try:
+            self.refuse_outputs_over_inputs(parameters, context)
             result = self.compute(parameters, context, feedback, progress)
             if feedback is not None and feedback.isCanceled():
                 raise Cancelled()
@@ -329,3 +329,69 @@ def _same_file(a, b):
         return os.path.samefile(a, b)
     except OSError:
         return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+_LAYER_INPUTS = ("source", "vector", "raster", "layer", "mesh", "pointcloud")
+
+
+def _input_paths(alg, parameters, context):
+    """``[(parameter, file or folder)]`` of every input of ``alg`` given in ``parameters`` that is a file."""
+    from ..compat import SOURCE_FILE
+    from ..layers.sources import input_layer, layer_file
+
+    found = []
+    for definition in alg.parameterDefinitions():
+        name, kind = definition.name(), definition.type()
+        if definition.isDestination() or parameters.get(name) in (None, ""):
+            continue
+        try:
+            if kind == "multilayer" and definition.layerType() == SOURCE_FILE:
+                paths = alg.parameterAsFileList(parameters, name, context)
+            elif kind == "multilayer":
+                paths = [layer_file(layer) for layer in alg.parameterAsLayerList(parameters, name, context)]
+            elif kind in ("source", "vector"):
+                paths = [layer_file(input_layer(alg, parameters, name, context))]
+            elif kind in _LAYER_INPUTS:
+                paths = [layer_file(alg.parameterAsLayer(parameters, name, context))]
+            elif kind == "file":
+                paths = [alg.parameterAsFile(parameters, name, context)]
+            else:
+                continue
+        except Exception:  # noqa: BLE001 -- a value the algorithm itself will reject with its own message
+            continue
+        found += [(name, path) for path in paths if path and os.path.exists(path)]
+    return found
+
+
+def _output_paths(alg, parameters, context):
+    """``[(parameter, path, is_folder)]`` of every file output of ``alg`` (temporary outputs excepted)."""
+    found = []
+    for definition in alg.destinationParameterDefinitions():
+        name, kind = definition.name(), definition.type()
+        value = parameters.get(name)
+        if value in (None, "") or str(getattr(value, "sink", value)).endswith("TEMPORARY_OUTPUT"):
+            continue
+        try:
+            if kind == "folderDestination":
+                path, is_folder = alg.parameterAsString(parameters, name, context), True
+            elif kind == "fileDestination":
+                path, is_folder = alg.parameterAsFileOutput(parameters, name, context), False
+            else:
+                path, is_folder = alg.parameterAsOutputLayer(parameters, name, context), False
+        except Exception:  # noqa: BLE001 -- a value the algorithm itself will reject with its own message
+            continue
+        if path and not path.startswith(("memory:", "ogr:", "postgis:")):
+            found.append((name, path.split("|", 1)[0], is_folder))
+    return found
+
+
+def _overlap(out_path, out_is_folder, in_path):
+    """How the output ``out_path`` would overwrite the input ``in_path`` (a phrase), or ''."""
+    out_real, in_real = os.path.realpath(out_path), os.path.realpath(in_path)
+    if _same_file(out_path, in_path) or out_real == in_real:
+        return "is the input"
+    if os.path.isdir(in_real) and out_real.startswith(in_real.rstrip(os.sep) + os.sep) and os.path.lexists(out_path):
+        return "is a file of the input"  # a new file beside the input's files (velocities.gpkg in the stack) is fine
+    if out_is_folder and in_real.startswith(out_real.rstrip(os.sep) + os.sep):
+        return "is a folder holding the input"
+    return ""

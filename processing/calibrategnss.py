@@ -93,7 +93,7 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         from ..core.errors import InputError
         from ..core.io.points import write_points
         from ..core.products import calibrate as cb
-        from ..layers.sources import input_layer, layer_file, require_numeric, source_to_table
+        from ..layers.sources import require_numeric, source_to_table
 
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
         order = self.parameterAsInt(parameters, "POLYNOMIAL_ORDER", context)
@@ -101,9 +101,6 @@ class CalibrateGnssAlgorithm(EgmsAlgorithm):
         zero_mean = self.parameterAsBool(parameters, "ZERO_MEAN", context)
         reach = self.parameterAsDouble(parameters, "MAX_EXTRAPOLATION", context)
         out_path = self.output_gpkg(parameters, "OUTPUT", context)
-        self.refuse_overwriting_inputs(
-            {"OUTPUT": out_path},
-            {key: [layer_file(input_layer(self, parameters, key, context))] for key in ("INPUT", "GNSS_LAYER")})
 
         model = gnss_model_from_parameters(self, parameters, context, feedback)  # a bad GNSS file fails fast
         if model is None and not zero_mean:

@@ -84,7 +84,7 @@ class DecomposeAlgorithm(EgmsAlgorithm):
     def compute(self, parameters, context, feedback, progress):
         from ..core.errors import InputError
         from ..core.products import ortho
-        from ..layers.sources import layer_file, require_numeric, source_to_table
+        from ..layers.sources import require_numeric, source_to_table
 
         cell = self.parameterAsDouble(parameters, "CELL_SIZE", context)
         max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
@@ -99,10 +99,6 @@ class DecomposeAlgorithm(EgmsAlgorithm):
             self.partial_output(path)
         if len({out_up, out_east, tif_up, tif_east}) < 4:
             raise InputError("OUTPUT, OUTPUT_EAST and the rasters must be four different files")
-        self.refuse_overwriting_inputs(
-            {"OUTPUT": out_up, "OUTPUT_EAST": out_east, "OUTPUT_VERTICAL_RASTER": tif_up, "OUTPUT_EAST_RASTER": tif_east},
-            {key: [layer_file(layer) for layer in self.parameterAsLayerList(parameters, key, context)]
-             for key in ("ASCENDING", "DESCENDING")})
 
         inputs, seen = [], {}
         for key, orbit in (("ASCENDING", "ascending"), ("DESCENDING", "descending")):

@@ -84,7 +84,7 @@ def test_output_over_the_input_layer_is_refused_and_the_input_kept(run_alg, laye
     mine = tmp_path / "my_points.gpkg"
     shutil.copy(desc, mine)
     before = fingerprint(mine)
-    with pytest.raises(QgsProcessingException, match="OUTPUT: .*my_points.gpkg is the input layer INPUT; choose "
+    with pytest.raises(QgsProcessingException, match="OUTPUT: .*my_points.gpkg is the input INPUT .*choose "
                                                      "another file for the output"):
         run_alg("egms:calibrategnss", {"INPUT": str(mine), "GNSS": gnss, "OUTPUT": str(mine)})
     assert fingerprint(mine) == before and len(read_points(mine)) == 300
@@ -96,7 +96,7 @@ def test_decompose_output_over_an_input_layer_is_refused(run_alg, layers, tmp_pa
     shutil.copy(asc, mine)
     before = fingerprint(mine)
     outputs = {**decompose_outputs(tmp_path), "OUTPUT_EAST": str(mine)}
-    with pytest.raises(QgsProcessingException, match="OUTPUT_EAST: .*asc_copy.gpkg is the input layer ASCENDING"):
+    with pytest.raises(QgsProcessingException, match="OUTPUT_EAST: .*asc_copy.gpkg is the input ASCENDING"):
         run_alg("egms:decompose", {"ASCENDING": [str(mine)], "DESCENDING": [desc], **outputs})
     assert fingerprint(mine) == before
     assert sorted(os.listdir(tmp_path)) == ["asc_copy.gpkg"]
@@ -165,3 +165,55 @@ def test_disk_full_during_a_run_is_a_file_system_message(run_alg, tmp_path, monk
     message = str(raised.value)
     assert "20190106.tif: No space left on device — the file system refused" in message
     assert "unexpectedly" not in message and os.listdir(tmp_path) == []
+
+
+def _tree(folder):
+    """Every file under ``folder`` with its content digest (what must survive a refused run byte for byte)."""
+    import hashlib
+
+    return {os.path.relpath(os.path.join(d, f), folder): hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
+            for d, _dirs, files in os.walk(folder) for f in files}
+
+
+def test_fittimeseries_output_over_its_multi_layer_input_is_refused(run_alg, layers, tmp_path):
+    """Issue 11 defect 4: OUTPUT = the GeoPackage of INPUT "multi.gpkg|layername=real" replaced the file (its other
+    layers deleted, the published statistics overwritten)."""
+    from osgeo import gdal
+
+    asc, desc, _, _ = layers
+    multi = tmp_path / "multi.gpkg"
+    gdal.VectorTranslate(str(multi), desc, layerName="real")
+    gdal.VectorTranslate(str(multi), asc, accessMode="update", layerName="other")
+    before = _tree(tmp_path)
+    with pytest.raises(QgsProcessingException, match=r"OUTPUT: .*multi.gpkg is the input INPUT \(.*multi.gpkg\); "
+                                                     "writing it could destroy the input"):
+        run_alg("egms:fittimeseries", {"INPUT": f"{multi}|layername=real", "OUTPUT": str(multi)})
+    assert _tree(tmp_path) == before
+    assert len(read_points(str(multi), layer="other")) == 300
+
+
+def test_importegms_output_over_its_input_zip_is_refused(run_alg, egms_sample, tmp_path):
+    mine = tmp_path / "product.zip"
+    shutil.copy(egms_sample, mine)
+    mine_gpkg = tmp_path / "product.gpkg"
+    before = _tree(tmp_path)
+    with pytest.raises(QgsProcessingException, match="OUTPUT: .*product.zip is the input INPUT"):
+        run_alg("egms:importegms", {"INPUT": [str(mine)], "OUTPUT": str(mine)})
+    assert _tree(tmp_path) == before and not mine_gpkg.exists()
+
+
+def test_raster_output_naming_an_slc_of_the_stack_is_refused(run_alg, small_stack, tmp_path):
+    """Issue 11 defect 3: OUTPUT_DISPERSION = an SLC of the input stack overwrote it with the float32 raster."""
+    stack = tmp_path / "stack"
+    shutil.copytree(small_stack, stack)
+    slc = sorted(p for p in os.listdir(stack) if p.endswith(".tif"))[0]
+    before = _tree(stack)
+    for key in ("OUTPUT_DISPERSION", "OUTPUT_MEAN_AMPLITUDE"):
+        with pytest.raises(QgsProcessingException, match=f"{key}: .*{slc} is a file of the input INPUT"):
+            run_alg("egms:selectscatterers", {"INPUT": str(stack), "OUTPUT": str(tmp_path / "points.gpkg"),
+                                              key: str(stack / slc)})
+    with pytest.raises(QgsProcessingException, match="OUTPUT_FOLDER: .*stack is the input INPUT"):
+        run_alg("egms:interferograms", {"INPUT": str(stack), "OUTPUT_FOLDER": str(stack)})
+    with pytest.raises(QgsProcessingException, match="OUTPUT_FOLDER: .* is a folder holding the input INPUT"):
+        run_alg("egms:interferograms", {"INPUT": str(stack / slc), "OUTPUT_FOLDER": str(stack)})
+    assert _tree(stack) == before and sorted(os.listdir(tmp_path)) == ["stack"]
