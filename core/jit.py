@@ -2,8 +2,8 @@
 
 Kernels are compiled on first use and cached on disk (``cache=True``: ``__pycache__`` beside the module, or
 ``NUMBA_CACHE_DIR``); the first run after an installation or an upgrade of the plugin or of numba pays the
-compilation (the PSI chain: 20.8 s instead of 2.7 s on the demo stack).  :func:`announce_compilation` tells the
-user so through the run's progress before the work starts.
+compilation (the PSI chain on a 400 × 400 × 60 stack: 28.7 s instead of 1.24 s, measured 2026-12-03 on 2 cores).
+:func:`announce_compilation` tells the user so through the run's progress before the work starts.
 
 The check reads numba's cache index (``IndexDataCacheFile._load_index``: empty when missing, written by another
 numba version or for a changed source) — a numba internal, so any failure means "cannot tell" and nothing is said.
@@ -12,7 +12,6 @@ numba version or for a changed source) — a numba internal, so any failure mean
 from __future__ import annotations
 
 import importlib
-import sys
 
 CHAIN_KERNEL_MODULES = (
     "sar.amplitude",
@@ -52,7 +51,7 @@ def cold_kernels(module_names=CHAIN_KERNEL_MODULES):
     package = __name__.rsplit(".", 1)[0]
     cold = total = 0
     for name in module_names:
-        module = sys.modules.get(f"{package}.{name}") or importlib.import_module(f"{package}.{name}")
+        module = importlib.import_module(f"{package}.{name}")
         for _name, dispatcher in _dispatchers(module):
             state = _is_cached(dispatcher)
             if state is None:

@@ -331,7 +331,7 @@ def _same_file(a, b):
         return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
 
 
-_LAYER_INPUTS = ("source", "vector", "raster", "layer", "mesh", "pointcloud")
+_LAYER_INPUTS = ("raster", "layer", "mesh", "pointcloud")  # single map-layer inputs other than vector sources
 
 
 def _input_paths(alg, parameters, context):
@@ -388,7 +388,7 @@ def _output_paths(alg, parameters, context):
 def _overlap(out_path, out_is_folder, in_path):
     """How the output ``out_path`` would overwrite the input ``in_path`` (a phrase), or ''."""
     out_real, in_real = os.path.realpath(out_path), os.path.realpath(in_path)
-    if _same_file(out_path, in_path) or out_real == in_real:
+    if _same_file(out_path, in_path):
         return "is the input"
     if os.path.isdir(in_real) and out_real.startswith(in_real.rstrip(os.sep) + os.sep) and os.path.lexists(out_path):
         return "is a file of the input"  # a new file beside the input's files (velocities.gpkg in the stack) is fine

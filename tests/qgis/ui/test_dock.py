@@ -978,7 +978,6 @@ def test_dock_opens_leaving_the_map_usable_and_remembers_its_place(qgis_iface, c
     window = iface.window
     assert window.dockWidgetArea(d) == Qt.DockWidgetArea.BottomDockWidgetArea
     assert d.height() <= placement.DEFAULT_HEIGHT_PX + 2  # 360 px of 800 at most (a third: 266)
-    print(f"dock {d.height()} px, map {iface.map.height()} px of a {window.height()} px window")
     assert iface.map.height() >= 0.55 * window.height()  # the map keeps more than half the window
     # the user moves it to the right and makes it 500 px wide; closing QGIS (unload) remembers that
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d)
