@@ -19,3 +19,7 @@ class Cancelled(EgmsError):
 
     def __init__(self, message="Cancelled by the user; no output was written."):
         super().__init__(message)
+
+
+class DiskFullError(InputError):
+    """The disk (or quota) holding an output is full; the message says where, what was needed and what is free."""

@@ -27,6 +27,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..compat import FLAG_ADVANCED
 from ..core.errors import Cancelled, EgmsError, InputError
+from ..core.io.space import disk_full_error, is_disk_full
 from ..core.progress import Progress
 from .provider import ICON
 
@@ -264,8 +265,13 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         self._partial_outputs = []
         progress = FeedbackProgress(feedback)
         try:
-            self.refuse_outputs_over_inputs(parameters, context)
-            result = self.compute(parameters, context, feedback, progress)
+            try:
+                self.refuse_outputs_over_inputs(parameters, context)
+                result = self.compute(parameters, context, feedback, progress)
+            except Exception as exc:  # noqa: BLE001 - a full disk, told plainly whatever raised it (OSError, SQLite, GDAL)
+                if is_disk_full(exc) and not isinstance(exc, EgmsError):
+                    raise self._disk_full(exc, parameters, context) from None
+                raise
             if feedback is not None and feedback.isCanceled():
                 raise Cancelled()
             return result
@@ -300,6 +306,14 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
                 f"{self.displayName()} failed unexpectedly: {type(exc).__name__}: {exc}. "
                 "Please report this with the log."
             ) from None
+
+    def _disk_full(self, exc, parameters, context):
+        """The DiskFullError for ``exc``: named after the file that failed, else the first output."""
+        path = getattr(exc, "filename", None)
+        if not path:
+            outputs = _output_paths(self, parameters, context)
+            path = outputs[0][1] if outputs else self.displayName()
+        return disk_full_error(path)
 
     def _remove_partial_outputs(self):
         for path, before in reversed(self._partial_outputs):

@@ -9,7 +9,11 @@ Modules (none is imported by this package; none imports numba):
 * :mod:`.arrow` — the one reader of GDAL's Arrow interface, by groups of
   fields (``arrow_batches``), behind ``read_points`` and the dock's area reading;
 * :mod:`.atomic` — ``replaced_on_success``, ``folder_on_success``,
-  ``PendingFile``: temporary names renamed into place when complete.
+  ``PendingFile``: temporary names renamed into place when complete;
+* :mod:`.raster` — the one GeoTIFF writer (``GeoTiff``, ``RasterOutput``), every
+  GDAL write and close checked (:mod:`.gdal_errors`);
+* :mod:`.space` — free space checked up front, a full disk told plainly
+  (``check_free_space``, ``is_disk_full``, ``disk_full_error``).
 """
 
-__all__ = ["arrow", "atomic", "gpkg", "points"]
+__all__ = ["arrow", "atomic", "gdal_errors", "gpkg", "points", "raster", "space"]

@@ -30,6 +30,8 @@ import sqlite3
 
 import numpy as np
 
+from .gdal_errors import gdal_errors
+
 PAGE_SIZE = 65536
 """Bytes per SQLite page: a 64 KiB page holds ~25 rows of 300 dates instead of one."""
 FIELD_KINDS = ("string", "integer", "integer64", "real", "real32", "boolean")
@@ -57,24 +59,25 @@ def create_point_layer(path, layer, crs, fields, metadata=None):
     ``[(name, kind)]`` with a kind of :data:`FIELD_KINDS`; ``metadata``: layer metadata items.
     """
     ogr, osr = ogr_modules()
-    srs = None
-    if crs:
-        srs = osr.SpatialReference()
-        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        srs.SetFromUserInput(crs)
-    types = {"string": (ogr.OFTString, ogr.OFSTNone), "integer": (ogr.OFTInteger, ogr.OFSTNone),
-             "integer64": (ogr.OFTInteger64, ogr.OFSTNone), "real": (ogr.OFTReal, ogr.OFSTNone),
-             "real32": (ogr.OFTReal, ogr.OFSTFloat32), "boolean": (ogr.OFTInteger, ogr.OFSTBoolean)}
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
-    lyr = ds.CreateLayer(layer, srs, ogr.wkbPoint, options=["SPATIAL_INDEX=YES", "GEOMETRY_NAME=geom", "FID=fid"])
-    for name, kind in fields:
-        ftype, subtype = types[kind]
-        fd = ogr.FieldDefn(name, ftype)
-        fd.SetSubType(subtype)
-        lyr.CreateField(fd)
-    for key, value in (metadata or {}).items():
-        lyr.SetMetadataItem(str(key), str(value))
-    ds = None  # flush the schema
+    with gdal_errors(path, "GeoPackage"):
+        srs = None
+        if crs:
+            srs = osr.SpatialReference()
+            srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+            srs.SetFromUserInput(crs)
+        types = {"string": (ogr.OFTString, ogr.OFSTNone), "integer": (ogr.OFTInteger, ogr.OFSTNone),
+                 "integer64": (ogr.OFTInteger64, ogr.OFSTNone), "real": (ogr.OFTReal, ogr.OFSTNone),
+                 "real32": (ogr.OFTReal, ogr.OFSTFloat32), "boolean": (ogr.OFTInteger, ogr.OFSTBoolean)}
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+        lyr = ds.CreateLayer(layer, srs, ogr.wkbPoint, options=["SPATIAL_INDEX=YES", "GEOMETRY_NAME=geom", "FID=fid"])
+        for name, kind in fields:
+            ftype, subtype = types[kind]
+            fd = ogr.FieldDefn(name, ftype)
+            fd.SetSubType(subtype)
+            lyr.CreateField(fd)
+        for key, value in (metadata or {}).items():
+            lyr.SetMetadataItem(str(key), str(value))
+        ds = None  # flush the schema
 
 
 def point_blobs(x, y, srs_id):

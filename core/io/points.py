@@ -27,6 +27,7 @@ from ..progress import ensure
 from .arrow import arrow_batches, field_groups, float_values
 from .atomic import replaced_on_success
 from .gpkg import BulkWriter, create_point_layer, ogr_modules
+from .space import check_free_space
 
 DATE_FIELD_RE = re.compile(r"^(?:D_?)?(\d{8})$", re.IGNORECASE)
 _ROWS_PER_BATCH = 20000
@@ -342,6 +343,18 @@ def _as_sql_values(values):
     return [None if v is None or (isinstance(v, float) and not np.isfinite(v)) else str(v) for v in arr.tolist()]
 
 
+def minimum_gpkg_bytes(table: PointTable):
+    """A lower bound of the GeoPackage size of ``table``: SQLite stores every finite float in 8 bytes and every
+    point geometry in a 29-byte blob, whatever else it adds (so a free-space check with it never refuses an output
+    that would have fitted)."""
+    size = 29 * int((np.isfinite(table.x) & np.isfinite(table.y)).sum())
+    for values in table.columns.values():
+        arr = np.asarray(values)
+        if arr.dtype.kind == "f":
+            size += 8 * int(np.isfinite(arr).sum())
+    return size
+
+
 def write_points(path, table: PointTable, layer=None, progress=None):
     """Write ``table`` as a GeoPackage point layer at ``path`` (replaced if it exists); returns ``path``.
 
@@ -359,6 +372,7 @@ def write_points(path, table: PointTable, layer=None, progress=None):
             raise InputError(f"{path}: a field may not be named {reserved!r} in a GeoPackage written by this plugin.")
     if len(set(lowered)) != len(lowered):
         raise InputError(f"{path}: field names differ only by case: {names}")
+    check_free_space(path, minimum_gpkg_bytes(table))
     with replaced_on_success(path, ".gpkg") as tmp:
         create_point_layer(tmp, layer, table.crs, [(name, _field_kind(table.columns[name])) for name in names],
                            table.metadata)

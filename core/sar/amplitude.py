@@ -26,15 +26,12 @@ True
 
 from __future__ import annotations
 
-import os
-import warnings
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from ..errors import InputError
-from ..io.atomic import PendingFile
 from ..progress import ensure
 
 DEFAULT_DISPERSION_THRESHOLD = 0.25
@@ -128,43 +125,28 @@ def calibration_factors(stack, sample_rows=CALIBRATION_SAMPLE_ROWS):
 
 # ---------------------------------------------------------------- raster output
 class RasterBlockWriter:
-    """A single-band float32 GeoTIFF written block of rows by block, to a temp file renamed on :meth:`commit`."""
+    """A single-band float32 GeoTIFF (deflate, tiles of 256 where the image allows) written block of rows by
+    block, to a temporary file renamed on :meth:`commit` (:class:`..io.raster.RasterOutput`: every write and the
+    close checked)."""
 
     def __init__(self, path, stack, description):
-        import rasterio
+        from ..io.raster import RasterOutput, creation_options
 
-        self.path = os.path.abspath(os.fspath(path))
-        self._output = PendingFile(self.path, ".tif")
-        self.tmp = self._output.tmp
         rows, cols = stack.shape
-        profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype="float32", nodata=np.nan,
-                       tiled=True, blockxsize=256, blockysize=256, compress="deflate", predictor=3)
-        if cols < 256 or rows < 256:
-            profile.update(tiled=False)
-            profile.pop("blockxsize")
-            profile.pop("blockysize")
-        if stack.geocoded:
-            profile.update(crs=stack.crs, transform=stack.transform)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # NotGeoreferencedWarning for radar-geometry stacks
-            self._ds = rasterio.open(self.tmp, "w", **profile)
-        self._ds.set_band_description(1, description)
+        geo = dict(crs=stack.crs, transform=stack.transform) if stack.geocoded else {}
+        self._output = RasterOutput(path, cols, rows, 1, np.float32, nodata=np.nan, descriptions=[description],
+                                    options=creation_options(cols, rows, tiled=True, compress="deflate", predictor=3),
+                                    **geo)
+        self.path, self.tmp = self._output.path, self._output.tmp
 
     def write(self, row0, data):
-        from rasterio.windows import Window
-
-        self._ds.write(data.astype(np.float32, copy=False), 1,
-                       window=Window(0, row0, data.shape[1], data.shape[0]))
+        self._output.raster.write(data.astype(np.float32, copy=False), 1, row0=row0)
 
     def commit(self):
-        self._ds.close()
         return self._output.commit()
 
     def discard(self):
-        try:
-            self._ds.close()
-        finally:
-            self._output.discard()
+        self._output.discard()
 
 
 # ---------------------------------------------------------------- one pass over the stack

@@ -35,7 +35,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import warnings
 
 import numpy as np
 
@@ -43,6 +42,7 @@ from ..conventions import day_numbers
 from ..errors import InputError
 from ..geo import scaled_transform
 from ..io.atomic import folder_on_success
+from ..io.space import check_free_space
 from ..progress import ensure
 from ._interferogram_kernel import fill_interferograms
 from .pairs import build_network, parse_reference_date
@@ -239,9 +239,7 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
     Returns a dict: ``folder``, ``pairs`` (n_pairs, 2), ``files``, ``looks``,
     ``shape`` (multilooked rows, cols), ``dropped`` (rows, cols), ``block_rows``, ``warnings``.
     """
-    import rasterio
-    from rasterio.windows import Window
-
+    from .amplitude import small_gdal_cache
     from .stack import StackFolder
 
     progress = ensure(progress)
@@ -286,31 +284,29 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
     names = stack.date_strings
     days = day_numbers(stack.dates)
     files = [f"{names[i]}_{names[k]}.tif" for i, k in pairs]
-    profile = dict(driver="GTiff", width=out_cols, height=out_rows, count=2, dtype="float32",
-                   interleave="band", tiled=False)
+    geo = {}
     if stack.geocoded:
-        profile.update(crs=stack.crs, transform=scaled_transform(stack.transform, col_looks, row_looks))
+        geo = dict(crs=stack.crs, transform=scaled_transform(stack.transform, col_looks, row_looks))
     elif stack.lat_path is not None:
-        profile.update(gcps=radar_gcps(stack, out_rows, out_cols, row_looks, col_looks), crs="EPSG:4326")
+        geo = dict(gcps=radar_gcps(stack, out_rows, out_cols, row_looks, col_looks), crs="EPSG:4326")
+    check_free_space(output_folder, len(pairs) * out_rows * out_cols * 2 * 4)
 
     with folder_on_success(output_folder, replace=_is_previous_output) as work:
         _write_pairs_csv(os.path.join(work, "pairs.csv"), pairs, names, days, stack.bperp, files)
-        with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            writers = _PairWriters(work, files, profile, pairs, names, days, stack.bperp, (row_looks, col_looks),
-                                   MAX_OPEN_FILES)
-            try:
-                with stack:
-                    for b, (r0, r1) in enumerate(blocks):
-                        progress.check()
-                        slc = stack.read_block(r0, r1, 0, out_cols * col_looks)
-                        phase, coherence = multilook_interferograms(slc, pairs, row_looks, col_looks)
-                        del slc
-                        window = Window(0, r0 // row_looks, out_cols, (r1 - r0) // row_looks)
-                        writers.write(phase, coherence, window)
-                        progress.update((b + 1) / len(blocks))
-            finally:
-                writers.close()
+        writers = _PairWriters(work, files, geo, (out_rows, out_cols), pairs, names, days, stack.bperp,
+                               (row_looks, col_looks), MAX_OPEN_FILES)
+        try:
+            with small_gdal_cache(), stack:
+                for b, (r0, r1) in enumerate(blocks):
+                    progress.check()
+                    slc = stack.read_block(r0, r1, 0, out_cols * col_looks)
+                    phase, coherence = multilook_interferograms(slc, pairs, row_looks, col_looks)
+                    del slc
+                    writers.write(phase, coherence, r0 // row_looks)
+                    progress.update((b + 1) / len(blocks))
+            writers.close()
+        finally:
+            writers.abandon()
         progress.check()
     return {
         "folder": output_folder,
@@ -334,49 +330,58 @@ def _write_pairs_csv(path, pairs, names, days, bperp, files):
 
 
 class _PairWriters:
-    """One GeoTIFF per pair, written window by window.
+    """One GeoTIFF per pair (:class:`..io.raster.GeoTiff`: every write and the close checked), written window
+    by window and flushed after each, so GDAL's cache stays small and a full disk stops the run at the window
+    that does not fit.
 
-    Files stay open between blocks while there are few enough of them
-    (``max_open``); beyond that each is reopened for every block, so a network
-    of thousands of pairs never runs out of file handles.
+    Files stay open between blocks while there are few enough of them (``max_open``); beyond that each is
+    reopened for every block, so a network of thousands of pairs never runs out of file handles.
     """
 
-    def __init__(self, folder, files, profile, pairs, names, days, bperp, looks, max_open):
-        import rasterio
+    def __init__(self, folder, files, geo, shape, pairs, names, days, bperp, looks, max_open):
+        from ..io.raster import GeoTiff
 
-        self._rasterio = rasterio
+        self._geotiff = GeoTiff
         self.paths = [os.path.join(folder, f) for f in files]
         self.keep_open = len(files) <= max_open
         self.open = []
+        rows, cols = shape
         for path, (i, k) in zip(self.paths, pairs.tolist()):
-            ds = rasterio.open(path, "w", **profile)
-            ds.set_band_description(1, "wrapped phase (rad)")
-            ds.set_band_description(2, "coherence")
-            ds.update_tags(
+            tags = dict(
                 REFERENCE_DATE=names[i], SECONDARY_DATE=names[k], TEMPORAL_BASELINE_DAYS=str(int(days[k] - days[i])),
                 PERPENDICULAR_BASELINE_M="" if bperp is None else f"{bperp[k] - bperp[i]:.3f}",
                 LOOKS_ROWS_COLS=f"{looks[0]} x {looks[1]}",
                 CONVENTION="phase = arg(sum s_ref * conj(s_sec)); d_sec - d_ref = -wavelength/(4 pi) * phase",
             )
+            ds = GeoTiff(path, cols, rows, 2, np.float32, descriptions=["wrapped phase (rad)", "coherence"],
+                         tags=tags, flush=True, **geo)
             if self.keep_open:
                 self.open.append(ds)
             else:
                 ds.close()
 
-    def write(self, phase, coherence, window):
+    def write(self, phase, coherence, row0):
         for p, path in enumerate(self.paths):
-            ds = self.open[p] if self.keep_open else self._rasterio.open(path, "r+")
+            ds = self.open[p] if self.keep_open else self._geotiff(path, update=True, flush=True)
             try:
-                ds.write(phase[p], 1, window=window)
-                ds.write(coherence[p], 2, window=window)
-            finally:
-                if not self.keep_open:
-                    ds.close()
+                ds.write(phase[p], 1, row0=row0)
+                ds.write(coherence[p], 2, row0=row0)
+            except BaseException:
+                ds.abandon()
+                raise
+            if not self.keep_open:
+                ds.close()
 
     def close(self):
-        for ds in self.open:
+        """Close every file (checked: a block GDAL could not write raises)."""
+        opened, self.open = self.open, []
+        for ds in opened:
             ds.close()
-        self.open = []
+
+    def abandon(self):
+        opened, self.open = self.open, []
+        for ds in opened:
+            ds.abandon()
 
 
 def read_pairs_csv(path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...io.atomic import replaced_on_success
 from ...progress import ensure
 from .decomposer import OrthoResult
 from .epochs import GRID_ORIGIN, GRID_STEP_DAYS
@@ -47,19 +46,16 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
     EPSG:3035, cells aligned to the grid, nodata −9999, deflate-compressed;
     written to a temporary file and renamed, so a failure leaves nothing.
     """
-    import rasterio
+    from ...io.raster import RasterOutput, creation_options
 
     grid, transform = velocity_grid(result, component)
-    with replaced_on_success(path, ".tif") as tmp:
-        profile = dict(driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1, dtype="float32",
-                       crs="EPSG:3035", transform=transform, nodata=NODATA, compress="deflate")
-        if grid.shape[0] >= 256 and grid.shape[1] >= 256:
-            profile.update(tiled=True, blockxsize=256, blockysize=256)
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(grid, 1)
-            dst.update_tags(component={"up": "U (vertical, positive up)", "east": "E (east-west, positive east)"}[component],
-                            unit="mm/yr", epochs=f"{result.epochs[0]:%Y%m%d}-{result.epochs[-1]:%Y%m%d}")
-            dst.set_band_description(1, f"mean_velocity_{component}")
+    tags = dict(component={"up": "U (vertical, positive up)", "east": "E (east-west, positive east)"}[component],
+                unit="mm/yr", epochs=f"{result.epochs[0]:%Y%m%d}-{result.epochs[-1]:%Y%m%d}")
+    rows, cols = grid.shape
+    with RasterOutput(path, cols, rows, 1, np.float32, crs="EPSG:3035", transform=transform, nodata=NODATA,
+                      descriptions=[f"mean_velocity_{component}"], tags=tags,
+                      options=creation_options(cols, rows, tiled=True, compress="deflate")) as out:
+        out.raster.write(grid)
     return path
 
 
