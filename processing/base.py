@@ -194,8 +194,8 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
             missing = os.path.dirname(missing)
         try:
             if missing != existing:
+                self.partial_output(missing)  # before creating it: a makedirs that fails half-way leaves nothing
                 os.makedirs(parent, exist_ok=True)
-                self.partial_output(missing)
             fd, probe = tempfile.mkstemp(prefix=".egms-write-test-", dir=parent)
             os.close(fd)
             os.remove(probe)

@@ -216,3 +216,25 @@ def test_raster_output_naming_an_slc_of_the_stack_is_refused(run_alg, small_stac
     with pytest.raises(QgsProcessingException, match="OUTPUT_FOLDER: .* is a folder holding the input INPUT"):
         run_alg("egms:interferograms", {"INPUT": str(stack / slc), "OUTPUT_FOLDER": str(stack)})
     assert _tree(stack) == before and sorted(os.listdir(tmp_path)) == ["stack"]
+
+
+@pytest.mark.parametrize("alg", ["fittimeseries", "calibrategnss"])
+def test_output_folders_created_half_way_are_removed(run_alg, layers, tmp_path, monkeypatch, alg):
+    """A missing parent a/b/c whose creation fails after a/ was made (a permission, a full disk): nothing stays."""
+    import errno
+
+    from egms_plugin.processing import base
+
+    real = os.makedirs
+
+    def half_way(path, mode=0o777, exist_ok=False):
+        real(os.path.join(str(tmp_path), "a"), exist_ok=True)
+        raise OSError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(base.os, "makedirs", half_way)
+    _asc, desc, gnss, _ = layers
+    out = str(tmp_path / "a" / "b" / "c" / "out.gpkg")
+    params = {"INPUT": desc, "OUTPUT": out} if alg == "fittimeseries" else {"INPUT": desc, "GNSS": gnss, "OUTPUT": out}
+    with pytest.raises(QgsProcessingException, match="Permission denied"):
+        run_alg(f"egms:{alg}", params)
+    assert os.listdir(tmp_path) == []
