@@ -20,6 +20,8 @@ only what has no common form is here:
 
 from __future__ import annotations
 
+import os
+
 from qgis.core import (
     Qgis,
     QgsColorRampShader,
@@ -149,10 +151,37 @@ def save_style_to_database(layer, name, description, use_as_default):
 
     QGIS 3.44 deprecates ``saveStyleToDatabase`` for ``saveStyleToDatabaseV2``, which also never asks the user.
     """
+    _forget_style(layer, name)
     if hasattr(layer, "saveStyleToDatabaseV2"):
         result = layer.saveStyleToDatabaseV2(name, description, use_as_default, "")
         return "" if not isinstance(result, tuple) else (result[-1] or "")
     return layer.saveStyleToDatabase(name, description, use_as_default, "") or ""
+
+
+def _forget_style(layer, name):
+    """Delete the GeoPackage's stored styles named ``name`` for ``layer``'s table: QGIS before 3.44 asks "a style
+    of that name exists, overwrite?" in a modal box, which nobody can answer in ``qgis_process`` (it hangs)."""
+    import sqlite3
+
+    from qgis.core import QgsProviderRegistry
+
+    parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+    path, table = parts.get("path", ""), parts.get("layerName") or ""
+    if not path.lower().endswith(".gpkg") or not os.path.isfile(path):
+        return
+    try:
+        con = sqlite3.connect(path, timeout=10)
+        try:
+            if con.execute("SELECT 1 FROM sqlite_master WHERE name='layer_styles'").fetchone():
+                if table:
+                    con.execute("DELETE FROM layer_styles WHERE styleName=? AND f_table_name=?", (name, table))
+                else:
+                    con.execute("DELETE FROM layer_styles WHERE styleName=?", (name,))
+                con.commit()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        pass  # QGIS' own save reports what is wrong with the file
 
 
 def point_layer_filter():

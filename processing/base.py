@@ -27,6 +27,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..compat import FLAG_ADVANCED
 from ..core.errors import Cancelled, EgmsError, InputError
+from ..core.io.guard import OutputLocks, cancel_on_sigterm
 from ..core.io.space import disk_full_error, is_disk_full
 from ..core.progress import Progress
 from .provider import ICON
@@ -267,7 +268,9 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         try:
             try:
                 self.refuse_outputs_over_inputs(parameters, context)
-                result = self.compute(parameters, context, feedback, progress)
+                outputs = [(name, path) for name, path, _folder in _output_paths(self, parameters, context)]
+                with OutputLocks(outputs), cancel_on_sigterm(feedback.cancel if feedback is not None else _nothing):
+                    result = self.compute(parameters, context, feedback, progress)
             except Exception as exc:  # noqa: BLE001 - a full disk, told plainly whatever raised it (OSError, SQLite, GDAL)
                 if is_disk_full(exc) and not isinstance(exc, EgmsError):
                     raise self._disk_full(exc, parameters, context) from None
@@ -327,6 +330,10 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
             except OSError:
                 pass
         self._partial_outputs = []
+
+
+def _nothing():
+    """No feedback to cancel."""
 
 
 def _fingerprint(path):

@@ -12,8 +12,10 @@ Modules (none is imported by this package; none imports numba):
   ``PendingFile``: temporary names renamed into place when complete;
 * :mod:`.raster` — the one GeoTIFF writer (``GeoTiff``, ``RasterOutput``), every
   GDAL write and close checked (:mod:`.gdal_errors`);
+* :mod:`.guard` — ``OutputLocks`` (one writer per output), ``sweep_partials``,
+  ``cancel_on_sigterm``;
 * :mod:`.space` — free space checked up front, a full disk told plainly
   (``check_free_space``, ``is_disk_full``, ``disk_full_error``).
 """
 
-__all__ = ["arrow", "atomic", "gdal_errors", "gpkg", "points", "raster", "space"]
+__all__ = ["arrow", "atomic", "gdal_errors", "gpkg", "guard", "points", "raster", "space"]
