@@ -225,38 +225,43 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
                     raise InputError(f"{out_name}: {out_path} {relation} {in_name} ({in_path}); writing it could "
                                      "destroy the input — choose another file for the output.")
 
-    def style_on_load(self, context, path, field="mean_velocity"):
+    def style_on_load(self, context, path, field="mean_velocity", final=None):
         """Style the output at ``path`` by ``field``: saved as the GeoPackage's default style, and applied
-        when Processing loads the layer into the project."""
+        when Processing loads the layer into the project.  ``final``: where ``path`` (a temporary of a
+        :class:`~..core.io.atomic.PendingSet`) will be committed — the layer Processing loads."""
         from ..compat import save_style_to_database
         from ..layers.styling import apply_velocity_style
 
         layer = QgsVectorLayer(path, "styled", "ogr")
         if apply_velocity_style(layer, field):
             save_style_to_database(layer, "velocity", "Velocity, diverging around zero (EGMS plugin)", True)
-        if context.willLoadLayerOnCompletion(path):
-            context.layerToLoadOnCompletionDetails(path).setPostProcessor(VelocityStyler.create(field))
+        del layer
+        final = final or path
+        if context.willLoadLayerOnCompletion(final):
+            context.layerToLoadOnCompletionDetails(final).setPostProcessor(VelocityStyler.create(field))
 
-    def style_raster_on_load(self, context, path):
+    def style_raster_on_load(self, context, path, final=None):
         """Style the velocity GeoTIFF at ``path``: saved as its default style (a .qml beside it, which QGIS reads
-        when the file is opened), and applied when Processing loads the layer into the project."""
+        when the file is opened), and applied when Processing loads the layer into the project.  ``final``: as
+        for :meth:`style_on_load` (the .qml then moves with the raster when the set is committed)."""
         from qgis.core import QgsRasterLayer
 
         from ..compat import save_default_style
         from ..layers.styling import apply_velocity_raster_style
 
-        qml = os.path.splitext(path)[0] + ".qml"
         aux = path + ".aux.xml"
         had_aux = os.path.exists(aux)
-        self.partial_output(qml)
+        if final is None:
+            self.partial_output(os.path.splitext(path)[0] + ".qml")
         layer = QgsRasterLayer(path, "styled", "gdal")
         if apply_velocity_raster_style(layer):
             save_default_style(layer)
         del layer  # closes the file: GDAL writes the statistics QGIS computed for its default renderer …
         if not had_aux and os.path.exists(aux):
             os.remove(aux)  # … which are not part of the output
-        if context.willLoadLayerOnCompletion(path):
-            context.layerToLoadOnCompletionDetails(path).setPostProcessor(VelocityRasterStyler.create())
+        final = final or path
+        if context.willLoadLayerOnCompletion(final):
+            context.layerToLoadOnCompletionDetails(final).setPostProcessor(VelocityRasterStyler.create())
 
     # -- execution ------------------------------------------------------------------
     def compute(self, parameters, context, feedback, progress: FeedbackProgress) -> dict:

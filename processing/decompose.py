@@ -71,11 +71,13 @@ class DecomposeAlgorithm(EgmsAlgorithm):
                                                     SOURCE_VECTOR_POINT),
             "L3 point layer of east–west motion (mm, mm/yr, positive east), GeoPackage.")
         self.add_parameter(
-            QgsProcessingParameterRasterDestination("OUTPUT_VERTICAL_RASTER", self.tr("Vertical mean velocity raster")),
-            "GeoTIFF of the vertical mean velocity (mm/yr), one pixel per cell, nodata −9999.")
+            QgsProcessingParameterRasterDestination("OUTPUT_VERTICAL_RASTER", self.tr("Vertical mean velocity raster"),
+                                                    optional=True, createByDefault=False),
+            "Optional GeoTIFF of the vertical mean velocity (mm/yr), one pixel per cell, nodata −9999.")
         self.add_parameter(
-            QgsProcessingParameterRasterDestination("OUTPUT_EAST_RASTER", self.tr("East mean velocity raster")),
-            "GeoTIFF of the east mean velocity (mm/yr), one pixel per cell, nodata −9999.")
+            QgsProcessingParameterRasterDestination("OUTPUT_EAST_RASTER", self.tr("East mean velocity raster"),
+                                                    optional=True, createByDefault=False),
+            "Optional GeoTIFF of the east mean velocity (mm/yr), one pixel per cell, nodata −9999.")
         self.addOutput(QgsProcessingOutputNumber("N_CELLS", self.tr("Cells decomposed")))
         self.addOutput(QgsProcessingOutputNumber("N_EPOCHS", self.tr("Epochs of the 6-day grid")))
         self.addOutput(QgsProcessingOutputNumber("N_DROPPED_ONE_ORBIT", self.tr("Cells dropped: one orbit direction only")))
@@ -90,16 +92,17 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         max_condition = self.parameterAsDouble(parameters, "MAX_CONDITION", context)
         out_up = self.output_gpkg(parameters, "OUTPUT", context)
         out_east = self.output_gpkg(parameters, "OUTPUT_EAST", context)
-        tif_up = self.parameterAsOutputLayer(parameters, "OUTPUT_VERTICAL_RASTER", context)
-        tif_east = self.parameterAsOutputLayer(parameters, "OUTPUT_EAST_RASTER", context)
-        for key, path in (("OUTPUT_VERTICAL_RASTER", tif_up), ("OUTPUT_EAST_RASTER", tif_east)):
+        rasters = {}
+        for key, component in (("OUTPUT_VERTICAL_RASTER", "up"), ("OUTPUT_EAST_RASTER", "east")):
+            path = self.parameterAsOutputLayer(parameters, key, context) if parameters.get(key) else ""
+            if not path:
+                continue  # optional: the vector layers alone
             if not path.lower().endswith((".tif", ".tiff")):
                 raise InputError(f"{key}: the raster is written as GeoTIFF; give a file name ending in .tif, not {path!r}")
-            self.writable_output(key, path)
-            self.partial_output(path)
-        if len({out_up, out_east, tif_up, tif_east}) < 4:
-            raise InputError("OUTPUT, OUTPUT_EAST and the rasters must be four different files")
-
+            rasters[key] = (component, self.writable_output(key, path))
+        finals = [out_up, out_east] + [p for _c, p in rasters.values()]
+        if len(set(finals)) < len(finals):
+            raise InputError("OUTPUT, OUTPUT_EAST and the rasters must be different files")
         inputs, seen = [], {}
         for key, orbit in (("ASCENDING", "ascending"), ("DESCENDING", "descending")):
             layers = self.parameterAsLayerList(parameters, key, context)
@@ -143,16 +146,36 @@ class DecomposeAlgorithm(EgmsAlgorithm):
         if result.weight_source != "rmse":
             feedback.pushWarning(f"weights from {result.weight_source}: not every layer has rmse/rmse_ts/RMSE")
 
-        ortho.write_outputs(result, {"up": out_up, "east": out_east}, {"up": tif_up, "east": tif_east},
-                            progress.span(0.8, 1.0))
-        self.style_on_load(context, out_up)
-        self.style_on_load(context, out_east)
-        self.style_raster_on_load(context, tif_up)
-        self.style_raster_on_load(context, tif_east)
-        return {"OUTPUT": out_up, "OUTPUT_EAST": out_east, "OUTPUT_VERTICAL_RASTER": tif_up,
-                "OUTPUT_EAST_RASTER": tif_east, "N_CELLS": result.n_cells, "N_EPOCHS": len(epochs),
+        results = self._write_as_one_set(context, result, out_up, out_east, rasters, progress.span(0.8, 1.0))
+        return {**results, "N_CELLS": result.n_cells, "N_EPOCHS": len(epochs),
                 "N_DROPPED_ONE_ORBIT": result.n_cells_one_orbit,
                 "N_DROPPED_ILL_CONDITIONED": result.n_cells_ill_conditioned}
+
+
+    def _write_as_one_set(self, context, result, out_up, out_east, rasters, progress):
+        """Write every output under a temporary name, style it there, then rename the whole set into place in one
+        short step (core/io/atomic.PendingSet): a run killed or failing before leaves the previous set whole, and
+        every file carries the run's id (``egms_run_id`` / ``run_id``) so that a mix would be visible."""
+        import os
+        import uuid
+
+        from ..core.io.atomic import PendingSet
+        from ..core.products import ortho
+
+        run_id = uuid.uuid4().hex
+        paths = {"OUTPUT": (out_up, ".gpkg"), "OUTPUT_EAST": (out_east, ".gpkg")}
+        paths.update({key: (path, ".tif") for key, (_c, path) in rasters.items()})
+        with PendingSet(paths, companions={key: (".qml",) for key in rasters}) as pending:
+            layers = {"up": os.path.splitext(os.path.basename(out_up))[0],
+                      "east": os.path.splitext(os.path.basename(out_east))[0]}
+            ortho.write_outputs(result, {"up": pending.tmp("OUTPUT"), "east": pending.tmp("OUTPUT_EAST")},
+                                {c: pending.tmp(key) for key, (c, _p) in rasters.items()}, progress, layers, run_id)
+            self.style_on_load(context, pending.tmp("OUTPUT"), final=out_up)
+            self.style_on_load(context, pending.tmp("OUTPUT_EAST"), final=out_east)
+            for key, (_c, path) in rasters.items():
+                self.style_raster_on_load(context, pending.tmp(key), final=path)
+            committed = pending.commit()
+        return {"OUTPUT_VERTICAL_RASTER": None, "OUTPUT_EAST_RASTER": None, **committed}
 
 
 ALGORITHM = DecomposeAlgorithm

@@ -128,3 +128,68 @@ def folder_on_success(path, replace=None):
     except BaseException:
         _remove(work)
         raise
+
+
+class PendingSet:
+    """Several outputs of one run written under temporary names and renamed into place together by :meth:`commit`
+    (one short step after all of them are complete), or all discarded — never a new file next to the previous
+    run's others.  ``paths``: ``{key: (path, suffix)}``; ``companions``: ``{key: (".qml", …)}`` — files QGIS
+    keeps beside an output (``<name>.qml``): written beside the temporary (``splitext(tmp) + ext``), they move
+    with it, and a previous run's companion that the new set lacks is removed (no stale style).
+
+    >>> with PendingSet({"OUTPUT": ("/tmp/up.gpkg", ".gpkg")}) as outputs:   # doctest: +SKIP
+    ...     write(outputs.tmp("OUTPUT"))
+    ...     outputs.commit()
+    """
+
+    def __init__(self, paths, companions=None):
+        self.files = {}
+        self.companions = companions or {}
+        try:
+            for key, (path, suffix) in paths.items():
+                self.files[key] = PendingFile(path, suffix)
+        except BaseException:
+            self.discard()
+            raise
+
+    def tmp(self, key):
+        return self.files[key].tmp
+
+    def path(self, key):
+        return self.files[key].path
+
+    def _companion_moves(self, key):
+        pending = self.files[key]
+        for ext in self.companions.get(key, ()):
+            yield os.path.splitext(pending.tmp)[0] + ext, os.path.splitext(pending.path)[0] + ext
+
+    def commit(self):
+        for pending in self.files.values():  # everything checked before the first rename
+            if not os.path.exists(pending.tmp):
+                raise FileNotFoundError(pending.tmp)
+            ordinary_permissions(pending.tmp)
+        for key, pending in self.files.items():
+            for new, final in self._companion_moves(key):
+                if os.path.exists(new):
+                    ordinary_permissions(new)
+                    os.replace(new, final)
+                elif os.path.exists(final):
+                    os.remove(final)
+            pending.commit()
+        committed, self.files = self.files, {}
+        return {key: pending.path for key, pending in committed.items()}
+
+    def discard(self):
+        for key, pending in self.files.items():
+            for new, _final in self._companion_moves(key):
+                if os.path.exists(new):
+                    os.remove(new)
+            pending.discard()
+        self.files = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        self.discard()  # after commit() nothing is left to discard
+        return False

@@ -40,7 +40,7 @@ def velocity_grid(result: OrthoResult, component):
     return grid, from_origin(result.ix.min() * cell, (result.iy.max() + 1) * cell, cell, cell)
 
 
-def write_velocity_geotiff(path, result: OrthoResult, component):
+def write_velocity_geotiff(path, result: OrthoResult, component, run_id=None):
     """Write the mean velocity (mm/yr) of ``component`` (``"up"`` or ``"east"``) as a Float32 GeoTIFF.
 
     EPSG:3035, cells aligned to the grid, nodata −9999, deflate-compressed;
@@ -51,6 +51,8 @@ def write_velocity_geotiff(path, result: OrthoResult, component):
     grid, transform = velocity_grid(result, component)
     tags = dict(component={"up": "U (vertical, positive up)", "east": "E (east-west, positive east)"}[component],
                 unit="mm/yr", epochs=f"{result.epochs[0]:%Y%m%d}-{result.epochs[-1]:%Y%m%d}")
+    if run_id:
+        tags["run_id"] = run_id
     rows, cols = grid.shape
     with RasterOutput(path, cols, rows, 1, np.float32, crs="EPSG:3035", transform=transform, nodata=NODATA,
                       descriptions=[f"mean_velocity_{component}"], tags=tags,
@@ -108,20 +110,25 @@ def l3_table(result: OrthoResult, component, metadata=None):
     return PointTable(columns, e.astype(np.float64), n.astype(np.float64), "EPSG:3035", meta)
 
 
-def write_outputs(result, points, rasters=None, progress=None):
+def write_outputs(result, points, rasters=None, progress=None, layers=None, run_id=None):
     """Write the components of ``result``: ``points`` ``{"up": path, "east": path}`` as L3 GeoPackages
     (:func:`l3_table`, :func:`..io.points.write_points`), ``rasters`` (same keys) as velocity GeoTIFFs.
 
-    Either mapping may hold one component only; returns nothing.
+    Either mapping may hold one component only; ``layers``: the GeoPackage layer name per component (when the
+    paths are temporaries of :class:`..io.atomic.PendingSet`); ``run_id``: stamped on every output
+    (``egms_run_id`` layer metadata, ``run_id`` raster tag) so that files of different runs are told apart.
+    Returns nothing.
     """
     from ...io.points import write_points
 
     progress = ensure(progress)
+    stamp = {"egms_run_id": run_id} if run_id else None
     shares = {"up": (0.0, 0.5), "east": (0.5, 0.85)}
     for component in COMPONENTS:
         if component in points:
-            write_points(points[component], l3_table(result, component), progress=progress.span(*shares[component]))
+            write_points(points[component], l3_table(result, component, stamp), layer=(layers or {}).get(component),
+                         progress=progress.span(*shares[component]))
     for component in COMPONENTS:
         if component in (rasters or {}):
-            write_velocity_geotiff(rasters[component], result, component)
+            write_velocity_geotiff(rasters[component], result, component, run_id)
     progress.update(1.0)
