@@ -69,7 +69,7 @@ def announce_compilation(progress, module_names=CHAIN_KERNEL_MODULES):
         return 0
     if cold:
         progress.info(f"Compiling the numerical kernels: first run only ({cold} of {total} kernels; this run takes "
-                      "about 20 s longer, later runs start at once).")
+                      "longer — the PSI chain about 20 s —, later runs start at once).")
     return cold
 
 

@@ -119,6 +119,7 @@ class VelocityRasterStyler(QgsProcessingLayerPostProcessorInterface):
 
 class EgmsAlgorithm(QgsProcessingAlgorithm):
     alg_name = ""
+    kernel_modules = ()  # core modules of the numba kernels a run compiles on first use (the log says so)
     display = ""
     group_name = ""
     group_key = ""
@@ -273,6 +274,10 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         try:
             try:
                 self.refuse_outputs_over_inputs(parameters, context)
+                if self.kernel_modules:
+                    from ..core.jit import announce_compilation
+
+                    announce_compilation(progress, self.kernel_modules)
                 outputs = [(name, path) for name, path, _folder in _output_paths(self, parameters, context)]
                 with OutputLocks(outputs), cancel_on_sigterm(feedback.cancel if feedback is not None else _nothing):
                     result = self.compute(parameters, context, feedback, progress)

@@ -17,6 +17,7 @@ from .parameters import add_gnss_parameters, gnss_model_from_parameters
 
 class DecomposeAlgorithm(EgmsAlgorithm):
     alg_name = "decompose"
+    kernel_modules = ("products.ortho._wls_kernel",)
     display = "Decompose LOS to vertical/east"
     group_name = "EGMS products"
     group_key = "egmsproducts"

@@ -18,6 +18,7 @@ from .base import EgmsAlgorithm
 
 class ImportEgmsAlgorithm(EgmsAlgorithm):
     alg_name = "importegms"
+    kernel_modules = ("egms._csv_kernel",)
     display = "Import EGMS product"
     group_name = "EGMS products"
     group_key = "egmsproducts"

@@ -19,6 +19,7 @@ NETWORKS = ("single reference", "sequential", "small baseline")
 
 class InterferogramsAlgorithm(EgmsAlgorithm):
     alg_name = "interferograms"
+    kernel_modules = ("sar._interferogram_kernel",)
     display = "Form interferograms"
     group_name = "SAR stack"
     group_key = "sarstack"

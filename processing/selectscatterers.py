@@ -35,6 +35,7 @@ BATCH = 5000
 
 class SelectScatterersAlgorithm(EgmsAlgorithm):
     alg_name = "selectscatterers"
+    kernel_modules = ("sar.amplitude",)
     display = "Select scatterers"
     group_name = "SAR stack"
     group_key = "sarstack"
