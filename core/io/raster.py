@@ -16,10 +16,12 @@ rasters.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
 
+from ..errors import EgmsError
 from .atomic import PendingFile
 from .gdal_errors import RasterWriteError, gdal_errors
 from .space import disk_full_error, is_disk_full
@@ -76,16 +78,19 @@ class GeoTiff:
     ``crs`` (a rasterio CRS, WKT or ``"EPSG:…"``) with ``transform`` (an affine.Affine) for a geocoded raster,
     or ``gcps`` (with ``crs`` the GCPs' CRS); ``nodata`` for every band; ``descriptions`` per band; ``tags``:
     dataset metadata; ``flush``: write the blocks to disk after every window (strip rasters written once, in
-    order: bounds GDAL's cache and finds a full disk at the window that does not fit).
+    order: bounds GDAL's cache and finds a full disk at the window that does not fit); ``label``: the name
+    errors give (the final name of a file written under a temporary one).
     """
 
     def __init__(self, path, width=None, height=None, count=1, dtype=np.float32, *, crs=None, transform=None,
-                 gcps=None, nodata=None, descriptions=(), tags=None, options=None, update=False, flush=False):
+                 gcps=None, nodata=None, descriptions=(), tags=None, options=None, update=False, flush=False,
+                 label=None):
         gdal = _gdal()
         self.path = os.fspath(path)
+        self.label = os.fspath(label) if label is not None else self.path  # the name errors give
         self.flush = flush
         self._ds = None
-        with gdal_errors(self.path, "raster"):
+        with gdal_errors(self.label, "raster", exceptions=False):
             if update:
                 self._ds = gdal.Open(self.path, gdal.GA_Update)
             else:
@@ -96,7 +101,7 @@ class GeoTiff:
                 if self._ds is not None:
                     self._describe(crs, transform, gcps, nodata, descriptions, tags)
         if self._ds is None:
-            raise RasterWriteError(f"{self.path}: GDAL could not {'open' if update else 'create'} the raster.")
+            raise RasterWriteError(f"{self.label}: GDAL could not {'open' if update else 'create'} the raster.")
 
     def _describe(self, crs, transform, gcps, nodata, descriptions, tags):
         ds = self._ds
@@ -116,7 +121,7 @@ class GeoTiff:
 
     def write(self, array, band=1, row0=0, col0=0):
         """Write the 2-D ``array`` into ``band`` with its top-left pixel at (``row0``, ``col0``)."""
-        with gdal_errors(self.path, "raster"):
+        with gdal_errors(self.label, "raster", exceptions=False):
             rc = self._ds.GetRasterBand(band).WriteArray(np.ascontiguousarray(array), int(col0), int(row0))
             if rc not in (0, None):
                 raise RuntimeError(f"writing band {band} at row {row0} failed")
@@ -128,20 +133,25 @@ class GeoTiff:
         ds, self._ds = self._ds, None
         if ds is None:
             return
-        with gdal_errors(self.path, "raster"):
-            ds.FlushCache()
-            del ds  # GDALClose: writes the directory; its errors reach the handler
+        with gdal_errors(self.label, "raster", exceptions=False):
+            try:
+                ds.FlushCache()
+            finally:
+                try:
+                    _close(ds)  # GDALClose writes the directory; its errors reach the handler
+                finally:
+                    del ds  # older bindings close here, still inside the handler
 
     def abandon(self):
         """Close without reporting errors (the file is being discarded)."""
         ds, self._ds = self._ds, None
         if ds is not None:
-            gdal = _gdal()
-            gdal.PushErrorHandler("CPLQuietErrorHandler")
-            try:
-                del ds
-            finally:
-                gdal.PopErrorHandler()
+            # the file is being discarded: its errors do not matter
+            with contextlib.suppress(EgmsError), gdal_errors(self.label, "raster", exceptions=False):
+                try:
+                    _close(ds)
+                finally:
+                    del ds
 
     def __enter__(self):
         return self
@@ -154,6 +164,16 @@ class GeoTiff:
         return False
 
 
+def _close(ds):
+    """Close a GDAL dataset now, its errors raised here (GDAL >= 3.8 ``Close``); older bindings close when
+    the caller drops its last reference, and report through the error handler only."""
+    close = getattr(ds, "Close", None)
+    if close is not None:
+        rc = close()
+        if rc not in (0, None):
+            raise RuntimeError("closing the raster failed")
+
+
 class RasterOutput:
     """A :class:`GeoTiff` under a temporary name beside ``path``, renamed into place by :meth:`commit` only when
     every write and the close succeeded; :meth:`discard` (or leaving the ``with`` block by an exception)
@@ -164,7 +184,7 @@ class RasterOutput:
         self._pending = PendingFile(self.path, ".tif")
         self.tmp = self._pending.tmp
         try:
-            self.raster = GeoTiff(self.tmp, width, height, count, dtype, **kwargs)
+            self.raster = GeoTiff(self.tmp, width, height, count, dtype, label=self.path, **kwargs)
         except BaseException:
             self._pending.discard()
             raise

@@ -10,9 +10,11 @@ on device`` (GeoTIFF strips and tiles) — and for the message the user reads::
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
+import tempfile
 
 from ..errors import DiskFullError
 
@@ -63,6 +65,36 @@ def check_free_space(path, needed):
     free = free_bytes(path)
     if needed and free is not None and free < needed:
         raise disk_full_error(path, needed)
+
+
+_PROBE_BYTES = 1 << 20
+
+
+def probe_write(path):
+    """Why a write beside ``path`` fails, asked of the operating system: the ``OSError`` of reserving 1 MiB
+    in a scratch file of the same folder (ENOSPC on a full disk, EFBIG past a file-size limit), or None
+    when that succeeds.  For writers whose own message lost the reason: libtiff 4.7 under GDAL 3.10 says
+    only "Write error at scanline N" through the error handler."""
+    folder = _existing_folder(os.path.dirname(os.path.abspath(os.fspath(path))))
+    try:
+        fd, scratch = tempfile.mkstemp(prefix=".egms-probe-", dir=folder)
+    except OSError as exc:
+        return exc
+    try:
+        try:
+            os.posix_fallocate(fd, 0, _PROBE_BYTES)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)):
+                return exc
+            os.write(fd, bytes(_PROBE_BYTES))
+            os.fsync(fd)
+        return None
+    except OSError as exc:
+        return exc
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.remove(scratch)
 
 
 def is_disk_full(exc):

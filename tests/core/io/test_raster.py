@@ -128,3 +128,24 @@ def test_dispersion_on_a_disk_that_fills_during_the_write_is_a_disk_full_error(s
         with pytest.raises(DiskFullError, match="the disk is full"):
             scan_stack(StackFolder(stack), dispersion_path=os.path.join(disk, "d.tif"))
         assert os.listdir(disk) == []
+
+
+# libtiff 4.7 under GDAL 3.10 reports a full disk to the error handler only as "Write error at scanline N"
+# (the system's reason goes to stderr): the writer asks the file system why, with probe_write.
+def test_probe_write_tells_a_full_disk_a_size_limit_and_a_healthy_folder_apart(tmp_path):
+    import errno
+
+    from egms_plugin.core.io.space import probe_write
+
+    assert probe_write(str(tmp_path / "x.tif")) is None
+    assert os.listdir(tmp_path) == []
+    done = run_limited(f"""
+        from egms_plugin.core.io.space import probe_write
+        print("ERRNO", probe_write({str(tmp_path / "x.tif")!r}).errno)
+        """, 100_000)
+    assert f"ERRNO {errno.EFBIG}" in done.stdout, done.stderr
+    assert os.listdir(tmp_path) == []
+    with small_tmpfs(200_000) as disk:
+        reason = probe_write(os.path.join(disk, "x.tif"))
+        assert reason is not None and reason.errno == errno.ENOSPC
+        assert os.listdir(disk) == []
