@@ -102,3 +102,40 @@ def test_long_line_is_named_whatever_the_block_size(tmp_path, monkeypatch, chunk
     source = sources.find_sources(path)[0]
     with pytest.raises(InputError, match=r"line 5 is longer than 0 MiB"):
         list(sources.read_blocks(source, chunk))
+
+
+def _wide_csv(path, n_dates):
+    import datetime as dt
+
+    dates = [(dt.date(2000, 1, 1) + dt.timedelta(days=k)).strftime("%Y%m%d") for k in range(n_dates)]
+    with open(path, "w") as fh:
+        fh.write("pid,easting,northing," + ",".join(dates) + "\n")
+        for i in range(3):
+            fh.write(f"1A2B3C4D5{i},4321000.5,3210000.5," + ",".join(f"{k % 7 - 3}.5" for k in range(n_dates)) + "\n")
+    return dates
+
+
+@pytest.mark.parametrize("n_dates", [2500, 5000])
+def test_more_columns_than_a_geopackage_holds_are_refused_before_writing(tmp_path, n_dates):
+    """Defect 8: > 2000 columns ended in two tracebacks and 'TypeError' (SQLite's 2000-column limit)."""
+    path = tmp_path / f"{NAME}.csv"
+    _wide_csv(path, n_dates)
+    with pytest.raises(InputError) as err:
+        egms_import.import_egms(path, tmp_path / "out.gpkg")
+    assert str(err.value) == (f"{path}: 3 attribute and {n_dates} date columns; a GeoPackage layer holds at most 1998 "
+                              "(SQLite's limit of 2000 columns) — an EGMS product has ~300 dates. Import fewer files "
+                              "at once, or split the dates.")
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_widest_layer_a_geopackage_holds_is_imported(tmp_path):
+    import sqlite3
+
+    path = tmp_path / f"{NAME}.csv"
+    dates = _wide_csv(path, 1995)
+    result = egms_import.import_egms(path, tmp_path / "out.gpkg")
+    assert result.n_points == 3 and len(result.fields) == 1998
+    con = sqlite3.connect(tmp_path / "out.gpkg")
+    rows = con.execute(f'SELECT pid, "{dates[0]}", "{dates[-1]}" FROM out ORDER BY fid').fetchall()
+    con.close()
+    assert rows == [(f"1A2B3C4D5{i}", -3.5, 3.5) for i in range(3)]  # k % 7 - 3 + 0.5 for k = 0 and 1994
