@@ -11,6 +11,13 @@ decimal, ``-0.0`` kept, empty cell for NULL).
 Columns the specification does not know are written at full precision, so
 the file re-imports to the same numbers.
 
+What cannot travel in that format is mended and counted in the log (a warning each): a field name holding a
+comma, quote or line break is written with ``_`` instead (the format has no quoting, so RFC 4180 quotes would
+not re-import as a name); ``±inf`` is written as an empty cell (like NULL); a ``pid`` seen before in the
+layer is dropped, the first point kept; a text cell starting with ``=``, ``+``, ``-``, ``@`` or a tab (what
+a spreadsheet runs as a formula) gets a leading ``'`` (the OWASP CSV-injection guard), plain numbers such
+as ``-1.5`` excepted.
+
 Text is produced by a numba kernel (:func:`format_csv_rows`) shared with the
 synthetic EGMS writer, in blocks, straight into the zip member.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import zipfile
 
 import numba
@@ -40,6 +48,9 @@ from .format import (
 from .product import ProductInfo, detect_level, make_xml_header
 
 _MAX_EXACT = 2.0**53
+_UNSAFE_NAME = re.compile(r'[,"\r\n]')
+_FORMULA_START = ("=", "+", "-", "@", "\t")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 
 
 # ------------------------------------------------------------------ numba kernels
@@ -246,10 +257,15 @@ def export_columns(table, level=None, naming="input"):
             dates[name] = day.strftime("%Y%m%d")
     level = level or detect_level(fields)
     csv_names = {}
+    safe = {n for n in fields if not _UNSAFE_NAME.search(n)}  # names that keep theirs; a renamed one avoids them
     for name in fields:
         csv = dates.get(name, name)
         if parse_date_column(csv) is None:
             csv = _renamed(csv, naming)
+        if _UNSAFE_NAME.search(csv):
+            csv = _UNSAFE_NAME.sub("_", csv)
+            while csv in csv_names or csv in safe:
+                csv += "_"
         csv_names.setdefault(csv, name)  # first field wins on a clash
     for coord in ("easting", "northing") + (("latitude", "longitude") if level != "L3" else ()):
         csv_names.setdefault(coord, None)
@@ -310,6 +326,64 @@ def _column_data(table, field, csv_name, coords, pids):
     return [None if v is None else str(v).replace(",", ";").replace("\n", " ").replace("\r", " ") for v in arr]
 
 
+def _guard_formulas(values):
+    """``(values, how many guarded)``: a ``'`` before a cell a spreadsheet would run as a formula (OWASP)."""
+    count = 0
+    out = []
+    for v in values:
+        if v and v.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(v):
+            v = "'" + v
+            count += 1
+        out.append(v)
+    return out, count
+
+
+def _first_of_each_pid(pids):
+    """Indices of the first point of each pid (None or empty pids all kept), in order."""
+    seen = set()
+    keep = []
+    for i, p in enumerate(pids):
+        if p:
+            if p in seen:
+                continue
+            seen.add(p)
+        keep.append(i)
+    return np.asarray(keep, np.int64)
+
+
+def _mend(spec, data, progress):
+    """The columns as the format can hold them (see the module text); each mend is counted in a warning."""
+    for c, f, _ in spec:
+        if f is not None and f != c and _UNSAFE_NAME.search(f):
+            progress.warn(f"field {f!r} is written as {c!r}: an EGMS CSV header has no quoting, so a comma, "
+                          "quote or line break cannot be part of a name")
+    infinite = {}
+    for k, (c, _f, _d) in enumerate(spec):
+        col = data[k]
+        if isinstance(col, np.ndarray):
+            bad = np.isinf(col)
+            if bad.any():
+                infinite[c] = int(bad.sum())
+                data[k] = np.where(bad, np.nan, col)
+        else:
+            data[k], guarded = _guard_formulas(col)
+            if guarded:
+                progress.warn(f"{guarded} value(s) of {c!r} start like a spreadsheet formula (= + - @); written "
+                              "with a leading ' so that a spreadsheet shows them as text")
+    if infinite:
+        listed = ", ".join(f"{c} ({k})" for c, k in list(infinite.items())[:5]) + (" …" if len(infinite) > 5 else "")
+        progress.warn(f"{sum(infinite.values())} infinite value(s) written as empty cells: {listed}")
+    names = [c for c, _, _ in spec]
+    if "pid" in names:
+        pids = data[names.index("pid")]
+        keep = _first_of_each_pid(pids)
+        if keep.size < len(pids):
+            progress.warn(f"{len(pids) - keep.size} point(s) whose pid an earlier point has were dropped "
+                          "(the first one of each pid is kept)")
+            data = [col[keep] if isinstance(col, np.ndarray) else [col[i] for i in keep.tolist()] for col in data]
+    return data
+
+
 def export_egms(table, path, level=None, naming="input", product=None, block_rows=20000, progress=None):
     """Write ``table`` (a :class:`~..io.points.PointTable`) as an EGMS zip at ``path``.
 
@@ -346,8 +420,9 @@ def export_egms(table, path, level=None, naming="input", product=None, block_row
             zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True) as zf:
         with zf.open(f"{stem}.csv", "w", force_zip64=True) as out:
             out.write((",".join(c for c, _, _ in spec) + "\n").encode("utf-8"))
-            data = [_column_data(table, f, c, coords, pids) for c, f, _ in spec]
+            data = _mend(spec, [_column_data(table, f, c, coords, pids) for c, f, _ in spec], progress)
             decimals = [d for _, _, d in spec]
+            n = len(data[0])
             for start in range(0, n, block_rows):
                 stop = min(start + block_rows, n)
                 out.write(format_csv_rows([col[start:stop] for col in data], decimals))

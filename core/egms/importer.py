@@ -52,6 +52,10 @@ from .metadata import write_layer_metadata
 from .product import META_KEYS, ProductInfo, orbit_direction
 from .sources import find_sources, inspect_source, raise_if_damaged, read_blocks, split_header
 
+MAX_FIELDS = 1998
+"""Most fields a GeoPackage layer holds: SQLite's column limit (2000, SQLITE_MAX_COLUMN) less ``fid`` and ``geom``.
+An EGMS product has ~30 attributes and ~300 dates (~600 for a 10-year 6-day series)."""
+
 CHUNK_BYTES = 8 << 20
 """Decompressed bytes parsed per block (a block holds ~10⁴ rows of a 5-year series)."""
 
@@ -88,6 +92,11 @@ def _union_schema(sources):
             raise InputError(f"{sources[0].label}: a column is named {reserved!r}, which the GeoPackage "
                              "layer needs for itself.")
     date_fields = [_Field(n, "real", n) for n, _d in sorted(dates.items(), key=lambda item: item[1])]
+    if len(attrs) + len(date_fields) > MAX_FIELDS:
+        names = ", ".join(s.label for s in sources[:3]) + (" …" if len(sources) > 3 else "")
+        raise InputError(f"{names}: {len(attrs)} attribute and {len(date_fields)} date columns; a GeoPackage layer "
+                         f"holds at most {MAX_FIELDS} (SQLite's limit of 2000 columns) — an EGMS product has ~300 "
+                         "dates. Import fewer files at once, or split the dates.")
     return attrs + date_fields
 
 

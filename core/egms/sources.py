@@ -29,6 +29,14 @@ from .product import ProductInfo
 SAMPLE_BYTES = 1 << 20
 """Bytes read up front from every file to check it and type unknown columns."""
 
+XML_MAX_BYTES = 16 << 20
+"""At most this much of an XML header is read (the real 2020–2024 L2b header is 100 kB): a zip member's
+declared size can lie, so the read itself stops at this + 1 byte and a larger header is refused."""
+
+LINE_MAX_BYTES = 1 << 20
+"""Longest CSV line accepted.  An EGMS row is ~30 attributes (≤ 25 characters each) and one ~7-character
+displacement per date — ~5 kB for the ~600 dates of a 10-year 6-day series; 1 MiB is 200 times that."""
+
 
 @dataclass
 class CsvSource:
@@ -106,7 +114,7 @@ def find_sources(path):
                 for info in csvs:
                     stem = os.path.splitext(info.filename)[0]
                     xml = xmls.get(stem) or (next(iter(xmls.values())) if len(xmls) == 1 and len(csvs) == 1 else None)
-                    text = zf.read(xml).decode("utf-8", "replace") if xml is not None else None
+                    text = _xml_member(zf, xml, path) if xml is not None else None
                     sources.append(CsvSource(path, info.filename, text, info.file_size))
                 return sources
         except InputError:
@@ -120,16 +128,44 @@ def find_sources(path):
     xml_path = os.path.splitext(path)[0] + ".xml"
     text = None
     if os.path.exists(xml_path):
-        with open(xml_path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+        with open(xml_path, "rb") as fh:
+            text = _capped_xml(fh.read(XML_MAX_BYTES + 1), os.path.getsize(xml_path), xml_path)
     return [CsvSource(path, None, text, os.path.getsize(path))]
 
 
+def _capped_xml(data, declared, label):
+    """The XML text of ``data`` (read up to the cap + 1 byte), refused when the header is over the cap."""
+    size = max(declared, len(data))
+    if size > XML_MAX_BYTES:
+        raise InputError(f"{label}: the XML metadata is {size / 2**20:.0f} MiB; at most "
+                         f"{XML_MAX_BYTES / 2**20:.0f} MiB is read (an EGMS header is ~100 kB) — is this an EGMS file?")
+    return data.decode("utf-8", "replace")
+
+
+def _xml_member(zf, info, path):
+    """A zip's XML member, never more than :data:`XML_MAX_BYTES` + 1 bytes of it decompressed."""
+    label = f"{path} ({info.filename})"
+    if info.file_size > XML_MAX_BYTES:
+        return _capped_xml(b"", info.file_size, label)
+    with zf.open(info) as member:
+        return _capped_xml(member.read(XML_MAX_BYTES + 1), info.file_size, label)
+
+
+def _line_too_long(source, line):
+    raise_if_damaged(source)  # a damaged zip inflates to garbage without line ends: say it is damaged
+    return InputError(f"{source.label}: line {line} is longer than {LINE_MAX_BYTES >> 20} MiB without a line end "
+                      "(an EGMS row is a few kB); the file is damaged or not an EGMS CSV.")
+
+
 def read_blocks(source, chunk_bytes):
-    """Blocks of whole lines (bytes) of a source's CSV text, header included."""
+    """Blocks of whole lines (bytes) of a source's CSV text, header included.
+
+    A line longer than :data:`LINE_MAX_BYTES` stops the read with an :class:`InputError` naming the line.
+    """
     try:
         with source.open() as stream:
             rest = b""
+            line = 1
             while True:
                 block = stream.read(chunk_bytes)
                 if not block:
@@ -139,8 +175,13 @@ def read_blocks(source, chunk_bytes):
                 data = rest + block if rest else block
                 cut = data.rfind(b"\n")
                 if cut < 0:
+                    if len(data) > LINE_MAX_BYTES:
+                        raise _line_too_long(source, line)
                     rest = data
                     continue
+                if len(data) - cut - 1 > LINE_MAX_BYTES:
+                    raise _line_too_long(source, line + data.count(b"\n", 0, cut + 1))
+                line += data.count(b"\n", 0, cut + 1)
                 yield data[: cut + 1]
                 rest = data[cut + 1:]
     except InputError:
