@@ -82,7 +82,7 @@ def robust_std(values):
     return float(MAD_TO_STD * np.median(np.abs(v - np.median(v))))
 
 
-def point_spacing(x, y, percentile=SPACING_PERCENTILE, sample=200_000, seed=0):
+def point_spacing(x, y, percentile=SPACING_PERCENTILE, sample=50_000, seed=0):
     """``percentile`` of the distances from a point to its nearest neighbour (a random sample of at most
     ``sample`` points)."""
     from scipy.spatial import cKDTree
