@@ -16,6 +16,7 @@ import numpy as np
 from qgis.core import (
     QgsClassificationRange,
     QgsFeatureRequest,
+    QgsFillSymbol,
     QgsGradientColorRamp,
     QgsGraduatedSymbolRenderer,
     QgsMarkerSymbol,
@@ -25,7 +26,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
-from ..compat import REQUEST_NO_GEOMETRY, SHADER_INTERPOLATED
+from ..compat import POLYGON_GEOMETRY, REQUEST_NO_GEOMETRY, SHADER_INTERPOLATED
 
 VELOCITY_FIELDS = ("mean_velocity", "velocity", "vel", "mean_vel", "v_los", "los_velocity")
 """Field names tried, in order, when the caller does not name the velocity field."""
@@ -63,10 +64,17 @@ def _ramp():
     return ramp
 
 
-def velocity_renderer(values, field="mean_velocity", unit="mm/yr", n_classes=N_CLASSES):
+def _symbol(polygon):
+    if polygon:  # areas: translucent fill, thin dark outline, so the points below stay visible
+        return QgsFillSymbol.createSimple({"outline_color": "#333333", "outline_width": "0.3"})
+    return QgsMarkerSymbol.createSimple({"name": "circle", "size": "1.8", "outline_style": "no"})
+
+
+def velocity_renderer(values, field="mean_velocity", unit="mm/yr", n_classes=N_CLASSES, polygon=False):
     """Graduated renderer, diverging and symmetric around 0, limits ± :func:`nice_limit` of ``values``.
 
-    Values beyond the limits take the end colours (the outer classes are open-ended).
+    Values beyond the limits take the end colours (the outer classes are open-ended).  ``polygon``: fill
+    symbols (e.g. active deformation areas) instead of point markers.
     """
     limit = nice_limit(values)
     edges = np.linspace(-limit, limit, n_classes + 1)
@@ -74,8 +82,10 @@ def velocity_renderer(values, field="mean_velocity", unit="mm/yr", n_classes=N_C
     ranges = []
     for i in range(n_classes):
         lo, hi = float(edges[i]), float(edges[i + 1])
-        symbol = QgsMarkerSymbol.createSimple({"name": "circle", "size": "1.8", "outline_style": "no"})
+        symbol = _symbol(polygon)
         symbol.setColor(ramp.color(i / (n_classes - 1)))
+        if polygon:
+            symbol.setOpacity(0.75)
         label = f"{lo:+.3g} … {hi:+.3g} {unit}"
         if i == 0:
             lo, label = -1e12, f"< {hi:+.3g} {unit}"
@@ -110,7 +120,8 @@ def apply_velocity_style(layer, field=None, unit="mm/yr"):
     field = field or velocity_field(layer)
     if field is None or layer.fields().indexOf(field) < 0 or not layer.fields().field(field).isNumeric():
         return False
-    layer.setRenderer(velocity_renderer(field_values(layer, field), field, unit))
+    polygon = layer.geometryType() == POLYGON_GEOMETRY
+    layer.setRenderer(velocity_renderer(field_values(layer, field), field, unit, polygon=polygon))
     layer.triggerRepaint()
     return True
 
