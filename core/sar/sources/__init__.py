@@ -33,7 +33,7 @@ def detect_layout(path):
     path = os.path.abspath(os.fspath(path))
     low = path.lower()
     if not os.path.exists(path):
-        raise InputError(f"{path}: no such file or folder.")
+        raise InputError(f"{path}: not a folder or a stack file (no such path).")
     if os.path.isfile(path):
         if low.endswith(".dim"):
             return "snap"

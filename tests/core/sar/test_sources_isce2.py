@@ -127,5 +127,5 @@ def test_plain_folder_unchanged(small_stack, plain):
 
 
 def test_missing_input(tmp_path):
-    with pytest.raises(InputError, match=r"nothing: no such file or folder"):
+    with pytest.raises(InputError, match=r"nothing: not a folder or a stack file \(no such path\)"):
         open_stack(tmp_path / "nothing")

@@ -1,0 +1,103 @@
+"""egms:computevelocities (and selectscatterers) on one simulated stack written in each processor's layout.
+
+The measurement points must be those of the plain folder: same point ids, positions and values (to the
+precision the layout stores: SNAP's baselines are Java floats, so height errors agree to 1e-4 m and
+velocities to 1e-6 mm/yr).
+"""
+
+import os
+
+import pytest
+from osgeo import ogr
+
+from egms_plugin.core.sar.simulate import SimulationParameters, simulate_stack
+from egms_plugin.testing import stack_layouts as sl
+
+FIELDS = ("mean_velocity", "height_error", "temporal_coherence", "latitude", "longitude", "incidence_angle")
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory):
+    root = tmp_path_factory.mktemp("layouts_e2e")
+    plain = str(root / "plain")
+    simulate_stack(plain, SimulationParameters(rows=120, cols=120, n_dates=40, seed=3))
+    return {
+        "plain": plain,
+        "snap": sl.write_snap_dimap(plain, str(root / "snap")),
+        "isce2": sl.write_isce2_topsstack(plain, str(root / "tops")),
+        "multiband": sl.write_multiband(plain, str(root / "mb" / "stack.vrt")),
+    }
+
+
+def _points(path):
+    ds = ogr.Open(str(path))
+    layer = ds.GetLayer(0)
+    defn = layer.GetLayerDefn()
+    names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    return names, {f.GetField("pid"): (f.GetGeometryRef().GetX(), f.GetGeometryRef().GetY(),
+                                       {n: f.GetField(n) for n in names}) for f in layer}
+
+
+@pytest.fixture(scope="module")
+def plain_points(stacks, tmp_path_factory):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    out = tmp_path_factory.mktemp("plain_out") / "mp.gpkg"
+    processing.run("egms:computevelocities", {"INPUT": stacks["plain"], "OUTPUT": str(out)},
+                   context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
+    return _points(out)
+
+
+class _Log:
+    def __init__(self):
+        from qgis.core import QgsProcessingFeedback
+
+        self.feedback = QgsProcessingFeedback()
+        self.lines = []
+        self.feedback.pushInfo = self.lines.append
+
+
+@pytest.mark.parametrize("layout", ["snap", "isce2", "multiband"])
+def test_same_points_as_the_plain_folder(run_alg, plugin, stacks, plain_points, layout, tmp_path):
+    out = tmp_path / "mp.gpkg"
+    log = _Log()
+    result = run_alg("egms:computevelocities", {"INPUT": stacks[layout], "OUTPUT": str(out)}, feedback=log.feedback)
+    names, points = _points(out)
+    want_names, want = plain_points
+    assert names == want_names
+    assert result["N_POINTS"] == len(points) == len(want) > 100
+    assert set(points) == set(want)
+    for pid, (x, y, values) in want.items():
+        gx, gy, got = points[pid]
+        assert gx == pytest.approx(x, abs=1e-6) and gy == pytest.approx(y, abs=1e-6)
+        for name in FIELDS:
+            assert got[name] == pytest.approx(values[name], abs=1e-4 if name == "height_error" else 1e-6), name
+        dates = [n for n in names if n.isdigit()]
+        assert [got[d] for d in dates] == pytest.approx([values[d] for d in dates], abs=1e-4)
+    text = "\n".join(log.lines)
+    assert "layout: " in text and "baselines from: " in text and "geometry from: " in text
+
+
+def test_qgis_process_accepts_a_dim_file(run_qgis_process, stacks, plain_points, tmp_path):
+    out = tmp_path / "mp.gpkg"
+    run = run_qgis_process("run", "egms:computevelocities", "--", f"INPUT={stacks['snap']}", f"OUTPUT={out}",
+                           "POLARISATION=VV")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "layout: SNAP BEAM-DIMAP coregistered stack (VV" in run.stdout
+    assert set(_points(out)[1]) == set(plain_points[1])
+
+
+def test_qgis_process_polarisation_absent(run_qgis_process, stacks, tmp_path):
+    run = run_qgis_process("run", "egms:computevelocities", "--", f"INPUT={stacks['snap']}",
+                           f"OUTPUT={tmp_path / 'o.gpkg'}", "POLARISATION=VH")
+    assert run.returncode != 0
+    assert "no VH i/q band pair" in run.stdout + run.stderr and "Traceback" not in run.stdout + run.stderr
+    assert not os.path.exists(tmp_path / "o.gpkg")
+
+
+def test_selectscatterers_reads_a_layout(run_alg, stacks, tmp_path):
+    got = run_alg("egms:selectscatterers", {"INPUT": stacks["isce2"], "OUTPUT": str(tmp_path / "a.gpkg")})
+    want = run_alg("egms:selectscatterers", {"INPUT": stacks["plain"], "OUTPUT": str(tmp_path / "b.gpkg")})
+    keys = [k for k in got if k != "OUTPUT"]
+    assert keys and all(got[k] == want[k] for k in keys)
