@@ -26,6 +26,7 @@ def stacks(tmp_path_factory):
         "snap": sl.write_snap_dimap(plain, str(root / "snap")),
         "isce2": sl.write_isce2_topsstack(plain, str(root / "tops")),
         "multiband": sl.write_multiband(plain, str(root / "mb" / "stack.vrt")),
+        "opera": (sl.write_opera_cslc(plain, str(root / "opera")), str(root / "opera"))[1],
     }
 
 
@@ -77,6 +78,31 @@ def test_same_points_as_the_plain_folder(run_alg, plugin, stacks, plain_points, 
         assert [got[d] for d in dates] == pytest.approx([values[d] for d in dates], abs=1e-4)
     text = "\n".join(log.lines)
     assert "layout: " in text and "baselines from: " in text and "geometry from: " in text
+
+
+def test_opera_without_baselines_has_no_height_error(run_alg, stacks, plain_points, tmp_path):
+    """The documented difference: OPERA CSLCs carry no baselines, so no height error (NULL) is estimated."""
+    log = _Log()
+    run_alg("egms:computevelocities", {"INPUT": stacks["opera"], "OUTPUT": str(tmp_path / "mp.gpkg")},
+            feedback=log.feedback)
+    names, points = _points(tmp_path / "mp.gpkg")
+    assert names == plain_points[0] and len(points) > 0.8 * len(plain_points[1])
+    assert all(v["height_error"] is None for _, _, v in points.values())
+    assert "height errors are not estimated" in "\n".join(log.lines)
+
+
+def test_opera_with_baselines_csv_equals_the_plain_folder(run_alg, stacks, plain_points, tmp_path):
+    import shutil
+
+    folder = tmp_path / "opera"
+    shutil.copytree(stacks["opera"], folder)
+    shutil.copyfile(os.path.join(stacks["plain"], "baselines.csv"), folder / "baselines.csv")
+    run_alg("egms:computevelocities", {"INPUT": str(folder), "OUTPUT": str(tmp_path / "mp.gpkg")})
+    points = _points(tmp_path / "mp.gpkg")[1]
+    assert set(points) == set(plain_points[1])
+    for pid, (_, _, values) in plain_points[1].items():
+        assert points[pid][2]["mean_velocity"] == pytest.approx(values["mean_velocity"], abs=1e-4)
+        assert points[pid][2]["height_error"] == pytest.approx(values["height_error"], abs=1e-3)
 
 
 def test_qgis_process_accepts_a_dim_file(run_qgis_process, stacks, plain_points, tmp_path):
