@@ -6,9 +6,10 @@ wavelength, ``starting_range``, ``range_pixel_spacing`` and ``shape`` from
 ``/metadata/processing_information/input_burst_metadata`` (slant range at the burst's middle sample); the pass
 from ``/identification/orbit_pass_direction``; the LOS from the ``…-STATIC_…`` file's ``los_east``/``los_north``
 at the scene centre (incidence = asin √(e² + n²), heading = atan2(n, −e), the inverse of
-``core.conventions.los_vector``).  Baselines from a ``baselines.csv`` beside the files; without one, none
-(height errors not estimated; said in the log).  Several bursts in one folder: an error listing them, or the
-``burst`` argument chooses one.
+``core.conventions.los_vector``).  Baselines from a ``baselines.csv`` beside the files, else from the files'
+orbit state vectors (``/metadata/orbit``, :mod:`.orbits`, at the scene centre, the middle date the reference);
+where neither exists, none (height errors not estimated; said in the log).  Several bursts in one folder:
+an error listing them, or the ``burst`` argument chooses one.
 """
 
 from __future__ import annotations
@@ -161,6 +162,35 @@ def _static_los(static, grid_xy, g, items):
     items.append(f"{static} los_east/los_north (scene centre)")
 
 
+def _orbit(f):
+    g = f.get("metadata/orbit")
+    if g is None or not all(k in g for k in ("time", "position_x", "velocity_x")):
+        return None
+    return (g["time"][()].astype(np.float64), np.stack([g[f"position_{a}"][()] for a in "xyz"], axis=1),
+            np.stack([g[f"velocity_{a}"][()] for a in "xyz"], axis=1))
+
+
+def _orbit_baselines(files, dates, crs, xy):
+    from pyproj import Transformer
+
+    from .orbits import geodetic_to_ecef, perpendicular_baselines
+
+    orbits = []
+    for d in dates:
+        with _h5open(files[d]) as f:
+            orbit = _orbit(f)
+        if orbit is None:
+            return None, f"none — {files[d]} has no /metadata/orbit and there is no baselines.csv"
+        orbits.append(orbit)
+    x, y = xy
+    lon, lat = Transformer.from_crs(crs.to_wkt(), "EPSG:4326", always_xy=True).transform(x[x.size // 2],
+                                                                                        y[y.size // 2])
+    ref = len(dates) // 2
+    bperp = perpendicular_baselines(geodetic_to_ecef(lat, lon), orbits, ref)
+    return bperp, (f"the files' /metadata/orbit state vectors (scene centre, reference "
+                   f"{dates[ref].strftime('%Y%m%d')})")
+
+
 def open_opera(path, polarisation="VV", burst=None, overrides=None):
     """A :class:`LayoutStack` of a folder of OPERA CSLC-S1 bursts (or the folder of one given .h5 file)."""
     path = os.path.abspath(os.fspath(path))
@@ -183,12 +213,14 @@ def open_opera(path, polarisation="VV", burst=None, overrides=None):
     if key in statics:
         _static_los(statics[key], xy, geometry, items)
     bperp = sidecar_baselines(folder, dates)
+    if bperp is not None:
+        bperp_origin = os.path.join(folder, "baselines.csv")
+    else:
+        bperp, bperp_origin = _orbit_baselines(files, dates, ref[2], xy)
     return LayoutStack(
         folder, dates=dates, readers=[H5Reader(files[d], dataset) for d in dates], shape=ref[1],
         dtype="complex64", geometry=geometry, bperp=bperp, crs=ref[2], transform=ref[3], overrides=overrides,
         origins={"layout": f"OPERA CSLC-S1 burst {key} ({polarisation.upper()})", "dates": "the file names",
-                 "baselines": os.path.join(folder, "baselines.csv") if bperp is not None else
-                 "none — OPERA CSLCs store no baselines and there is no baselines.csv beside them: "
-                 "height errors are not estimated",
+                 "baselines": bperp_origin + ("" if bperp is not None else ": height errors are not estimated"),
                  "geometry": ", ".join(items) or "none",
                  "georeferencing": f"{ref[0]}: /data/x_coordinates, /data/y_coordinates, /data/projection"})

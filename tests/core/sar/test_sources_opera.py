@@ -49,7 +49,9 @@ def test_fixture_stack_equals_the_plain_folder(opera, plain):
     assert detect_layout(opera) == "opera"
     stack = open_stack(opera)
     assert stack.dates == plain.dates and stack.shape == plain.shape
-    assert stack.bperp is None  # no baselines in CSLCs, no baselines.csv
+    # B⊥ from the state vectors at the scene centre: the stack's baselines relative to the reference within 1e-5 m
+    np.testing.assert_allclose(stack.bperp - stack.bperp[0], plain.bperp - plain.bperp[0], atol=1e-5)
+    assert stack.bperp[15] == 0.0
     assert stack.crs == plain.crs and stack.transform == plain.transform
     g = stack.geometry
     assert g.wavelength_m == plain.geometry.wavelength_m and g.orbit == "ascending"
@@ -59,7 +61,22 @@ def test_fixture_stack_equals_the_plain_folder(opera, plain):
     with stack, plain:
         for r0, r1 in stack.row_blocks(40):
             np.testing.assert_array_equal(stack.read_block(r0, r1, 7, 95), plain.read_block(r0, r1, 7, 95))
-    assert "height errors are not estimated" in stack.describe()
+    assert "baselines from: the files' /metadata/orbit state vectors (scene centre, reference 20190717)" in \
+        stack.describe()
+
+
+def test_no_orbit_no_baselines(opera, tmp_path):
+    import h5py
+
+    folder = tmp_path / "o"
+    shutil.copytree(opera, folder)
+    name = next(n for n in sorted(os.listdir(folder)) if "_20190118T" in n)
+    with h5py.File(folder / name, "r+") as f:
+        del f["metadata/orbit"]
+    stack = open_stack(folder)
+    assert stack.bperp is None
+    assert f"baselines from: none — {folder / name} has no /metadata/orbit and there is no baselines.csv: height " \
+           "errors are not estimated" in stack.describe()
 
 
 def test_baselines_csv_beside_the_files(opera, plain, small_stack, tmp_path):
@@ -88,6 +105,7 @@ def test_real_cslc_grid_as_gdal_reports_it(tmp_path):
     with stack:
         got = stack.read_block(2000, 2016, 1000, 1064)
     np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(stack.bperp, 0.0)  # one orbit three times
     g = stack.geometry
     assert g.wavelength_m == pytest.approx(0.05546576, abs=1e-8) and g.orbit == "descending"
     # S1 IW2 descending (track 87, 16:16 UTC over UTM 5N): heading ≈ 190°, incidence 30–46°
