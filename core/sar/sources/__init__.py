@@ -25,6 +25,10 @@ from ...errors import InputError
 __all__ = ["open_stack", "detect_layout"]
 
 
+def _dims_with_data(folder):
+    return [d for d in glob.glob(os.path.join(glob.escape(folder), "*.dim")) if os.path.isdir(d[:-4] + ".data")]
+
+
 def detect_layout(path):
     """``"snap"``, ``"isce2"``, ``"opera"``, ``"multiband"`` or ``"folder"`` for ``path``; InputError otherwise."""
     from .isce2 import looks_like_work_folder, merged_folder
@@ -47,6 +51,8 @@ def detect_layout(path):
         return "snap"
     if low.endswith(".data") and glob.glob(os.path.join(glob.escape(path), "[iq]_*.hdr")):
         return "snap"
+    if len(_dims_with_data(path)) == 1:
+        return "snap"
     if merged_folder(path) is not None or looks_like_work_folder(path):
         return "isce2"
     if glob.glob(os.path.join(glob.escape(path), "OPERA_L2_CSLC-S1_*.h5")):
@@ -67,6 +73,8 @@ def open_stack(path, *, polarisation="VV", burst=None, wavelength_m=None, incide
     if layout == "snap":
         from .snap import open_snap
 
+        if os.path.isdir(path) and not os.fspath(path).lower().endswith(".data"):
+            path = _dims_with_data(os.path.abspath(os.fspath(path)))[0]  # the folder holding one .dim
         return open_snap(path, polarisation=polarisation, overrides=overrides)
     if layout == "isce2":
         from .isce2 import open_isce2

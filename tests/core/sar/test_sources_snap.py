@@ -79,6 +79,8 @@ def test_radar_geometry_int16_reference_and_tie_point_grids(rg_dim, plain):
 def test_detection(tc_dim):
     assert detect_layout(tc_dim) == "snap"
     assert detect_layout(tc_dim[:-4] + ".data") == "snap"
+    assert detect_layout(os.path.dirname(tc_dim)) == "snap"  # the folder holding one .dim and its .data
+    assert open_stack(os.path.dirname(tc_dim)).folder == tc_dim
 
 
 def test_i_band_without_q(tc_dim, tmp_path):
