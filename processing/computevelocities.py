@@ -16,7 +16,7 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm, FeedbackProgress, StepsProgress
-from .parameters import add_dispersion_threshold, add_stack_folder
+from .parameters import add_dispersion_threshold, add_stack_folder, stack_from_parameters
 
 
 class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
@@ -142,9 +142,6 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
     def compute(self, parameters, context, feedback, progress):
         from ..core.errors import InputError
         from ..core.psi.chain import STAGES, PsiParameters, compute_velocities
-        from ..core.sar.stack import StackFolder
-
-        folder = self.parameterAsFile(parameters, self.INPUT, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         path = output.split("|")[0]
         if not path.lower().endswith(".gpkg"):
@@ -153,10 +150,11 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         out_crs = self.parameterAsCrs(parameters, "OUTPUT_CRS", context)
         if not out_crs.isValid():
             out_crs = QgsCoordinateReferenceSystem("EPSG:3035")
-        stack = StackFolder(folder, wavelength_m=self._optional_number(parameters, "WAVELENGTH", context),
-                            incidence_deg=self._optional_number(parameters, "INCIDENCE_ANGLE", context),
-                            heading_deg=self._optional_number(parameters, "HEADING", context),
-                            slant_range_m=self._optional_number(parameters, "SLANT_RANGE", context))
+        stack = stack_from_parameters(self, parameters, context,
+                                      wavelength_m=self._optional_number(parameters, "WAVELENGTH", context),
+                                      incidence_deg=self._optional_number(parameters, "INCIDENCE_ANGLE", context),
+                                      heading_deg=self._optional_number(parameters, "HEADING", context),
+                                      slant_range_m=self._optional_number(parameters, "SLANT_RANGE", context))
         feedback.pushInfo(stack.describe())
         params = PsiParameters(
             dispersion_threshold=self.parameterAsDouble(parameters, "DISPERSION_THRESHOLD", context),

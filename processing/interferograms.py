@@ -11,7 +11,7 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm
-from .parameters import add_stack_folder
+from .parameters import add_stack_folder, stack_from_parameters
 
 # Same order as core.sar.pairs.NETWORKS (not imported here: the provider must load without numba).
 NETWORKS = ("single reference", "sequential", "small baseline")
@@ -107,17 +107,10 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
 
     def compute(self, parameters, context, feedback, progress):
         from ..core.sar.interferograms import form_interferograms
-        from ..core.sar.stack import StackFolder
-
-        folder = self.parameterAsFile(parameters, self.INPUT, context)
         network = NETWORKS[self.parameterAsEnum(parameters, self.NETWORK, context)]
         reference = (self.parameterAsString(parameters, self.REFERENCE_DATE, context) or "").strip()
         output = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
-        if not folder:
-            from ..core.errors import InputError
-
-            raise InputError("INPUT: no stack folder given.")
-        stack = StackFolder(folder)
+        stack = stack_from_parameters(self, parameters, context)
         feedback.pushInfo("\n".join(line for line in stack.describe().splitlines() if "warning:" not in line))
         if reference and network != "single reference":
             feedback.pushInfo(f"Reference date {reference} ignored: it applies to the single-reference network only.")

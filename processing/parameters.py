@@ -1,7 +1,8 @@
 """Parameters shared by several ``egms`` algorithms: declared once, read once.
 
-* :func:`add_stack_folder` — ``INPUT``, the stack folder of the SAR algorithms
-  (the stack-folder contract of ARCHITECTURE.md);
+* :func:`add_stack_folder` / :func:`stack_from_parameters` — ``INPUT``, the stack of the SAR algorithms
+  (a folder or a file in any layout of ``core.sar.sources``: plain stack folder, SNAP ``.dim``, ISCE2 work
+  folder, folder of OPERA CSLC-S1 ``.h5``, multi-band ``.tif``/``.vrt``), and ``POLARISATION`` (VV);
 * :func:`add_dispersion_threshold` — ``DISPERSION_THRESHOLD`` (EGMS: 0.25);
 * :func:`add_gnss_parameters` / :func:`gnss_model_from_parameters` — the GNSS
   velocity model of ``egms:calibrategnss`` and ``egms:decompose`` (``GNSS``
@@ -21,15 +22,40 @@ from qgis.core import (
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
 )
 
 from ..compat import FIELD_NUMERIC, FILE_FOLDER, NUMBER_DOUBLE, SOURCE_VECTOR_POINT
 
+STACK_HELP = (" INPUT may be a plain stack folder, a SNAP BEAM-DIMAP coregistered stack (its .dim file or .data "
+              "folder), an ISCE2 topsStack/stripmapStack work folder (or its merged/ folder), a folder of OPERA "
+              "CSLC-S1 .h5 files, or a multi-band .tif/.vrt with one complex band per date (type or paste a file "
+              "path into the folder field); the layout is recognised and the log says where dates, baselines "
+              "and geometry were read from (README, Stack layouts).")
+
 
 def add_stack_folder(alg, help_text):
-    """The ``INPUT`` parameter of the algorithms that read a stack folder."""
-    alg.add_parameter(QgsProcessingParameterFile("INPUT", alg.tr("Stack folder"),
-                                                 behavior=FILE_FOLDER), help_text)
+    """``INPUT`` (a stack folder, or a file path typed in: a folder parameter does not check for a folder, so
+    qgis_process and the dialog accept both on QGIS 3.22–3.40) and the advanced ``POLARISATION`` (VV)."""
+    alg.add_parameter(QgsProcessingParameterFile("INPUT", alg.tr("Stack (folder, or .dim / .tif / .vrt file)"),
+                                                 behavior=FILE_FOLDER), help_text + STACK_HELP)
+    alg.add_parameter(QgsProcessingParameterString("POLARISATION", alg.tr("Polarisation"), "VV", optional=True),
+                      "The polarisation read from a layout holding several (SNAP bands, OPERA CSLC datasets): "
+                      "VV, VH, HH or HV. Ignored by the plain folder, ISCE2 and multi-band layouts.", advanced=True)
+
+
+def stack_from_parameters(alg, parameters, context, **overrides):
+    """The stack of ``INPUT`` in whichever layout it is (``core.sar.sources.open_stack``), or InputError."""
+    from ..core.errors import InputError
+    from ..core.sar.sources import open_stack
+
+    path = alg.parameterAsFile(parameters, "INPUT", context)
+    if not path:
+        raise InputError("INPUT: no stack given.")
+    polarisation = (alg.parameterAsString(parameters, "POLARISATION", context) or "VV").strip().upper()
+    if polarisation not in ("VV", "VH", "HH", "HV"):
+        raise InputError(f"POLARISATION: {polarisation!r} is not one of VV, VH, HH, HV.")
+    return open_stack(path, polarisation=polarisation, **overrides)
 
 
 def add_dispersion_threshold(alg, help_text):

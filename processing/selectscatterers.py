@@ -26,7 +26,7 @@ from qgis.core import (
 
 from ..compat import SOURCE_VECTOR_POINT, WKB_POINT, make_field
 from .base import EgmsAlgorithm
-from .parameters import add_dispersion_threshold, add_stack_folder
+from .parameters import add_dispersion_threshold, add_stack_folder, stack_from_parameters
 
 FIELDS = (("line", "int"), ("pixel", "int"), ("amplitude_dispersion", "double"), ("mean_amplitude", "double"),
           ("latitude", "double"), ("longitude", "double"), ("easting", "double"), ("northing", "double"))
@@ -86,14 +86,11 @@ class SelectScatterersAlgorithm(EgmsAlgorithm):
     def compute(self, parameters, context, feedback, progress):
         from ..core.geo import project_lonlat
         from ..core.sar.amplitude import scan_stack
-        from ..core.sar.stack import StackFolder
-
-        folder = self.parameterAsFile(parameters, self.INPUT, context)
         threshold = self.parameterAsDouble(parameters, "DISPERSION_THRESHOLD", context)
         out_crs = self.parameterAsCrs(parameters, "OUTPUT_CRS", context)
         if not out_crs.isValid():
             out_crs = QgsCoordinateReferenceSystem("EPSG:3035")
-        stack = StackFolder(folder)
+        stack = stack_from_parameters(self, parameters, context)
         feedback.pushInfo(stack.describe())
         for warning in stack.warnings:
             progress.warn(warning)

@@ -280,7 +280,7 @@ def test_nothing_coherent_is_a_clear_error(tmp_path):
     """Stable amplitudes (every pixel a candidate) with random phases: no coherent network."""
     rng = np.random.default_rng(0)
     _write_stack(tmp_path / "incoherent", 100 * np.exp(1j * rng.uniform(-np.pi, np.pi, (30, 40, 40))))
-    with pytest.raises(InputError, match="incoherent: no coherent network — of 1600 candidates"):
+    with pytest.raises(InputError, match="incoherent: no coherent network — of \\d+ candidates"):
         compute_velocities(StackFolder(tmp_path / "incoherent"))
 
 

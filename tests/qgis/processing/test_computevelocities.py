@@ -82,7 +82,7 @@ def test_nothing_coherent_writes_nothing(run_alg, tmp_path):
             ds.write(z.astype(np.complex64), 1)
     out = tmp_path / "out" / "mp.gpkg"
     out.parent.mkdir()
-    with pytest.raises(QgsProcessingException, match="no coherent network — of 900 candidates"):
+    with pytest.raises(QgsProcessingException, match=r"no coherent network — of \d+ candidates"):
         run_alg("egms:computevelocities", {"INPUT": str(stack), "OUTPUT": str(out)})
     assert os.listdir(out.parent) == []
 
