@@ -279,6 +279,10 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
 
                     announce_compilation(progress, self.kernel_modules)
                 outputs = [(name, path) for name, path, _folder in _output_paths(self, parameters, context)]
+                sinks = {d.name() for d in self.destinationParameterDefinitions() if d.type() == "sink"}
+                for name, path in outputs:
+                    if name in sinks and not os.path.lexists(path):
+                        self.partial_output(path)  # a QGIS feature sink writes in place: removed if the run fails
                 with OutputLocks(outputs), cancel_on_sigterm(feedback.cancel if feedback is not None else _nothing):
                     result = self.compute(parameters, context, feedback, progress)
             except Exception as exc:  # noqa: BLE001 - a full disk, told plainly whatever raised it (OSError, SQLite, GDAL)

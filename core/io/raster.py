@@ -141,6 +141,7 @@ class GeoTiff:
                     _close(ds)  # GDALClose writes the directory; its errors reach the handler
                 finally:
                     del ds  # older bindings close here, still inside the handler
+            _check_blocks(self.path)
 
     def abandon(self):
         """Close without reporting errors (the file is being discarded)."""
@@ -162,6 +163,34 @@ class GeoTiff:
         else:
             self.abandon()
         return False
+
+
+def _check_blocks(path):
+    """Raise when a block of the closed GeoTIFF ``path`` lies (partly) beyond the end of the file.
+
+    GDAL 3.10 with libtiff 4.7 can close a file whose last strips could not be written (a full disk) without
+    any error reaching the handler: the file opens, its reads fail.  Reading the offsets and sizes of the
+    blocks from the directory (no pixel is read) finds it.
+    """
+    gdal = _gdal()
+    size = os.path.getsize(path)
+    ds = gdal.Open(path)
+    if ds is None:
+        raise RuntimeError("the written file cannot be opened")
+    try:
+        for b in range(1, ds.RasterCount + 1):
+            band = ds.GetRasterBand(b)
+            bx, by = band.GetBlockSize()
+            nx, ny = -(-ds.RasterXSize // bx), -(-ds.RasterYSize // by)
+            for j in range(ny):
+                for i in range(nx):
+                    offset = band.GetMetadataItem(f"BLOCK_OFFSET_{i}_{j}", "TIFF")
+                    count = band.GetMetadataItem(f"BLOCK_SIZE_{i}_{j}", "TIFF")
+                    if offset is None or count is None or int(offset) + int(count) > size:
+                        raise RuntimeError(f"block {i},{j} of band {b} was not written completely")
+    finally:
+        band = None
+        ds = None
 
 
 def _close(ds):
@@ -189,12 +218,17 @@ class RasterOutput:
             self._pending.discard()
             raise
 
-    def commit(self):
+    def finish(self):
+        """Close and check the file under its temporary name (no rename yet): several outputs written as one
+        set are all finished before any is committed."""
         try:
             self.raster.close()
         except BaseException:
             self._pending.discard()
             raise
+
+    def commit(self):
+        self.finish()
         try:
             return self._pending.commit()
         except OSError as exc:

@@ -146,6 +146,9 @@ class RasterBlockWriter:
     def write(self, row0, data):
         self._output.raster.write(data.astype(np.float32, copy=False), 1, row0=row0)
 
+    def finish(self):
+        self._output.finish()
+
     def commit(self):
         return self._output.commit()
 
@@ -261,6 +264,8 @@ def scan_stack(stack, dispersion_threshold=DEFAULT_DISPERSION_THRESHOLD, calibra
                 if keep_phasors:
                     phasors.append(unit_interferogram_phasors(slc[:, rr, cc].T))
                 progress.update((i + 1) / len(blocks))
+        for w in writers:  # both rasters complete before either takes its name
+            w.finish()
         for w in writers:
             w.commit()
         writers = []

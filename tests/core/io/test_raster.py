@@ -149,3 +149,34 @@ def test_probe_write_tells_a_full_disk_a_size_limit_and_a_healthy_folder_apart(t
         reason = probe_write(os.path.join(disk, "x.tif"))
         assert reason is not None and reason.errno == errno.ENOSPC
         assert os.listdir(disk) == []
+
+
+# GDAL 3.10 / libtiff 4.7 closed a GeoTIFF whose last strips did not fit without any error (QGIS 3.40: a
+# 4 kB, unreadable mean-amplitude raster and success): after the close the writer checks the directory's
+# block offsets against the file's size.
+def test_a_truncated_geotiff_is_found_by_the_block_check(tmp_path):
+    from egms_plugin.core.io.raster import _check_blocks
+
+    path = str(tmp_path / "t.tif")
+    with GeoTiff(path, 300, 200, 2, options=creation_options(300, 200)) as ds:
+        ds.write(np.random.default_rng(0).random((200, 300), dtype=np.float32), 1)
+        ds.write(np.ones((200, 300), np.float32), 2)
+    _check_blocks(path)  # complete: no error
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:  # the directory is at the start (GDAL writes it first): cut the pixels
+        f.truncate(size - 1000)
+    with pytest.raises(RuntimeError, match="was not written completely"):
+        _check_blocks(path)
+
+
+def test_both_amplitude_rasters_on_a_disk_that_fills_at_their_close_is_a_disk_full_error(tmp_path):
+    from egms_plugin.core.sar.amplitude import scan_stack
+    from egms_plugin.core.sar.stack import StackFolder
+
+    small = str(tmp_path / "small")
+    simulate_stack(small, SimulationParameters(rows=120, cols=100, n_dates=8, seed=1))
+    with small_tmpfs(48 * 1024) as disk:
+        with pytest.raises(DiskFullError, match="the disk is full"):
+            scan_stack(StackFolder(small), dispersion_path=os.path.join(disk, "d.tif"),
+                       mean_amplitude_path=os.path.join(disk, "m.tif"))
+        assert os.listdir(disk) == []
