@@ -176,4 +176,4 @@ class VelocityProfileAlgorithm(EgmsAlgorithm):
 
 
 ALGORITHM = VelocityProfileAlgorithm
-REQUIRES = ("numpy", "scipy")
+REQUIRES = ("numpy",)

@@ -82,7 +82,7 @@ def test_nan_coordinates_left_out_empty_and_bad_input():
 
 
 def test_million_points_match_brute_force():
-    """10⁶ random points, a 5-vertex line: the tree's candidates give exactly the brute-force answer."""
+    """10⁶ random points, a 5-vertex line: the sorted-x prefilter gives exactly the brute-force answer."""
     rng = np.random.default_rng(1)
     x, y = rng.uniform(0, 10_000, 1_000_000), rng.uniform(0, 10_000, 1_000_000)
     lx, ly = np.array([500.0, 3000, 6000, 6500, 9500]), np.array([500.0, 7000, 2000, 9000, 9400])
