@@ -172,3 +172,23 @@ def test_layer_without_velocity_and_empty_profile_say_so(setup, qgis_iface):
     qgis_iface.setActiveLayer(bare)
     draw_line(canvas, LINE)
     assert "“bare” has no velocity field" in dock.message_text()
+
+
+def test_dock_and_algorithm_give_the_same_profile(setup, run_alg, tmp_path):
+    """The dock's profile of a drawn line = egms:velocityprofile on the same layer and line (one computation)."""
+    from osgeo import ogr
+
+    dock, canvas, layer = setup
+    draw_line(canvas, LINE)
+    line = QgsVectorLayer("LineString?crs=EPSG:3035", "drawn", "memory")
+    f = QgsFeature(line.fields())
+    f.setGeometry(dock.profile.line)
+    line.dataProvider().addFeatures([f])
+    out = tmp_path / "alg.gpkg"
+    res = run_alg("egms:velocityprofile", {"INPUT": layer, "LINE": line, "BUFFER": 30.0, "OUTPUT": str(out)})
+    ds = ogr.Open(str(out))
+    rows = [(f.GetField("pid"), f.GetField("distance"), f.GetField("offset")) for f in ds.GetLayer(0)]
+    p = dock.profile.profile
+    assert res["N_POINTS"] == len(p) == 4 and [r[0] for r in rows] == dock.profile.point_ids
+    assert np.abs(np.array([r[1] for r in rows]) - p.distance).max() < 1e-9
+    assert np.abs(np.array([r[2] for r in rows]) - p.offset).max() < 1e-9
