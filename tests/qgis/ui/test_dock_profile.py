@@ -192,3 +192,28 @@ def test_dock_and_algorithm_give_the_same_profile(setup, run_alg, tmp_path):
     assert res["N_POINTS"] == len(p) == 4 and [r[0] for r in rows] == dock.profile.point_ids
     assert np.abs(np.array([r[1] for r in rows]) - p.distance).max() < 1e-9
     assert np.abs(np.array([r[2] for r in rows]) - p.offset).max() < 1e-9
+
+
+def test_layer_in_degrees_is_measured_in_metres(setup, qgis_iface):
+    """The same points stored in EPSG:4326, the canvas in EPSG:3035: the same points, distances within 0.5 m
+    (UTM 32 against EPSG:3035 scale factors) of the metric layer's."""
+    from pyproj import Transformer
+
+    dock, canvas, layer = setup
+    draw_line(canvas, LINE)
+    metric = dock.profile
+    to_geo = Transformer.from_crs("EPSG:3035", "EPSG:4326", always_xy=True)
+    geo = QgsVectorLayer("Point?crs=EPSG:4326&field=pid:string&field=mean_velocity:double", "geo", "memory")
+    features = []
+    for k, (dx, dy, v, _s, _e) in enumerate(POINTS):
+        f = QgsFeature(geo.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*to_geo.transform(X0 + dx, Y0 + dy))))
+        f.setAttributes([f"q{k}", v])
+        features.append(f)
+    geo.dataProvider().addFeatures(features)
+    QgsProject.instance().addMapLayer(geo)
+    qgis_iface.setActiveLayer(geo)
+    data = dock.on_line_drawn(metric.line)
+    assert data.metric_crs.startswith("EPSG:326") and data.point_ids == metric.point_ids
+    assert np.abs(data.profile.distance - metric.profile.distance).max() < 0.5
+    assert np.isnan(data.profile.std).all() and dock.panel.profile_plot.error_bars is None
