@@ -45,7 +45,8 @@ except ImportError:
 __all__ = ["QAction", "QActionGroup", "field_type", "make_field", "is_integer_type", "is_double_type",
            "is_bool_type", "save_default_style", "save_style_to_database", "point_layer_filter", "QGIS_VERSION_INT",
            "WKB_POINT", "POINT_GEOMETRY", "LINE_GEOMETRY", "POLYGON_GEOMETRY", "NULL_GEOMETRY",
-           "SOURCE_VECTOR_POINT", "SOURCE_FILE", "NUMBER_DOUBLE", "NUMBER_INTEGER", "FILE_FOLDER", "FIELD_NUMERIC",
+           "SOURCE_VECTOR_POINT", "SOURCE_VECTOR_LINE", "SOURCE_FILE", "NUMBER_DOUBLE", "NUMBER_INTEGER",
+           "FILE_FOLDER", "FIELD_NUMERIC",
            "FLAG_ADVANCED", "REQUEST_NO_GEOMETRY", "FIELD_ORIGIN_PROVIDER", "SHADER_INTERPOLATED"]
 
 QGIS_VERSION_INT = Qgis.versionInt() if hasattr(Qgis, "versionInt") else Qgis.QGIS_VERSION_INT
@@ -84,6 +85,7 @@ def _first(*candidates):
 
 
 SOURCE_VECTOR_POINT = _first((Qgis, "ProcessingSourceType.VectorPoint"), (QgsProcessing, "SourceType.TypeVectorPoint"))
+SOURCE_VECTOR_LINE = _first((Qgis, "ProcessingSourceType.VectorLine"), (QgsProcessing, "SourceType.TypeVectorLine"))
 SOURCE_FILE = _first((Qgis, "ProcessingSourceType.File"), (QgsProcessing, "SourceType.TypeFile"))
 NUMBER_DOUBLE = _first((Qgis, "ProcessingNumberParameterType.Double"), (QgsProcessingParameterNumber, "Type.Double"))
 NUMBER_INTEGER = _first((Qgis, "ProcessingNumberParameterType.Integer"), (QgsProcessingParameterNumber, "Type.Integer"))

@@ -22,7 +22,11 @@ Each click reads one feature by id after a limited spatial request
   is subtracted from every series of that layer (reset to go back).
 * Model (linear/quadratic/cubic + seasonal), velocity ± std etc. come from
   :mod:`..core.egms.stats` (the code of ``egms:fittimeseries``); replicas at ± λ/2.
-* Export PNG/SVG/CSV; layer tools: velocity styling and an undoable quality filter.
+* Profile: draw a line (click its vertices, right click or double click to end); the points of the active
+  layer within the buffer are plotted as velocity ± std against the distance along the line
+  (:mod:`.profile`, the computation of ``egms:velocityprofile``); hovering names a point, a click plots its
+  series.
+* Export PNG/SVG/CSV (series and profile); layer tools: velocity styling and an undoable quality filter.
 
 The dock connects every signal through :meth:`TimeSeriesDock._connect` and
 :meth:`TimeSeriesDock.teardown` (plugin unload) disconnects them all.
@@ -41,20 +45,20 @@ from qgis.PyQt.QtWidgets import QFileDialog
 from ..layers import quality as layertools
 from ..layers.areas import AreaMeanTask
 from ..layers.query import SeriesLayer, is_point_layer
-from .export import with_suffix, write_csv
+from .export import with_suffix, write_csv, write_profile_csv
 from .highlights import MapHighlights
 from .maptool import POINT, SeriesMapTool
 from .panel import TimeSeriesPanel
+from .profile_mode import DATE_NAMES, ProfileMode
 from .selection import Selection
 from .settings import SETTINGS_GROUP, set_setting, setting
 
 __all__ = ["TimeSeriesDock", "TITLE", "SETTINGS_GROUP"]
 
 TITLE = "Ground-motion time series"
-DATE_NAMES = "YYYYMMDD, DYYYYMMDD or D_YYYYMMDD"
 
 
-class TimeSeriesDock(QgsDockWidget):
+class TimeSeriesDock(ProfileMode, QgsDockWidget):
     """The dock; ``iface`` is injected (tests pass pytest-qgis' ``qgis_iface``)."""
 
     def __init__(self, iface, parent=None):
@@ -66,6 +70,8 @@ class TimeSeriesDock(QgsDockWidget):
         self._series_layers = {}  # layer id -> (field names, SeriesLayer)
         self._connections = []  # (signal, slot) of every connection the dock made, undone in teardown()
         self.area_task = None  # the AreaMeanTask whose result the dock is waiting for
+        self.profile = None  # the ProfileData shown in the profile plot
+        self.profile_band = None  # the profile's line on the map
         self.highlights = MapHighlights(self.canvas)
         self.map_tool = SeriesMapTool(self.canvas)
         self.panel = TimeSeriesPanel(self)
@@ -78,6 +84,7 @@ class TimeSeriesDock(QgsDockWidget):
         self._connect(self.map_tool.pointClicked, self.on_point_clicked)
         self._connect(self.map_tool.rectangleSelected, self.on_rectangle_selected)
         self._connect(self.map_tool.polygonSelected, self.on_polygon_selected)
+        self._connect(self.map_tool.lineDrawn, self.on_line_drawn)
         project = QgsProject.instance()
         self._connect(project.cleared, self.on_project_cleared)
         self._connect(project.layersWillBeRemoved, self.on_layers_removed)
@@ -105,6 +112,8 @@ class TimeSeriesDock(QgsDockWidget):
         self._connect(panel.style_button.clicked, self.style_layer)
         self._connect(panel.filter_button.clicked, self.apply_quality_filter)
         self._connect(panel.unfilter_button.clicked, self.undo_quality_filter)
+        self._connect(panel.profile_plot.pointPicked, self.on_profile_point)
+        self._connect(panel.buffer_spin.valueChanged, self._on_buffer_changed)
 
     def _connect(self, signal, slot):
         signal.connect(slot)
@@ -330,24 +339,39 @@ class TimeSeriesDock(QgsDockWidget):
 
     # ================================================================== export
     def _export_dialog(self, kind):
-        if not self.selection.plotted:
+        profile = kind.startswith("profile_")
+        suffix = kind.split("_", 1)[-1]
+        if profile and self.profile is None:
+            self.show_message("Nothing to export: draw a profile line first (Profile mode).", warning=True)
+            return
+        if not profile and not self.selection.plotted:
             self.show_message("Nothing to export: plot a series first.", warning=True)
             return
         filters = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)", "csv": "CSV table (*.csv)"}
         folder = setting("export_folder")
-        path, _ = QFileDialog.getSaveFileName(self, "Export time series", os.path.join(folder, f"timeseries.{kind}"),
-                                              filters[kind])
+        name = "profile" if profile else "timeseries"
+        path, _ = QFileDialog.getSaveFileName(self, "Export velocity profile" if profile else "Export time series",
+                                              os.path.join(folder, f"{name}.{suffix}"), filters[suffix])
         if not path:
             return
-        path = with_suffix(path, "." + kind)
+        path = with_suffix(path, "." + suffix)
         set_setting("export_folder", os.path.dirname(path))
         self.export(path, kind)
 
     def export(self, path, kind=None):
-        """Write the plot (png/svg) or the plotted series (csv) to ``path``; returns the path."""
+        """Write the plot (png/svg) or the plotted series (csv) to ``path``; ``kind`` "profile_png", "profile_svg",
+        "profile_csv" writes the profile instead; returns the path."""
         kind = kind or os.path.splitext(path)[1].lstrip(".").lower()
         try:
-            if kind == "png":
+            if kind.startswith("profile_") and self.profile is None:
+                raise ValueError("no profile drawn")
+            if kind == "profile_png":
+                self.panel.profile_plot.export_png(path)
+            elif kind == "profile_svg":
+                self.panel.profile_plot.export_svg(path)
+            elif kind == "profile_csv":
+                write_profile_csv(path, self.profile)
+            elif kind == "png":
                 self.plot.export_png(path)
             elif kind == "svg":
                 self.plot.export_svg(path)
@@ -395,6 +419,7 @@ class TimeSeriesDock(QgsDockWidget):
         self.plot.clear()
         self.panel.summary.setText("")
         self.highlights.remove()
+        self.clear_profile()
         self.show_message("New project: click a measurement point on the map.")
 
     def on_layers_removed(self, layer_ids):
@@ -403,6 +428,8 @@ class TimeSeriesDock(QgsDockWidget):
             self.cancel_area("Cancelled: a layer of the area was removed.")
         for layer_id in gone:
             self._series_layers.pop(layer_id, None)
+        if self.profile is not None and self.profile.layer_id in gone:
+            self.clear_profile()
         if self.selection.forget_layers(gone):
             self.replot()
 
@@ -411,6 +438,7 @@ class TimeSeriesDock(QgsDockWidget):
 
     def _on_closed(self):
         self.highlights.remove()
+        self._remove_profile_line()
         if self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)
 
@@ -429,5 +457,6 @@ class TimeSeriesDock(QgsDockWidget):
         self.map_tool.reset()
         if self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)
+        self.clear_profile()
         self.plot.clear()
 

@@ -1,4 +1,5 @@
-"""Export of the plotted series as CSV (and the file-name helpers of the PNG/SVG exports).
+"""Export of the plotted series and of the velocity profile as CSV (and the file-name helpers of the PNG/SVG
+exports).
 
 The CSV is a long table, one row per series and date, holding exactly what the
 plot shows (after the reference and detrend), with the model at that date:
@@ -52,6 +53,24 @@ def write_csv(path, plotted, reference_label="", detrended=False):
                 ])
                 rows += 1
     return rows
+
+
+PROFILE_COLUMNS = ("layer", "point_id", "distance_m", "offset_m", "velocity_mm_yr", "std_mm_yr", "segment",
+                   "velocity_field", "buffer_m")
+
+
+def write_profile_csv(path, data):
+    """Write the velocity profile ``data`` (:class:`~.profile.ProfileData`) to ``path``, one row per point in
+    order of distance; returns the number of data rows.  Same temporary-then-rename as :func:`write_csv`."""
+    p = data.profile
+    with replaced_on_success(path, ".csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(PROFILE_COLUMNS)
+        for k in range(len(p)):
+            writer.writerow([data.layer_name, data.point_ids[k], _number(p.distance[k]), _number(p.offset[k]),
+                             _number(p.velocity[k]), _number(p.std[k]), int(p.segment[k]) + 1, data.velocity_field,
+                             _number(p.buffer)])
+    return len(p)
 
 
 def with_suffix(path, suffix):

@@ -10,6 +10,8 @@ while the user drags or draws; the dock receives the signals and owns the state.
 * ``POLYGON`` mode: left clicks add vertices, a right click or a double click
   closes the polygon (≥ 3 vertices) and emits :attr:`polygonSelected`;
   Backspace removes the last vertex, Esc cancels.
+* ``PROFILE`` mode: the same clicks draw a line; a right click or a double click ends it
+  (≥ 2 vertices) and emits :attr:`lineDrawn` (a polyline in the map CRS).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from qgis.PyQt.QtGui import QColor
 
 from ..compat import LINE_GEOMETRY, POLYGON_GEOMETRY
 
-POINT, RECTANGLE, POLYGON = "point", "rectangle", "polygon"
-MODES = (POINT, RECTANGLE, POLYGON)
+POINT, RECTANGLE, POLYGON, PROFILE = "point", "rectangle", "polygon", "profile"
+MODES = (POINT, RECTANGLE, POLYGON, PROFILE)
+VERTEX_MODES = (POLYGON, PROFILE)
+"""Modes drawn vertex by vertex (click, click, …, right click or double click)."""
 DRAG_PIXELS = 4
 """A press–release farther apart than this (pixels) is a drag."""
 
@@ -31,6 +35,7 @@ class SeriesMapTool(QgsMapTool):
     pointClicked = pyqtSignal(QgsPointXY, object)  # noqa: N815  (map point, Qt.KeyboardModifiers)
     rectangleSelected = pyqtSignal(QgsRectangle, object)  # noqa: N815
     polygonSelected = pyqtSignal(QgsGeometry, object)  # noqa: N815
+    lineDrawn = pyqtSignal(QgsGeometry, object)  # noqa: N815  (a polyline, map CRS)
 
     def __init__(self, canvas):
         super().__init__(canvas)
@@ -76,7 +81,7 @@ class SeriesMapTool(QgsMapTool):
     def _show_polygon(self, moving=None):
         pts = list(self._vertices) + ([moving] if moving is not None else [])
         band = self._rubber_band()
-        if len(pts) >= 3:
+        if len(pts) >= 3 and self.mode == POLYGON:
             band.setToGeometry(QgsGeometry.fromPolygonXY([pts]), None)
         else:
             band.reset(LINE_GEOMETRY)
@@ -86,20 +91,20 @@ class SeriesMapTool(QgsMapTool):
     # ------------------------------------------------------------------ events
     def canvasPressEvent(self, event):
         self._swallow_release = False  # only the release right after a double click is swallowed
-        if event.button() != Qt.MouseButton.LeftButton or self.mode == POLYGON:
+        if event.button() != Qt.MouseButton.LeftButton or self.mode in VERTEX_MODES:
             return
         self._press_pixel = event.pixelPoint()
         self._press_point = event.mapPoint()
 
     def canvasMoveEvent(self, event):
-        if self.mode == POLYGON and self._vertices:
+        if self.mode in VERTEX_MODES and self._vertices:
             self._show_polygon(event.mapPoint())
         elif self._press_pixel is not None and self._is_drag(event.pixelPoint()):
             self._show_rectangle(self._press_point, event.mapPoint())
 
     def canvasReleaseEvent(self, event):
         modifiers = event.modifiers()
-        if self.mode == POLYGON:
+        if self.mode in VERTEX_MODES:
             if self._swallow_release:
                 self._swallow_release = False
             elif event.button() == Qt.MouseButton.LeftButton:
@@ -121,7 +126,7 @@ class SeriesMapTool(QgsMapTool):
             self.pointClicked.emit(QgsPointXY(end), modifiers)
 
     def canvasDoubleClickEvent(self, event):
-        if self.mode == POLYGON and event.button() == Qt.MouseButton.LeftButton:
+        if self.mode in VERTEX_MODES and event.button() == Qt.MouseButton.LeftButton:
             # the vertex under the double click (usually already added by the first release), then close;
             # the release that follows the double click must not start a new polygon
             self._vertices.append(event.mapPoint())
@@ -149,5 +154,8 @@ class SeriesMapTool(QgsMapTool):
             if not vertices or p != vertices[-1]:
                 vertices.append(QgsPointXY(p))
         self.reset()
-        if len(vertices) >= 3:
+        if self.mode == PROFILE:
+            if len(vertices) >= 2:
+                self.lineDrawn.emit(QgsGeometry.fromPolylineXY(vertices), modifiers)
+        elif len(vertices) >= 3:
             self.polygonSelected.emit(QgsGeometry.fromPolygonXY([vertices]), modifiers)

@@ -38,8 +38,9 @@ from qgis.PyQt.QtWidgets import (
 
 from ..compat import QAction, QActionGroup, point_layer_filter
 from ..core.conventions import SENTINEL1_WAVELENGTH, half_wavelength_mm
-from .maptool import POINT, POLYGON, RECTANGLE
+from .maptool import POINT, POLYGON, PROFILE, RECTANGLE
 from .plot import TimeSeriesPlot
+from .profile_plot import ProfilePlot
 from .settings import set_setting, setting
 
 MODEL_CHOICES = (("", "No model"), ("linear", "Linear + seasonal"), ("quadratic", "Quadratic + seasonal"),
@@ -50,9 +51,13 @@ MODES = (
     (RECTANGLE, "/mActionSelectRectangle.svg", "Rectangle", "Drag a rectangle: mean of the points inside"),
     (POLYGON, "/mActionSelectPolygon.svg", "Polygon",
      "Click vertices, right click or double click to close: mean of the points inside"),
+    (PROFILE, "/mActionMeasure.svg", "Profile",
+     "Click the vertices of a line, right click or double click to end it: the velocity of the points within the "
+     "buffer against the distance along the line (click a point of the profile for its series)"),
 )
 """The selection modes of the toolbar: (mode, QGIS theme icon, text, tooltip)."""
-EXPORTS = (("png", "Plot as PNG…"), ("svg", "Plot as SVG…"), ("csv", "Series as CSV…"))
+EXPORTS = (("png", "Plot as PNG…"), ("svg", "Plot as SVG…"), ("csv", "Series as CSV…"),
+           ("profile_png", "Profile as PNG…"), ("profile_svg", "Profile as SVG…"), ("profile_csv", "Profile as CSV…"))
 PLOT_SETTINGS = ("model", "error_bars", "replicas", "replica_mm", "detrend")
 """Settings whose change redraws the plot (the others apply to the next selection or tool use)."""
 
@@ -148,8 +153,13 @@ class TimeSeriesPanel(QWidget):
         left = QWidget(parent)
         layout = QVBoxLayout(left)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = TimeSeriesPlot(left)
-        layout.addWidget(self.plot, 1)
+        self.plot_splitter = QSplitter(Qt.Orientation.Vertical, left)
+        self.profile_plot = ProfilePlot(self.plot_splitter)  # shown once a profile is drawn
+        self.profile_plot.setVisible(False)
+        self.plot = TimeSeriesPlot(self.plot_splitter)
+        self.plot_splitter.addWidget(self.profile_plot)
+        self.plot_splitter.addWidget(self.plot)
+        layout.addWidget(self.plot_splitter, 1)
         self.summary = QLabel(left)
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -214,6 +224,14 @@ class TimeSeriesPanel(QWidget):
         self.cap_spin.setSingleStep(1000)
         self.cap_spin.setToolTip("Most points averaged for a rectangle or polygon")
         form.addRow("Area cap", self.cap_spin)
+        self.buffer_spin = QDoubleSpinBox(display)
+        self.buffer_spin.setRange(0.5, 10_000.0)
+        self.buffer_spin.setDecimals(1)
+        self.buffer_spin.setSingleStep(10.0)
+        self.buffer_spin.setSuffix(" m")
+        self.buffer_spin.setToolTip("Profile mode: points at most this far from the line are plotted (metres on the "
+                                    "ground, also for layers in degrees)")
+        form.addRow("Profile buffer", self.buffer_spin)
         return display
 
     def _build_tools_box(self, parent):
@@ -257,6 +275,7 @@ class TimeSeriesPanel(QWidget):
         self.all_layers_check.setChecked(setting("all_layers"))
         self.radius_spin.setValue(setting("radius_px"))
         self.cap_spin.setValue(setting("area_cap"))
+        self.buffer_spin.setValue(setting("profile_buffer"))
         self.coherence_spin.setValue(setting("min_coherence"))
         self.rmse_spin.setValue(setting("max_rmse"))
         self.model_combo.currentIndexChanged.connect(lambda _i: self._changed("model", self.model_combo.currentData()))
@@ -267,6 +286,7 @@ class TimeSeriesPanel(QWidget):
         self.all_layers_check.toggled.connect(lambda v: self._changed("all_layers", v))
         self.radius_spin.valueChanged.connect(lambda v: self._changed("radius_px", v))
         self.cap_spin.valueChanged.connect(lambda v: self._changed("area_cap", v))
+        self.buffer_spin.valueChanged.connect(lambda v: self._changed("profile_buffer", v))
         self.coherence_spin.valueChanged.connect(lambda v: self._changed("min_coherence", v))
         self.rmse_spin.valueChanged.connect(lambda v: self._changed("max_rmse", v))
 
@@ -308,6 +328,13 @@ class TimeSeriesPanel(QWidget):
             self.progress_bar.setValue(0)
         self.progress_bar.setVisible(visible)
         self.cancel_button.setVisible(visible)
+
+    def show_profile_plot(self, visible):
+        """Show the profile plot above the series plot (or hide it)."""
+        self.profile_plot.setVisible(visible)
+        if visible:
+            total = max(self.plot_splitter.height(), 2)
+            self.plot_splitter.setSizes([total // 2, total - total // 2])
 
     def set_vertical(self, vertical):
         """Plot above the side panel (dock at the left or right of the window) or beside it."""

@@ -77,6 +77,17 @@ def quiet_removal(item):
     return item
 
 
+def export_png(plot_item, path, width=1200):
+    """Write ``plot_item`` as PNG, ``width`` pixels wide (the height keeps the on-screen aspect); returns ``path``."""
+    exporter = pg.exporters.ImageExporter(plot_item)
+    params = exporter.parameters()
+    ratio = params["height"] / max(params["width"], 1)
+    params["width"] = int(width)
+    params["height"] = int(round(width * ratio)) if ratio > 0 else int(width * 0.5)
+    exporter.export(path)
+    return path
+
+
 def _faded(colour, alpha):
     c = QColor(colour)
     c.setAlpha(alpha)
@@ -281,13 +292,8 @@ class TimeSeriesPlot(QWidget):
     # ------------------------------------------------------------------ export
     def export_png(self, path, width=1200):
         """Write the plot as PNG, ``width`` pixels wide (the height keeps the on-screen aspect)."""
-        exporter = pg.exporters.ImageExporter(self.plot_item)
-        params = exporter.parameters()
-        ratio = params["height"] / max(params["width"], 1)
-        params["width"] = int(width)
-        params["height"] = int(round(width * ratio)) if ratio > 0 else int(width * 0.5)
         with self._without_hover_marker():
-            exporter.export(path)
+            export_png(self.plot_item, path, width)
         return path
 
     def export_svg(self, path):

@@ -19,6 +19,7 @@ DEFAULTS = {
     "replica_mm": round(half_wavelength_mm(), 2),
     "detrend": False,
     "area_cap": 5000,
+    "profile_buffer": 50.0,  # m, half-width of the profile's swath
     "mode": POINT,
     "min_coherence": 0.7,
     "max_rmse": 5.0,

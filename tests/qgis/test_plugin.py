@@ -11,7 +11,7 @@ from egms_plugin.processing import provider as provider_module
 
 # DESIGN §4: the fixed ids
 DESIGN_IDS = {"simulatestack", "interferograms", "selectscatterers", "computevelocities", "importegms",
-              "fittimeseries", "decompose", "calibrategnss", "exportegms", "activeareas"}
+              "fittimeseries", "decompose", "calibrategnss", "exportegms", "activeareas", "velocityprofile"}
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -8,7 +8,7 @@ from qgis.PyQt.QtCore import QPoint, Qt
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import QApplication
 
-from egms_plugin.ui.maptool import POINT, POLYGON, RECTANGLE, SeriesMapTool
+from egms_plugin.ui.maptool import POINT, POLYGON, PROFILE, RECTANGLE, SeriesMapTool
 
 
 @pytest.fixture
@@ -26,6 +26,7 @@ def tool(qgis_canvas, qgis_parent):
     t.pointClicked.connect(lambda p, m: events.append(("point", QgsPointXY(p), m)))
     t.rectangleSelected.connect(lambda r, m: events.append(("rectangle", QgsRectangle(r), m)))
     t.polygonSelected.connect(lambda g, m: events.append(("polygon", g.asWkt(0), m)))
+    t.lineDrawn.connect(lambda g, m: events.append(("line", g.asWkt(0), m)))
     t.events = events
     yield t
     qgis_canvas.unsetMapTool(t)
@@ -120,6 +121,27 @@ def test_escape_cancels_a_polygon_and_too_few_vertices_emit_nothing(tool):
     QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, px(canvas, 100, 100))
     QTest.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, px(canvas, 100, 100))
     assert tool.events == []
+
+
+def test_profile_line_ended_by_right_click_or_double_click(tool):
+    tool.setMode(PROFILE)
+    canvas = tool.canvas()
+    vertices = [px(canvas, 100, 100), px(canvas, 400, 100), px(canvas, 400, 400)]
+    for c in vertices:
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, c)
+    assert tool.events == []  # still drawing
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, vertices[-1])
+    line = ", ".join(f"{p.x():.0f} {p.y():.0f}" for p in (map_of(canvas, c) for c in vertices))
+    assert tool.events == [("line", f"LineString ({line})", Qt.KeyboardModifier.NoModifier)]
+    # a double click ends a two-vertex line (its vertex not repeated); a single vertex emits nothing
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vertices[0])
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vertices[1])
+    QTest.mouseDClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vertices[1])
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vertices[1])
+    assert [e[0] for e in tool.events] == ["line", "line"] and tool.events[1][1].count(",") == 1
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vertices[0])
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, vertices[0])
+    assert len(tool.events) == 2
 
 
 def test_unknown_mode_is_rejected(tool):
