@@ -131,7 +131,7 @@ def test_qgis_process(run_qgis_process, points_gpkg, tmp_path):
     srs.ImportFromEPSG(3035)
     lyr = ds.CreateLayer("line", srs, ogr.wkbLineString)
     f = ogr.Feature(lyr.GetLayerDefn())
-    wkt = "LINESTRING (" + ", ".join(f"{a!r} {b!r}" for a, b in zip(cases.LINE_X, cases.LINE_Y)) + ")"
+    wkt = "LINESTRING (" + ", ".join(f"{float(a)!r} {float(b)!r}" for a, b in zip(cases.LINE_X, cases.LINE_Y)) + ")"
     f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
     lyr.CreateFeature(f)
     ds = None
