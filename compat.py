@@ -14,6 +14,10 @@ only what has no common form is here:
   ``QgsWkbTypes`` enums before (removed in QGIS 4): :data:`POINT_GEOMETRY`, :data:`WKB_POINT`, ….
 * The layer-combo filter "point layers": ``Qgis.LayerFilter.PointLayer`` from 3.34,
   ``QgsMapLayerProxyModel.Filter.PointLayer`` before (:func:`point_layer_filter`).
+* Temporal animation (:mod:`layers.animation`): :data:`VECTOR_TEMPORAL_REDRAW` (``Qgis.VectorTemporalMode``,
+  ``QgsVectorLayerTemporalProperties.TemporalMode`` before; "redraw layer only" exists from 3.22),
+  :data:`TEMPORAL_DAYS` (``Qgis.TemporalUnit`` from 3.30, ``QgsUnitTypes.TemporalUnit`` before) and
+  :data:`NAVIGATION_ANIMATED` (``Qgis.TemporalNavigationMode`` from 3.36, the navigation object's enum before).
 * Saving styles: :func:`save_default_style`, :func:`save_style_to_database` (the
   forms of 3.22 are deprecated in later releases).
 """
@@ -34,6 +38,9 @@ from qgis.core import (
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
+    QgsTemporalNavigationObject,
+    QgsUnitTypes,
+    QgsVectorLayerTemporalProperties,
     QgsWkbTypes,
 )
 
@@ -47,7 +54,8 @@ __all__ = ["QAction", "QActionGroup", "field_type", "make_field", "is_integer_ty
            "WKB_POINT", "POINT_GEOMETRY", "LINE_GEOMETRY", "POLYGON_GEOMETRY", "NULL_GEOMETRY",
            "SOURCE_VECTOR_POINT", "SOURCE_VECTOR_LINE", "SOURCE_FILE", "NUMBER_DOUBLE", "NUMBER_INTEGER",
            "FILE_FOLDER", "FIELD_NUMERIC",
-           "FLAG_ADVANCED", "REQUEST_NO_GEOMETRY", "FIELD_ORIGIN_PROVIDER", "SHADER_INTERPOLATED"]
+           "FLAG_ADVANCED", "REQUEST_NO_GEOMETRY", "FIELD_ORIGIN_PROVIDER", "SHADER_INTERPOLATED",
+           "VECTOR_TEMPORAL_REDRAW", "TEMPORAL_DAYS", "NAVIGATION_ANIMATED"]
 
 QGIS_VERSION_INT = Qgis.versionInt() if hasattr(Qgis, "versionInt") else Qgis.QGIS_VERSION_INT
 _METATYPE_FIELDS = QGIS_VERSION_INT >= 33800
@@ -96,6 +104,12 @@ FLAG_ADVANCED = _first((Qgis, "ProcessingParameterFlag.Advanced"), (QgsProcessin
 REQUEST_NO_GEOMETRY = _first((Qgis, "FeatureRequestFlag.NoGeometry"), (QgsFeatureRequest, "Flag.NoGeometry"))
 FIELD_ORIGIN_PROVIDER = _first((Qgis, "FieldOrigin.Provider"), (QgsFields, "FieldOrigin.OriginProvider"))
 SHADER_INTERPOLATED = _first((Qgis, "ShaderInterpolationMethod.Linear"), (QgsColorRampShader, "Type.Interpolated"))
+VECTOR_TEMPORAL_REDRAW = _first((Qgis, "VectorTemporalMode.RedrawLayerOnly"),
+                                (QgsVectorLayerTemporalProperties, "TemporalMode.ModeRedrawLayerOnly"))
+"""Vector temporal mode "redraw layer only": every feature drawn at every frame (3.22+; no filter by time)."""
+TEMPORAL_DAYS = _first((Qgis, "TemporalUnit.Days"), (QgsUnitTypes, "TemporalUnit.TemporalDays"))
+NAVIGATION_ANIMATED = _first((Qgis, "TemporalNavigationMode.Animated"),
+                             (QgsTemporalNavigationObject, "NavigationMode.Animated"))
 WKB_POINT = Qgis.WkbType.Point if hasattr(Qgis, "WkbType") else QgsWkbTypes.Point
 """The point WKB type (``Qgis.WkbType`` from 3.30; ``QgsWkbTypes.Type`` before, gone in QGIS 4)."""
 if hasattr(Qgis, "GeometryType"):  # QGIS >= 3.30

@@ -13,6 +13,8 @@ LOG_TAG = "EGMS ground motion"
 GUI_PACKAGES = ("numpy", "pyqtgraph")
 """What the time-series dock needs."""
 
+ANIMATE_ACTION = "egms_animate_displacement"
+
 # Algorithms offered in the menu (dialogs open through Processing); the rest are in the Toolbox.
 MENU_ALGORITHMS = (
     "simulatestack",
@@ -60,6 +62,7 @@ class EgmsPlugin:
         self.toolbar = self.iface.addToolBar("EGMS ground motion")
         self.toolbar.setObjectName("EgmsGroundMotionToolbar")
         self._add_menu_actions()
+        self._add_animation_action()
         self._install_gui_extensions()
         self._offer_missing_packages()
         self._warm_up_kernels()
@@ -100,6 +103,29 @@ class EgmsPlugin:
             self.actions.append(action)
             if alg_name in ("computevelocities", "importegms"):
                 self.toolbar.addAction(action)
+
+    def _add_animation_action(self):
+        """"Animate displacement": the active point layer plays in the Temporal Controller (layers/animation.py)."""
+        from qgis.PyQt.QtGui import QIcon
+
+        from .compat import QAction
+
+        if any(a.objectName() == ANIMATE_ACTION for a in self.actions):
+            return
+        icon = QIcon(os.path.join(PLUGIN_DIR, "resources", "icons", "egms.svg"))
+        action = QAction(icon, "Animate displacement", self.iface.mainWindow())
+        action.setObjectName(ANIMATE_ACTION)
+        action.setToolTip("Colour the active point layer by its displacement at each Temporal Controller frame "
+                          "(interpolated between its dates, mm); press ▶ in the Temporal Controller to play")
+        action.triggered.connect(self._animate_displacement)
+        self.iface.addPluginToMenu(MENU, action)
+        self.toolbar.addAction(action)
+        self.actions.append(action)
+
+    def _animate_displacement(self, _checked=False):
+        from .layers import animation
+
+        animation.run_action(self.iface)
 
     def _install_gui_extensions(self):
         """The time-series dock and layer tools (ui/), when their packages are importable."""
