@@ -5,57 +5,21 @@ layer given by mistake as the output), an output may not overwrite an input laye
 that cannot be written is reported by name before any work is done.
 """
 
-import datetime as dt
 import os
 import shutil
 
 import pytest
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
-from egms_plugin.core.io.points import PointTable, read_points, write_points
-from egms_plugin.testing.synthetic_egms import noise_free_los_columns
+from egms_plugin.core.io.points import read_points
 
-DATES = [dt.date(2021, 1, 1) + dt.timedelta(days=12 * k) for k in range(30)]
-X0, Y0 = 4_600_000.0, 1_740_000.0
-
-
-def make_layer(path, orbit, n=300, seed=0):
-    """Noise-free LOS layer over 1 km², EGMS schema, written as a GeoPackage."""
-    columns, x, y = noise_free_los_columns(orbit, DATES, n, seed, origin=(X0, Y0))
-    write_points(str(path), PointTable(columns, x, y, "EPSG:3035"))
-    return str(path)
-
-
-def gnss_file(path, up="-3.0"):
-    lines = ["#Latitude,Longitude,N,E,Up,SigmaN,SigmaE,SigmaUP,easting,northing"]
-    for gx in (X0 - 50_000, X0 + 50_000):
-        for gy in (Y0 - 50_000, Y0 + 50_000):
-            lines.append(f"38.7,13.1,0.0,1.0,{up},0.3,0.3,0.8,{gx:.1f},{gy:.1f}")
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def layers(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("qa_outputs")
-    return (make_layer(folder / "asc.gpkg", "ascending", seed=1), make_layer(folder / "desc.gpkg", "descending", seed=2),
-            gnss_file(folder / "gnss.csv"), gnss_file(folder / "gnss_nan.csv", up="NaN"))
+from .conftest import decompose_outputs, fingerprint
 
 
 class CancelAt(QgsProcessingFeedback):
     def __init__(self, percent):
         super().__init__()
         self.progressChanged.connect(lambda value: self.cancel() if value >= percent else None)
-
-
-def fingerprint(path):
-    st = os.stat(path)
-    return st.st_ino, st.st_size, st.st_mtime_ns
-
-
-def decompose_outputs(folder):
-    return {"OUTPUT": str(folder / "up.gpkg"), "OUTPUT_EAST": str(folder / "east.gpkg"),
-            "OUTPUT_VERTICAL_RASTER": str(folder / "up.tif"), "OUTPUT_EAST_RASTER": str(folder / "east.tif")}
 
 
 def test_failed_run_keeps_the_previous_output_file(run_alg, layers, tmp_path):

@@ -4,7 +4,7 @@ Processing loads them and when a user opens the files later."""
 import pytest
 from qgis.core import QgsProject, QgsRasterLayer, QgsSingleBandPseudoColorRenderer, QgsVectorLayer
 
-from .test_qa_outputs import decompose_outputs, make_layer
+from .conftest import decompose_outputs, make_layer
 
 
 @pytest.fixture(scope="module")

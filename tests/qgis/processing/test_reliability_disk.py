@@ -11,7 +11,7 @@ import pytest
 from egms_plugin.core.sar.simulate import SimulationParameters, simulate_stack
 from egms_plugin.testing.faults import leftovers, small_tmpfs
 
-from .test_qa_outputs import gnss_file, make_layer
+from .conftest import gnss_file, make_layer
 
 SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))), "shared", "data", "egms", "EGMS_L2b_022_0845_IW2_VV_2020_2024_1.zip")

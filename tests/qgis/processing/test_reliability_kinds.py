@@ -15,7 +15,7 @@ import pytest
 from egms_plugin.core.sar.simulate import SimulationParameters, simulate_stack
 from egms_plugin.testing.faults import leftovers
 
-from .test_reliability_runs import N_BIG, big_layer, start, wait_for_partial  # noqa: F401 - the fixture
+from .conftest import N_BIG, start, wait_for_partial
 
 N_DATES = 24
 

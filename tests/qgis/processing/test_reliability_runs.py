@@ -4,57 +4,16 @@ cancels like Ctrl-C and keeps the previous output; after a SIGKILL the next run 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
-import pytest
-from osgeo import ogr
-
-from egms_plugin.core.io.points import PointTable, write_points
 from egms_plugin.testing.faults import leftovers
-from egms_plugin.testing.synthetic_egms import noise_free_los_columns
 
-from ..conftest import QGIS_PROCESS, ROOT
-
-DATES = [dt.date(2021, 1, 1) + dt.timedelta(days=6 * k) for k in range(60)]
-N_BIG = 400_000
-
-
-@pytest.fixture(scope="module")
-def big_layer(tmp_path_factory):
-    """A layer large enough that fitting and writing it takes seconds (20 write batches)."""
-    path = str(tmp_path_factory.mktemp("runs") / "big.gpkg")
-    columns, x, y = noise_free_los_columns("descending", DATES, N_BIG, 5, size_m=20_000.0)
-    write_points(path, PointTable(columns, x, y, "EPSG:3035"))
-    return path
-
-
-def start(profile, *args):
-    env = dict(os.environ, EGMS_QGIS_PROFILE=str(profile))
-    return subprocess.Popen([QGIS_PROCESS, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env, start_new_session=True)
-
-
-def wait_for_partial(folder, proc, timeout=240):
-    """Wait until a temporary output appears in ``folder`` (the run is writing); fail if the run ends first."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if any(".partial" in n for n in os.listdir(folder)):
-            return
-        if proc.poll() is not None:
-            pytest.fail("the run ended before it wrote: " + proc.stdout.read()[-2000:])
-        time.sleep(0.02)
-    pytest.fail("no temporary output appeared")
-
-
-def count(path):
-    ds = ogr.Open(path)
-    return ds.GetLayer(0).GetFeatureCount()
+from ..conftest import ROOT
+from .conftest import N_BIG, count, start, wait_for_partial
 
 
 def test_saving_a_style_twice_never_asks(tmp_path):

@@ -13,7 +13,7 @@ from qgis.core import QgsProcessingException
 
 from egms_plugin.testing.faults import leftovers
 
-from .test_qa_outputs import decompose_outputs, layers  # noqa: F401 -- the module fixture
+from .conftest import decompose_outputs
 
 pytestmark = pytest.mark.usefixtures("layers")
 
@@ -33,7 +33,7 @@ def run_ids(out):
     return ids
 
 
-def test_every_output_of_a_run_carries_its_id_and_no_previous_style_stays(run_alg, layers, tmp_path,  # noqa: F811
+def test_every_output_of_a_run_carries_its_id_and_no_previous_style_stays(run_alg, layers, tmp_path,
                                                                            monkeypatch):
     from egms_plugin.layers import styling
 
@@ -52,7 +52,7 @@ def test_every_output_of_a_run_carries_its_id_and_no_previous_style_stays(run_al
     assert leftovers(out) == []
 
 
-def test_a_failure_after_the_first_outputs_are_written_keeps_the_previous_set_whole(run_alg, layers, tmp_path,  # noqa: F811
+def test_a_failure_after_the_first_outputs_are_written_keeps_the_previous_set_whole(run_alg, layers, tmp_path,
                                                                                     monkeypatch):
     from egms_plugin.processing.base import EgmsAlgorithm
 
@@ -72,7 +72,7 @@ def test_a_failure_after_the_first_outputs_are_written_keeps_the_previous_set_wh
     assert leftovers(out) == [] and not [n for n in os.listdir(out) if n.startswith(".")]
 
 
-def test_decompose_runs_with_the_vector_outputs_only(run_qgis_process, layers, tmp_path):  # noqa: F811
+def test_decompose_runs_with_the_vector_outputs_only(run_qgis_process, layers, tmp_path):
     asc, desc, _gnss, _ = layers
     done = run_qgis_process("run", "egms:decompose", "--", f"ASCENDING={asc}", f"DESCENDING={desc}",
                             f"OUTPUT={tmp_path / 'up.gpkg'}", f"OUTPUT_EAST={tmp_path / 'east.gpkg'}")
