@@ -22,7 +22,7 @@ from qgis.core import (
 )
 
 from ..core.analysis.output import metric_crs
-from ..core.analysis.profile import velocity_profile
+from ..core.analysis.profile import swath_wkt, velocity_profile
 from ..core.egms.format import POINT_ID_FIELDS
 from ..core.errors import InputError
 from ..core.io.points import PointTable
@@ -49,6 +49,7 @@ class ProfileData:
     line: QgsGeometry  # map CRS
     metric_crs: str
     notes: list = field(default_factory=list)
+    swath: QgsGeometry | None = None  # map CRS: the area the points come from (flat ends)
 
     def __len__(self):
         return len(self.profile)
@@ -129,8 +130,13 @@ def read_profile(layer, line_map, map_settings, buffer, cap=PROFILE_CAP):
         point_ids = [str(attrs[j][i]) for j in profile.index]
     else:
         point_ids = [f"fid {f}" for f in fid_arr]
+    swath = QgsGeometry.fromWkt(swath_wkt(line_m.x, line_m.y, buffer))
+    to_map = QgsCoordinateTransform(QgsCoordinateReferenceSystem(metric), map_settings.destinationCrs(),
+                                    QgsProject.instance())
+    if not swath.isEmpty() and not to_map.isShortCircuited():
+        swath.transform(to_map)
     return ProfileData(layer.id(), layer.name(), vel, std, profile, fid_arr, point_ids, QgsGeometry(line_map),
-                       metric, notes)
+                       metric, notes, swath)
 
 
 def _number(value):

@@ -3,7 +3,8 @@ profile of the active layer's points within the buffer (:mod:`.profile`), a clic
 point's series in the dock's series plot.
 
 The mixin uses the dock's ``iface``, ``canvas``, ``panel``, ``selection``, ``series_layer``, ``_use_selection``
-and ``show_message``; its state is ``profile`` (the :class:`~.profile.ProfileData` shown) and ``profile_band``.
+and ``show_message``; its state is ``profile`` (the :class:`~.profile.ProfileData` shown), ``profile_band`` (its
+line) and ``swath_band`` (the area its points come from).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from qgis.gui import QgsRubberBand
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 
-from ..compat import LINE_GEOMETRY
+from ..compat import LINE_GEOMETRY, POLYGON_GEOMETRY
 from ..core.errors import InputError
 from ..layers.query import is_point_layer
 from .profile import read_profile
@@ -26,6 +27,7 @@ DATE_NAMES = "YYYYMMDD, DYYYYMMDD or D_YYYYMMDD"
 class ProfileMode:
     profile = None  # the ProfileData shown in the profile plot
     profile_band = None  # the profile's line on the map
+    swath_band = None  # the area its points come from (the buffer, flat ends)
 
     def on_line_drawn(self, line, modifiers=Qt.KeyboardModifier.NoModifier):  # noqa: ARG002 (the tool's signal)
         """Plot the velocity profile of the active layer's points within the buffer of ``line`` (map CRS)."""
@@ -102,11 +104,21 @@ class ProfileMode:
         band.setLineStyle(Qt.PenStyle.DashLine)
         band.setToGeometry(self.profile.line, None)
         self.profile_band = band
+        swath = self.profile.swath
+        if swath is not None and not swath.isEmpty():
+            area = QgsRubberBand(self.canvas, POLYGON_GEOMETRY)
+            area.setStrokeColor(QColor(20, 20, 20, 110))
+            area.setFillColor(QColor(20, 20, 20, 30))
+            area.setWidth(1)
+            area.setToGeometry(swath, None)
+            self.swath_band = area
 
     def _remove_profile_line(self):
-        if self.profile_band is not None:
-            self.canvas.scene().removeItem(self.profile_band)
-            self.profile_band = None
+        for name in ("profile_band", "swath_band"):
+            band = getattr(self, name)
+            if band is not None:
+                self.canvas.scene().removeItem(band)
+                setattr(self, name, None)
 
     def clear_profile(self):
         self.profile = None

@@ -166,3 +166,21 @@ def velocity_profile(x, y, line_x, line_y, buffer, velocity=None, std=None, inde
     return Profile(index=ids.astype(np.int64), distance=distance, offset=offset, velocity=columns[0][ids],
                    std=columns[1][ids], segment=seg[best][order].astype(np.int64), length=float(at_vertex[-1]),
                    buffer=buffer)
+
+
+def swath_wkt(line_x, line_y, buffer, segments=8):
+    """The area :func:`velocity_profile` takes its points from, as polygon WKT in the line's coordinates: the
+    line's buffer with **flat** ends and round joins (``segments`` per quarter circle), drawn on the map so the
+    user sees which points the profile holds.  An empty polygon for a buffer of 0.  (Within the resolution of
+    the round joins, a point is in the profile iff it lies in this polygon.)"""
+    from shapely.geometry import LineString
+
+    lx, ly = line_vertices(line_x, line_y)
+    buffer = float(buffer)
+    if not np.isfinite(buffer) or buffer < 0:
+        raise InputError(f"the buffer must be a distance ≥ 0 m, not {buffer}")
+    if buffer == 0:
+        return "POLYGON EMPTY"
+    # shapely 1.8 and 2.x both take the segments positionally (1.8 ``resolution``, 2.x ``quad_segs``) and the
+    # integer styles (cap 2 = flat, join 1 = round)
+    return LineString(np.column_stack([lx, ly])).buffer(buffer, int(segments), cap_style=2, join_style=1).wkt

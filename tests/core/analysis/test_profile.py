@@ -106,3 +106,31 @@ def test_million_points_match_brute_force():
     assert np.array_equal(np.sort(p.index), want)
     assert np.abs(p.distance - best_d[p.index]).max() < 1e-6
     assert np.array_equal(p.velocity, x[p.index])
+
+
+def test_swath_holds_exactly_the_profile_points():
+    """The swath drawn on the map: 20 000 random points around a bent line — inside the polygon iff in the
+    profile, except within the round joins' chord error (a point at ≥ buffer·cos(π/32) from the line, 8
+    segments per quarter circle); a straight line's swath is the 2·buffer × length rectangle."""
+    from shapely import wkt
+    from shapely.geometry import Point
+    from shapely.prepared import prep
+
+    from egms_plugin.core.analysis.profile import swath_wkt
+
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(-100, 1100, 20_000), rng.uniform(-100, 1100, 20_000)
+    lx, ly = [0.0, 600.0, 300.0, 1000.0], [0.0, 200.0, 700.0, 1000.0]
+    p = velocity_profile(x, y, lx, ly, 80.0)
+    swath = prep(wkt.loads(swath_wkt(lx, ly, 80.0)))
+    inside = np.array([swath.contains(Point(a, b)) for a, b in zip(x, y)])
+    in_profile = np.zeros(x.size, bool)
+    in_profile[p.index] = True
+    differ = np.flatnonzero(inside != in_profile)
+    line = wkt.loads("LINESTRING (" + ", ".join(f"{a} {b}" for a, b in zip(lx, ly)) + ")")
+    gaps = np.array([line.distance(Point(x[k], y[k])) for k in differ])
+    assert in_profile.sum() > 3000 and differ.size < 10
+    assert (gaps >= 80.0 * math.cos(math.pi / 32) - 1e-9).all()
+    rect = wkt.loads(swath_wkt([0.0, 500.0], [0.0, 0.0], 20.0))
+    assert rect.area == pytest.approx(2 * 20.0 * 500.0) and rect.bounds == (0.0, -20.0, 500.0, 20.0)
+    assert swath_wkt([0.0, 500.0], [0.0, 0.0], 0.0) == "POLYGON EMPTY"

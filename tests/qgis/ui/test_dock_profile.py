@@ -217,3 +217,27 @@ def test_layer_in_degrees_is_measured_in_metres(setup, qgis_iface):
     assert data.metric_crs.startswith("EPSG:326") and data.point_ids == metric.point_ids
     assert np.abs(data.profile.distance - metric.profile.distance).max() < 0.5
     assert np.isnan(data.profile.std).all() and dock.panel.profile_plot.error_bars is None
+
+
+def test_the_swath_is_drawn_and_follows_the_buffer(setup):
+    """The area the points come from is drawn on the map (flat ends, round join): it holds the four profile
+    points and not the two left out; its area is 2·buffer·length − buffer² (the square inside the right-angle
+    bend, counted twice) + the outer join's quarter disc; a new buffer redraws it; clearing removes both bands."""
+    dock, canvas, _layer = setup
+    drawn = draw_line(canvas, LINE)
+    length = sum(np.hypot(b.x() - a.x(), b.y() - a.y()) for a, b in zip(drawn, drawn[1:]))
+
+    def check(buffer):
+        band = dock.swath_band
+        assert band is not None and band.isVisible()
+        geom = band.asGeometry()
+        assert abs(geom.area() - (2 * buffer * length - buffer ** 2 + np.pi * buffer ** 2 / 4)) < 0.002 * geom.area()
+        inside = [geom.contains(QgsGeometry.fromPointXY(QgsPointXY(X0 + p[0], Y0 + p[1]))) for p in POINTS]
+        return inside
+
+    assert check(30.0) == [p[4] is not None for p in POINTS]
+    dock.panel.buffer_spin.setValue(15.0)
+    QApplication.processEvents()
+    assert check(15.0) == [True, False, False, True, False, False]
+    dock.clear_profile()
+    assert dock.swath_band is None and dock.profile_band is None
