@@ -1,0 +1,213 @@
+"""Sample coherence matrices over the SHPs and phase linking (EMI, with the EVD estimate as fallback).
+
+Conventions (ARCHITECTURE.md §Conventions; dolphin's phase linking):
+
+* the sample coherence matrix of a pixel over its SHPs p is
+  ``C_ik = Σ_p s_i,p · conj(s_k,p) / √(Σ_p |s_i,p|² · Σ_p |s_k,p|²)`` — ``arg C_ik`` is the interferometric
+  phase of the pair (i, k), ``arg(s_i · conj(s_k))``;
+* EMI (Ansari et al. 2018): the regularised coherence magnitude ``Γ = (1 − β)·|C| + β·I`` is inverted and
+  the linked phases are those of the eigenvector of the *smallest* eigenvalue of ``Γ⁻¹ ∘ C``; where Γ
+  cannot be inverted (smallest eigenvalue below :data:`SINGULAR` × largest, or ``Γ⁻¹ ∘ C`` has a
+  non-positive smallest eigenvalue), the EVD estimate — the eigenvector of the *largest* eigenvalue of C —
+  is used instead and flagged;
+* the linked phasors ``e^{jθ_k}`` are SLC-like and referenced to the first date: ``θ_0 = 0`` and
+  ``θ_i − θ_k ≈ arg C_ik``; the interferogram phasor of (first, k) of the chain is ``conj(e^{jθ_k})``
+  (:func:`interferogram_phasors`);
+* quality: the phase-linking temporal coherence (Ferretti et al. 2011's γ_PTA, dolphin's ``temp_coh``)
+  ``|Σ_{i<k} e^{j(arg C_ik − θ_i + θ_k)}| / (N(N − 1)/2)`` — 1 when the linked phases fit every pair.
+
+Kernels run in complex64 / float32 (LAPACK ``cheevd`` / ``ssyevd`` through numba); the float32 results agree
+with the complex128 numpy reference ``testing/ds_reference.py`` to float32 precision.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+DEFAULT_BETA = 0.01
+"""Regularisation of the coherence magnitude before its inversion (dolphin's ``beta``)."""
+SINGULAR = 1e-6
+"""Γ is treated as singular when its smallest eigenvalue is below this fraction of the largest."""
+
+
+@numba.njit(nogil=True, cache=True)
+def _temporal_coherence(c, ph):
+    n = ph.size
+    acc = 0j
+    for i in range(n):
+        for k in range(i + 1, n):
+            z = c[i, k] * np.conj(ph[i]) * ph[k]
+            m = abs(z)
+            if m > 0:
+                acc += z / m
+    pairs = n * (n - 1) // 2
+    return np.float32(abs(acc) / pairs) if pairs > 0 else np.float32(0.0)
+
+
+@numba.njit(nogil=True, cache=True)
+def _link_one(c, beta, out):
+    """Linked phasors of one coherence matrix c (N × N complex64) into out (N,); returns (temp_coh, used_evd)."""
+    n = c.shape[0]
+    for i in range(n):
+        for k in range(n):
+            if not np.isfinite(c[i, k].real) or not np.isfinite(c[i, k].imag):
+                out[:] = np.nan
+                return np.float32(np.nan), True
+    gamma = np.empty((n, n), dtype=np.float32)
+    for i in range(n):
+        for k in range(n):
+            gamma[i, k] = (1.0 - beta) * abs(c[i, k])
+        gamma[i, i] += beta
+    vec = np.empty(n, dtype=np.complex64)
+    w, u = np.linalg.eigh(gamma)
+    evd = w[0] <= SINGULAR * w[n - 1]
+    if not evd:
+        inv = (u / w) @ u.T
+        m = np.empty((n, n), dtype=np.complex64)
+        for i in range(n):
+            for k in range(n):
+                m[i, k] = inv[i, k] * c[i, k]
+        lam, v = np.linalg.eigh(m)
+        vec[:] = v[:, 0]
+        evd = not lam[0] > 0
+    if evd:
+        lam, v = np.linalg.eigh(c)
+        vec[:] = v[:, n - 1]
+    ref = vec[0]
+    a = abs(ref)
+    ref = np.conj(ref) / a if a > 0 else np.complex64(1.0)
+    for k in range(n):
+        z = vec[k] * ref
+        m_ = abs(z)
+        out[k] = z / m_ if m_ > 0 else 0
+    return _temporal_coherence(c, out), evd
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _link_matrices_kernel(c, beta, phasors, coh, evd):
+    for p in numba.prange(c.shape[0]):
+        t, e = _link_one(c[p], beta, phasors[p])
+        coh[p] = t
+        evd[p] = e
+
+
+@numba.njit(nogil=True, cache=True)
+def _coherence_one(slc, r, col, mask, half_rows, half_cols, out):
+    n, rows, cols = slc.shape
+    wy, wx = mask.shape
+    out[:, :] = 0
+    power = np.zeros(n, dtype=np.float32)
+    z = np.empty(n, dtype=np.complex64)
+    for dy in range(wy):
+        for dx in range(wx):
+            if not mask[dy, dx]:
+                continue
+            rr = r + dy - half_rows
+            cc = col + dx - half_cols
+            for k in range(n):
+                z[k] = slc[k, rr, cc]
+                power[k] += z[k].real * z[k].real + z[k].imag * z[k].imag
+            for i in range(n):
+                zi = z[i]
+                for k in range(i, n):
+                    out[i, k] += zi * np.conj(z[k])
+    for i in range(n):
+        for k in range(i, n):
+            d = np.sqrt(power[i] * power[k])
+            v = out[i, k] / d if d > 0 else np.complex64(0)
+            out[i, k] = v
+            out[k, i] = np.conj(v)
+        out[i, i] = 1.0 if power[i] > 0 else 0.0
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _coherence_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, out):
+    for p in numba.prange(r_idx.size):
+        _coherence_one(slc, r_idx[p], c_idx[p], masks[p], half_rows, half_cols, out[p])
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _link_pixels_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, beta, phasors, coh, evd):
+    n = slc.shape[0]
+    for p in numba.prange(r_idx.size):
+        c = np.empty((n, n), dtype=np.complex64)
+        _coherence_one(slc, r_idx[p], c_idx[p], masks[p], half_rows, half_cols, c)
+        t, e = _link_one(c, beta, phasors[p])
+        coh[p] = t
+        evd[p] = e
+
+
+def _pixels(slc, r_idx, c_idx, masks):
+    slc = np.ascontiguousarray(slc, dtype=np.complex64)
+    if slc.ndim != 3:
+        raise ValueError(f"expected an (n_dates, rows, cols) SLC block, got shape {slc.shape}")
+    r_idx = np.ascontiguousarray(r_idx, dtype=np.int64).ravel()
+    c_idx = np.ascontiguousarray(c_idx, dtype=np.int64).ravel()
+    masks = np.ascontiguousarray(masks, dtype=np.uint8)
+    if masks.ndim != 3 or masks.shape[0] != r_idx.size or c_idx.size != r_idx.size:
+        raise ValueError("expected one (wy, wx) SHP mask per pixel")
+    hr, hc = masks.shape[1] // 2, masks.shape[2] // 2
+    _check_masks_inside(masks, r_idx, c_idx, hr, hc, *slc.shape[1:])
+    return slc, r_idx, c_idx, masks, hr, hc
+
+
+def _check_masks_inside(masks, r_idx, c_idx, hr, hc, rows, cols):
+    """ValueError when an SHP mask points outside the block (:func:`.find_shps` never sets such pixels)."""
+    if not r_idx.size:
+        return
+    wy, wx = masks.shape[1:]
+    any_y, any_x = masks.any(axis=2), masks.any(axis=1)
+    first_y = np.where(any_y.any(axis=1), any_y.argmax(axis=1), hr)
+    last_y = np.where(any_y.any(axis=1), wy - 1 - any_y[:, ::-1].argmax(axis=1), hr)
+    first_x = np.where(any_x.any(axis=1), any_x.argmax(axis=1), hc)
+    last_x = np.where(any_x.any(axis=1), wx - 1 - any_x[:, ::-1].argmax(axis=1), hc)
+    bad = ((r_idx + first_y - hr < 0) | (r_idx + last_y - hr >= rows)
+           | (c_idx + first_x - hc < 0) | (c_idx + last_x - hc >= cols))
+    if bad.any():
+        raise ValueError(f"the SHP mask of pixel {int(np.argmax(bad))} reaches outside the block")
+
+
+def coherence_matrices(slc, r_idx, c_idx, masks):
+    """Sample coherence matrices (n, N, N) complex64 of the pixels (r_idx, c_idx) of an SLC block
+    (N, rows, cols) over their SHP masks (n, wy, wx) (windows centred on the pixels)."""
+    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks)
+    n = slc.shape[0]
+    out = np.empty((r_idx.size, n, n), dtype=np.complex64)
+    if r_idx.size:
+        _coherence_kernel(slc, r_idx, c_idx, masks, hr, hc, out)
+    return out
+
+
+def link_matrices(coherence, beta=DEFAULT_BETA):
+    """Phase linking of coherence matrices (n, N, N): linked phasors (n, N) complex64 (first date 1),
+    temporal coherence (n,) float32 and whether the EVD fallback was used (n,) bool."""
+    c = np.ascontiguousarray(coherence, dtype=np.complex64)
+    if c.ndim != 3 or c.shape[1] != c.shape[2]:
+        raise ValueError(f"expected (n, N, N) coherence matrices, got shape {c.shape}")
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta {beta}: expected 0 ≤ β < 1")
+    phasors = np.empty(c.shape[:2], dtype=np.complex64)
+    coh = np.empty(c.shape[0], dtype=np.float32)
+    evd = np.zeros(c.shape[0], dtype=np.bool_)
+    if c.shape[0]:
+        _link_matrices_kernel(c, np.float32(beta), phasors, coh, evd)
+    return phasors, coh, evd
+
+
+def link_pixels(slc, r_idx, c_idx, masks, beta=DEFAULT_BETA):
+    """Coherence matrix and phase linking in one pass, per pixel (no (n, N, N) array is held): the result of
+    ``link_matrices(coherence_matrices(slc, r_idx, c_idx, masks), beta)``."""
+    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks)
+    n = slc.shape[0]
+    phasors = np.empty((r_idx.size, n), dtype=np.complex64)
+    coh = np.empty(r_idx.size, dtype=np.float32)
+    evd = np.zeros(r_idx.size, dtype=np.bool_)
+    if r_idx.size:
+        _link_pixels_kernel(slc, r_idx, c_idx, masks, hr, hc, np.float32(beta), phasors, coh, evd)
+    return phasors, coh, evd
+
+
+def interferogram_phasors(linked):
+    """The chain's single-reference interferogram phasors ``s_0 · conj(s_k)`` of linked SLC phasors (n, N)."""
+    return np.conj(np.asarray(linked, dtype=np.complex64))
