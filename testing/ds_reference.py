@@ -106,9 +106,8 @@ def link_matrices_numpy(coherence, beta=0.01):
     w, u = np.linalg.eigh(gamma)
     evd = w[:, 0] <= SINGULAR * w[:, -1]
     inv = np.einsum("pik,pk,pjk->pij", u, 1.0 / np.where(evd[:, None], 1.0, w), u)
-    lam, v = np.linalg.eigh(inv * c)
+    _, v = np.linalg.eigh(inv * c)
     vec = v[:, :, 0]
-    evd |= ~(lam[:, 0] > 0)
     if evd.any():
         _, v2 = np.linalg.eigh(c[evd])
         vec[evd] = v2[:, :, -1]

@@ -6,18 +6,20 @@ Conventions (ARCHITECTURE.md §Conventions; dolphin's phase linking):
   ``C_ik = Σ_p s_i,p · conj(s_k,p) / √(Σ_p |s_i,p|² · Σ_p |s_k,p|²)`` — ``arg C_ik`` is the interferometric
   phase of the pair (i, k), ``arg(s_i · conj(s_k))``;
 * EMI (Ansari et al. 2018): the regularised coherence magnitude ``Γ = (1 − β)·|C| + β·I`` is inverted and
-  the linked phases are those of the eigenvector of the *smallest* eigenvalue of ``Γ⁻¹ ∘ C``; where Γ
-  cannot be inverted (smallest eigenvalue below :data:`SINGULAR` × largest, or ``Γ⁻¹ ∘ C`` has a
-  non-positive smallest eigenvalue), the EVD estimate — the eigenvector of the *largest* eigenvalue of C —
-  is used instead and flagged;
+  the linked phases are those of the eigenvector of the *smallest* eigenvalue of ``Γ⁻¹ ∘ C`` (as dolphin:
+  for a sample C that eigenvalue is often negative — it is still the minimiser of ``xᴴ(Γ⁻¹ ∘ C)x``); Γ⁻¹
+  comes from its Cholesky factor; where Γ is not positive definite (a Cholesky pivot below
+  :data:`SINGULAR` × the largest diagonal element), the EVD estimate — the eigenvector of the *largest*
+  eigenvalue of C — is used instead and flagged;
 * the linked phasors ``e^{jθ_k}`` are SLC-like and referenced to the first date: ``θ_0 = 0`` and
   ``θ_i − θ_k ≈ arg C_ik``; the interferogram phasor of (first, k) of the chain is ``conj(e^{jθ_k})``
   (:func:`interferogram_phasors`);
 * quality: the phase-linking temporal coherence (Ferretti et al. 2011's γ_PTA, dolphin's ``temp_coh``)
   ``|Σ_{i<k} e^{j(arg C_ik − θ_i + θ_k)}| / (N(N − 1)/2)`` — 1 when the linked phases fit every pair.
 
-Kernels run in complex64 / float32 (LAPACK ``cheevd`` / ``ssyevd`` through numba); the float32 results agree
-with the complex128 numpy reference ``testing/ds_reference.py`` to float32 precision.
+Inputs and outputs are complex64 / float32; the small N × N factorisations run in float64 / complex128 (N ≤ a
+few hundred: they cost less than forming C), and the results agree with the complex128 numpy reference
+``testing/ds_reference.py`` to float32 precision.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import numpy as np
 DEFAULT_BETA = 0.01
 """Regularisation of the coherence magnitude before its inversion (dolphin's ``beta``)."""
 SINGULAR = 1e-6
-"""Γ is treated as singular when its smallest eigenvalue is below this fraction of the largest."""
+"""Γ is treated as singular when a Cholesky pivot falls below this fraction of its largest diagonal element."""
+
 
 
 @numba.njit(nogil=True, cache=True)
@@ -46,6 +49,77 @@ def _temporal_coherence(c, ph):
 
 
 @numba.njit(nogil=True, cache=True)
+def _cholesky(a):
+    """In-place lower Cholesky factor of the Hermitian (or real symmetric) matrix a; False when a pivot is
+    below :data:`SINGULAR` × the largest diagonal element (not positive definite enough)."""
+    n = a.shape[0]
+    big = 0.0
+    for i in range(n):
+        big = max(big, abs(a[i, i].real))
+    for j in range(n):
+        d = a[j, j].real
+        for k in range(j):
+            d -= (a[j, k] * np.conj(a[j, k])).real
+        if not d > SINGULAR * big:
+            return False
+        d = np.sqrt(d)
+        a[j, j] = d
+        for i in range(j + 1, n):
+            s = a[i, j]
+            for k in range(j):
+                s -= a[i, k] * np.conj(a[j, k])
+            a[i, j] = s / d
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _solve_cholesky(lo, b):
+    """b ← (L Lᴴ)⁻¹ b in place (L = the lower triangle of lo)."""
+    n = lo.shape[0]
+    for i in range(n):
+        s = b[i]
+        for k in range(i):
+            s -= lo[i, k] * b[k]
+        b[i] = s / lo[i, i].real
+    for i in range(n - 1, -1, -1):
+        s = b[i]
+        for k in range(i + 1, n):
+            s -= np.conj(lo[k, i]) * b[k]
+        b[i] = s / lo[i, i].real
+
+
+@numba.njit(nogil=True, cache=True)
+def _emi_vector(c, beta, vec):
+    """EMI eigenvector into vec: Γ⁻¹ from the Cholesky factor of Γ (column by column), then the eigenvector of
+    the smallest eigenvalue of Γ⁻¹ ∘ C (LAPACK); False when Γ is not positive definite."""
+    n = c.shape[0]
+    g = np.empty((n, n), dtype=np.float64)
+    for i in range(n):
+        for k in range(n):
+            g[i, k] = (1.0 - beta) * abs(c[i, k])
+        g[i, i] += beta
+    if not _cholesky(g):
+        return False
+    m = np.empty((n, n), dtype=np.complex64)
+    col = np.empty(n, dtype=np.float64)
+    for k in range(n):
+        col[:] = 0.0
+        col[k] = 1.0
+        _solve_cholesky(g, col)
+        for i in range(n):
+            m[i, k] = col[i] * c[i, k]
+    for i in range(n):  # exactly Hermitian (the solves leave rounding asymmetries)
+        for k in range(i + 1, n):
+            z = 0.5 * (m[i, k] + np.conj(m[k, i]))
+            m[i, k] = z
+            m[k, i] = np.conj(z)
+        m[i, i] = m[i, i].real
+    _, v = np.linalg.eigh(m)
+    vec[:] = v[:, 0]
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
 def _link_one(c, beta, out):
     """Linked phasors of one coherence matrix c (N × N complex64) into out (N,); returns (temp_coh, used_evd)."""
     n = c.shape[0]
@@ -54,23 +128,8 @@ def _link_one(c, beta, out):
             if not np.isfinite(c[i, k].real) or not np.isfinite(c[i, k].imag):
                 out[:] = np.nan
                 return np.float32(np.nan), True
-    gamma = np.empty((n, n), dtype=np.float32)
-    for i in range(n):
-        for k in range(n):
-            gamma[i, k] = (1.0 - beta) * abs(c[i, k])
-        gamma[i, i] += beta
     vec = np.empty(n, dtype=np.complex64)
-    w, u = np.linalg.eigh(gamma)
-    evd = w[0] <= SINGULAR * w[n - 1]
-    if not evd:
-        inv = (u / w) @ u.T
-        m = np.empty((n, n), dtype=np.complex64)
-        for i in range(n):
-            for k in range(n):
-                m[i, k] = inv[i, k] * c[i, k]
-        lam, v = np.linalg.eigh(m)
-        vec[:] = v[:, 0]
-        evd = not lam[0] > 0
+    evd = not _emi_vector(c, beta, vec)
     if evd:
         lam, v = np.linalg.eigh(c)
         vec[:] = v[:, n - 1]
