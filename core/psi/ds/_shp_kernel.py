@@ -5,7 +5,9 @@ is compared with the centre by the two-sample KS statistic of their amplitude se
 (``D = max |F_centre − F_neighbour|`` of the empirical distributions); it is *similar* when
 ``D < ks_critical_value(n_dates, alpha)``.  The SHPs are the similar pixels 8-connected to the centre
 through similar pixels (the centre counts as one of them).  Pixels whose amplitude is zero on every date
-(no data) are never similar and have no SHPs.
+(no data) are never similar and have no SHPs.  Every pair of pixels is tested once (the test is symmetric:
+the forward half of the window, then read back for the backward half), and a test stops as soon as the
+distance exceeds the critical value.
 
 The critical value is the asymptotic one with Stephens' small-sample correction for two samples of
 ``n`` each (effective size ``n_e = n/2``): ``c(α) / (√n_e + 0.12 + 0.11/√n_e)``, ``c(α) = √(−ln(α/2)/2)``;
@@ -62,33 +64,48 @@ def _sorted_kernel(amplitude, out):
         for c in range(cols):
             for k in range(n_dates):
                 buf[k] = amplitude[k, r, c]
-            out[r, c, :] = np.sort(buf)
+            out[r, c, :n_dates] = np.sort(buf)
+            out[r, c, n_dates] = np.inf  # sentinel of the merge walk
 
 
 @numba.njit(nogil=True, cache=True)
-def _ks_distance(a, b):
-    """Largest |i − j| of the merge walk of two sorted samples of equal size (the KS distance × n)."""
-    n = a.size
+def _ks_similar(a, b, n, d_max):
+    """True when the KS distance × n of two sorted samples of size n (each followed by +inf) is at most d_max.
+
+    Merge walk: step the sample(s) holding the smaller value (both on a tie), track |i − j|; within a run of
+    ties the intermediate |i − j| lies between the values before and after the run, so it is exact.  Stops as
+    soon as the distance exceeds d_max."""
     i = 0
     j = 0
-    d = 0
-    while i < n and j < n:
-        if a[i] < b[j]:
-            i += 1
-        elif b[j] < a[i]:
-            j += 1
-        else:
-            i += 1
-            j += 1
-        e = i - j if i > j else j - i
-        if e > d:
-            d = e
-    return d
+    while i < n or j < n:
+        ai = a[i]
+        bj = b[j]
+        i += ai <= bj
+        j += bj <= ai
+        if abs(i - j) > d_max:
+            return False
+    return True
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _shp_kernel(srt, valid, row0, row1, half_rows, half_cols, d_max, connect, masks, counts):
-    rows, cols, n = srt.shape
+def _forward_kernel(srt, valid, r_lo, r_hi, offsets, d_max, fwd):
+    """fwd[r − r_lo, c, o] = 1 when pixel (r, c) and its neighbour at the forward offset o are similar."""
+    rows, cols, n1 = srt.shape
+    n = n1 - 1
+    for r in numba.prange(r_lo, r_hi):
+        for c in range(cols):
+            if not valid[r, c]:
+                continue
+            for o in range(offsets.shape[0]):
+                rr = r + offsets[o, 0]
+                cc = c + offsets[o, 1]
+                if rr < rows and 0 <= cc < cols and valid[rr, cc] and _ks_similar(srt[r, c], srt[rr, cc], n, d_max):
+                    fwd[r - r_lo, c, o] = 1
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _shp_kernel(fwd, valid, r_lo, row0, row1, half_rows, half_cols, offsets, connect, masks, counts):
+    rows, cols = valid.shape
     wy = 2 * half_rows + 1
     wx = 2 * half_cols + 1
     for r in numba.prange(row0, row1):
@@ -101,16 +118,15 @@ def _shp_kernel(srt, valid, row0, row1, half_rows, half_cols, d_max, connect, ma
                 counts[r - row0, c] = 0
                 continue
             similar[:, :] = 0
-            for dy in range(wy):
-                rr = r + dy - half_rows
-                if rr < 0 or rr >= rows:
-                    continue
-                for dx in range(wx):
-                    cc = c + dx - half_cols
-                    if cc < 0 or cc >= cols or not valid[rr, cc]:
-                        continue
-                    if _ks_distance(srt[r, c], srt[rr, cc]) <= d_max:
-                        similar[dy, dx] = 1
+            similar[half_rows, half_cols] = 1
+            for o in range(offsets.shape[0]):
+                dy = offsets[o, 0]
+                dx = offsets[o, 1]
+                similar[half_rows + dy, half_cols + dx] = fwd[r - r_lo, c, o]
+                qr = r - dy
+                qc = c - dx
+                if qr >= r_lo and 0 <= qc < cols:  # the neighbour behind: its forward test towards (r, c)
+                    similar[half_rows - dy, half_cols - dx] = fwd[qr - r_lo, qc, o]
             if not connect:
                 out[:, :] = similar
                 counts[r - row0, c] = similar.sum()
@@ -139,10 +155,17 @@ def _shp_kernel(srt, valid, row0, row1, half_rows, half_cols, d_max, connect, ma
             counts[r - row0, c] = tail
 
 
+def forward_offsets(half_rows, half_cols):
+    """The window offsets (dy, dx) with dy > 0, or dy = 0 and dx > 0: every pair of pixels is tested once."""
+    return np.array([(dy, dx) for dy in range(half_rows + 1) for dx in range(-half_cols, half_cols + 1)
+                     if dy > 0 or dx > 0], dtype=np.int64).reshape(-1, 2)
+
+
 def sorted_amplitudes(amplitude):
-    """Per-pixel sorted amplitude series (rows, cols, n_dates) float32 of an amplitude block (n_dates, rows, cols)."""
+    """Per-pixel sorted amplitude series (rows, cols, n_dates + 1) float32 of an amplitude block (n_dates, rows,
+    cols), each followed by +inf."""
     amplitude = np.ascontiguousarray(amplitude, dtype=np.float32)
-    out = np.empty(amplitude.shape[1:] + amplitude.shape[:1], dtype=np.float32)
+    out = np.empty(amplitude.shape[1:] + (amplitude.shape[0] + 1,), dtype=np.float32)
     if amplitude.size:
         _sorted_kernel(amplitude, out)
     return out
@@ -173,12 +196,17 @@ def find_shps(amplitude, half_rows, half_cols, alpha=0.05, rows=None, connect=Tr
         raise ValueError(f"centre rows {row0}:{row1} outside the block of {block_rows} rows")
     check_window(n_dates, block_rows if rows is None else max(block_rows, 2 * half_rows + 1), cols,
                  half_rows, half_cols, alpha, where="the amplitude block")
-    srt = sorted_amplitudes(amplitude)
-    valid = srt[:, :, -1] > 0
-    d_max = int(math.floor(ks_critical_value(n_dates, alpha) * n_dates - 1e-9))  # D·n ≤ d_max: similar
     wy, wx = 2 * half_rows + 1, 2 * half_cols + 1
     masks = np.zeros((row1 - row0, cols, wy, wx), dtype=np.uint8)
     counts = np.zeros((row1 - row0, cols), dtype=np.int32)
-    if masks.size:
-        _shp_kernel(srt, valid, row0, row1, half_rows, half_cols, d_max, connect, masks, counts)
+    if not masks.size:
+        return masks, counts
+    r_lo = max(0, row0 - half_rows)  # rows whose forward tests reach the centre rows
+    srt = sorted_amplitudes(amplitude[:, r_lo:min(block_rows, row1 + half_rows)])
+    valid = srt[:, :, n_dates - 1] > 0
+    d_max = int(math.floor(ks_critical_value(n_dates, alpha) * n_dates - 1e-9))  # D·n ≤ d_max: similar
+    offsets = forward_offsets(half_rows, half_cols)
+    fwd = np.zeros((row1 - r_lo, cols, len(offsets)), dtype=np.uint8)
+    _forward_kernel(srt, valid, 0, row1 - r_lo, offsets, d_max, fwd)
+    _shp_kernel(fwd, valid, 0, row0 - r_lo, row1 - r_lo, half_rows, half_cols, offsets, connect, masks, counts)
     return masks, counts

@@ -57,6 +57,10 @@ def test_kernel_equals_numpy_reference():
     masks, counts = find_shps(amp, 2, 3, alpha=0.05)
     assert np.array_equal(masks.astype(bool), ref_masks) and np.array_equal(counts, ref_counts)
     assert counts[0, 0] == 0
+    # integer amplitudes (CInt16 stacks of low DN): many ties, handled exactly by the merge walk
+    ties = np.round(amp * 2.0)
+    assert np.array_equal(find_shps(ties, 2, 3, alpha=0.05, connect=False)[0].astype(bool),
+                          ks_similar_numpy(ties, 2, 3, 0.05))
 
 
 def test_critical_value():
