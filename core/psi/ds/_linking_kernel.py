@@ -27,6 +27,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._blas import single_threaded_blas
+
 DEFAULT_BETA = 0.01
 """Regularisation of the coherence magnitude before its inversion (dolphin's ``beta``)."""
 SINGULAR = 1e-6
@@ -250,7 +252,8 @@ def link_matrices(coherence, beta=DEFAULT_BETA):
     coh = np.empty(c.shape[0], dtype=np.float32)
     evd = np.zeros(c.shape[0], dtype=np.bool_)
     if c.shape[0]:
-        _link_matrices_kernel(c, np.float32(beta), phasors, coh, evd)
+        with single_threaded_blas():
+            _link_matrices_kernel(c, np.float32(beta), phasors, coh, evd)
     return phasors, coh, evd
 
 
@@ -263,7 +266,8 @@ def link_pixels(slc, r_idx, c_idx, masks, beta=DEFAULT_BETA):
     coh = np.empty(r_idx.size, dtype=np.float32)
     evd = np.zeros(r_idx.size, dtype=np.bool_)
     if r_idx.size:
-        _link_pixels_kernel(slc, r_idx, c_idx, masks, hr, hc, np.float32(beta), phasors, coh, evd)
+        with single_threaded_blas():
+            _link_pixels_kernel(slc, r_idx, c_idx, masks, hr, hc, np.float32(beta), phasors, coh, evd)
     return phasors, coh, evd
 
 

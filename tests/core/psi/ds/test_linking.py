@@ -102,3 +102,13 @@ def test_linked_phases_reach_the_cramer_rao_bound():
     print("CRB ratio per date", np.round(ratio, 2), "mean", round(float(ratio.mean()), 3))
     assert ratio.mean() < 1.5 and ratio.max() < 2.0
     assert ratio.min() > 0.7  # not below the bound beyond sampling error
+
+
+def test_single_threaded_blas_restores_the_thread_count():
+    from egms_plugin.core.psi.ds._blas import _openblas_controls, single_threaded_blas
+
+    controls = _openblas_controls()
+    before = [get() for get, _ in controls]
+    with single_threaded_blas():
+        assert all(get() == 1 for get, _ in controls)
+    assert [get() for get, _ in controls] == before
