@@ -10,8 +10,10 @@ bounded by the block size.  In every block:
    aligned on the image's first line and pixel): among the cell's pixels that are not PS candidates and have at
    least :attr:`DsParameters.min_shp` SHPs, the one with the most SHPs (ties: nearest the cell centre) — so a
    homogeneous field gives one point per cell, not a cloud of identical neighbours;
-3. its coherence matrix over the SHPs and phase linking (:func:`._linking_kernel.link_pixels`, EMI with the
-   EVD fallback); kept when the phase-linking temporal coherence reaches :attr:`DsParameters.coherence`.
+3. a screen — the mean coherence of consecutive dates above twice the noise level of its SHPs
+   (:data:`SCREEN_FACTOR`) — then its coherence matrix over the SHPs and phase linking
+   (:func:`._linking_kernel.link_pixels`, EMI with the EVD fallback); kept when the phase-linking temporal
+   coherence reaches :attr:`DsParameters.coherence`.
 
 A DS carries the linked phases as the chain's single-reference interferogram phasors ``s_0 · conj(s_k)``
 (:func:`._linking_kernel.interferogram_phasors`), its own amplitude dispersion and mean amplitude, and
@@ -29,6 +31,10 @@ from ...progress import ensure
 
 DS_BLOCK_MB = 64.0
 """Largest block (all dates, complex64) of the DS pass, halo included."""
+SCREEN_FACTOR = 2.0
+"""A cell's pixel is phase-linked only when its consecutive-date coherence exceeds this × the noise level
+``√(π / 4L)`` of its L SHPs: pure clutter (measured 0.9–1.1 × that level) is not linked, which saves 7/8 of the
+linking on a scene of 11 % DS; a DS of phase-linking coherence 0.5 has consecutive coherences far above it."""
 
 
 @dataclass
@@ -129,7 +135,7 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
     :class:`~egms_plugin.core.sar.stack.StackFolder`); PS candidates (``ps_lines``, ``ps_pixels``) are never DS.
     Returns :class:`DistributedScatterers`."""
     from ...sar.amplitude import small_gdal_cache
-    from ._linking_kernel import interferogram_phasors, link_pixels
+    from ._linking_kernel import consecutive_coherence, interferogram_phasors, link_pixels
     from ._shp_kernel import find_shps
 
     q = params or DsParameters()
@@ -159,6 +165,10 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
             eligible = (counts >= q.min_shp) & ~ps[r0:r1]
             sr, sc = _select_per_cell(counts, eligible, r0, cell_r, cell_c)
             n_eligible += sr.size
+            if sr.size:  # the screen: decorrelated clutter is not worth an eigendecomposition
+                level = SCREEN_FACTOR * np.sqrt(np.pi / (4.0 * counts[sr, sc]))
+                screened = consecutive_coherence(slc, sr + (r0 - h0), sc, masks[sr, sc]) > level
+                sr, sc = sr[screened], sc[screened]
             if sr.size:
                 linked, coh, evd = link_pixels(slc, sr + (r0 - h0), sc, masks[sr, sc], q.beta)
                 keep = coh >= q.coherence
