@@ -9,6 +9,7 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterPoint,
     QgsProcessingParameterVectorDestination,
@@ -17,6 +18,10 @@ from qgis.core import (
 
 from .base import EgmsAlgorithm, FeedbackProgress, StepsProgress
 from .parameters import add_dispersion_threshold, add_stack_folder, stack_from_parameters
+
+SCATTERER_LABELS = ("PS only", "PS and DS")
+SCATTERER_VALUES = ("ps", "ps_ds")
+"""SCATTERERS options and the :class:`~egms_plugin.core.psi.chain.PsiParameters` ``scatterers`` they set."""
 
 
 class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
@@ -50,7 +55,14 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         "stack where nothing is coherent stops with a message and writes nothing.\n\n"
         "Memory: one block of rows while reading (Block size), and the candidates (about 160 bytes per candidate "
         "and date). A scene whose candidates need more than 'Memory for candidates' is measured in overlapping "
-        "patches tied together on their common points (the log says how many)."
+        "patches tied together on their common points (the log says how many).\n\n"
+        "Distributed scatterers (SCATTERERS = PS and DS): fields, slopes and villages without point scatterers. "
+        "For every pixel its statistically homogeneous neighbours (SHPs: a Kolmogorov–Smirnov test of the amplitude "
+        "series within the DS window, connected to the pixel), their coherence matrix and the phase-linked history "
+        "(EMI, eigenvector fallback). One DS per DS cell (100 m): the pixel with the most SHPs that is not a PS "
+        "candidate, kept when it has at least DS_MIN_SHP SHPs and a phase-linking coherence of at least "
+        "DS_COHERENCE. DS join the PS in one network; their mp_type is the number of SHPs × the pixel area (m²), "
+        "PS have mp_type 0. The stack is read a second time for them."
     )
 
     INPUT = "INPUT"
@@ -78,6 +90,12 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         self.add_parameter(QgsProcessingParameterCrs("OUTPUT_CRS", self.tr("Output CRS"), "EPSG:3035", optional=True),
                            "CRS of the output layer (default and EGMS: EPSG:3035). easting/northing are always "
                            "EPSG:3035.")
+        self.add_parameter(QgsProcessingParameterEnum("SCATTERERS", self.tr("Scatterers"), options=list(SCATTERER_LABELS),
+                                                      defaultValue=0),
+                           "PS only: persistent scatterers (point-like, stable amplitude). PS and DS: also distributed "
+                           "scatterers — phase-linked homogeneous areas (fields, slopes) with mp_type = their area in "
+                           "m²; on simulated stacks they keep the PS accuracy and cover DS areas, at the cost of a "
+                           "second read of the stack.")
         self.add_parameter(num("WAVELENGTH", self.tr("Wavelength (m)"), num.Double, None, optional=True,
                                minValue=0.001), "Overrides wavelength_m of stack.json (Sentinel-1: 0.05546576).",
                            advanced=True)
@@ -115,6 +133,30 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
                            "scene with more candidates is measured in overlapping patches tied together on their "
                            "common points, so memory no longer grows with the scene (only the output, 4 bytes per "
                            "point and date, does).", advanced=True)
+        self.add_parameter(num("DS_WINDOW_ROWS", self.tr("DS window height (pixels, odd)"), num.Integer, 11, minValue=1,
+                               maxValue=101),
+                           "Rows of the window searched for a pixel's homogeneous neighbours (11 for a geocoded stack "
+                           "of 20 m; radar geometry: about 5 azimuth lines).", advanced=True)
+        self.add_parameter(num("DS_WINDOW_COLS", self.tr("DS window width (pixels, odd)"), num.Integer, 11, minValue=1,
+                               maxValue=101),
+                           "Columns of the SHP window (radar geometry: about 21 range pixels).", advanced=True)
+        self.add_parameter(num("DS_SIGNIFICANCE", self.tr("DS homogeneity test significance"), num.Double, 0.05,
+                               minValue=0.0001, maxValue=0.5),
+                           "Significance of the two-sample Kolmogorov–Smirnov test of the amplitude series: the "
+                           "fraction of truly homogeneous neighbours that are rejected. Lower: more neighbours, more "
+                           "risk of mixing populations.", advanced=True)
+        self.add_parameter(num("DS_MIN_SHP", self.tr("DS minimum homogeneous pixels"), num.Integer, 20, minValue=2),
+                           "Fewest homogeneous pixels (the pixel itself included) of a distributed scatterer.",
+                           advanced=True)
+        self.add_parameter(num("DS_COHERENCE", self.tr("DS minimum phase-linking coherence"), num.Double, 0.5,
+                               minValue=0.0, maxValue=1.0),
+                           "Fewest phase-linking temporal coherence (fit of the linked phases to the coherence matrix) "
+                           "of a distributed scatterer; decorrelated clutter stays near 0.2 with 60 dates.",
+                           advanced=True)
+        self.add_parameter(num("DS_CELL_SIZE", self.tr("DS cell size (m)"), num.Double, 100.0, minValue=1.0),
+                           "At most one distributed scatterer per grid cell of this size (the best pixel of the cell), "
+                           "so a homogeneous area gives one point per cell, not a cloud of identical neighbours.",
+                           advanced=True)
         self.add_parameter(QgsProcessingParameterVectorDestination(self.OUTPUT, self.tr("Measurement points")),
                            "GeoPackage (.gpkg) of measurement points in the EGMS schema.")
         self.addOutput(QgsProcessingOutputNumber("N_POINTS", self.tr("Number of measurement points")))
@@ -169,6 +211,13 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
             block_size_mb=self.parameterAsDouble(parameters, "BLOCK_SIZE_MB", context),
             memory_mb=self.parameterAsDouble(parameters, "MEMORY_MB", context),
             reference_lonlat=self._reference_lonlat(parameters, context, out_crs),
+            scatterers=SCATTERER_VALUES[self.parameterAsEnum(parameters, "SCATTERERS", context)],
+            ds_window_rows=self.parameterAsInt(parameters, "DS_WINDOW_ROWS", context),
+            ds_window_cols=self.parameterAsInt(parameters, "DS_WINDOW_COLS", context),
+            ds_alpha=self.parameterAsDouble(parameters, "DS_SIGNIFICANCE", context),
+            ds_min_shp=self.parameterAsInt(parameters, "DS_MIN_SHP", context),
+            ds_coherence=self.parameterAsDouble(parameters, "DS_COHERENCE", context),
+            ds_cell_m=self.parameterAsDouble(parameters, "DS_CELL_SIZE", context),
         )
         # one Processing step per stage of the chain, and one for writing the GeoPackage
         multi = QgsProcessingMultiStepFeedback(len(STAGES) + 1, feedback)
@@ -180,7 +229,8 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
             f"{counts.get('candidates', 0)} candidates → {counts.get('network_points', 0)} in the coherent network "
             f"({counts.get('network_arcs', 0)} arcs) → {result.n_points} measurement points"
             + (f"; measured in {counts['patches_measured']} of {counts['patches']} overlapping patches (network "
-               "figures count the points of an overlap once per patch)" if counts.get("patches") else ""))
+               "figures count the points of an overlap once per patch)" if counts.get("patches") else "")
+            + (f"; {counts['ds_points']} of them distributed scatterers" if "ds_points" in counts else ""))
         if result.reference.get("mode") == "point":
             feedback.pushInfo(f"Reference: the point at line {result.reference['line']}, pixel "
                               f"{result.reference['pixel']} ({result.reference['distance_m']:.0f} m from REFERENCE)")

@@ -32,7 +32,10 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
         "noise, on irregular 6/12-day dates with gaps.\n\n"
         "Truth: truth/velocity.tif (LOS mm/yr, positive towards the satellite), truth/height_error.tif (m), "
         "truth/ps_mask.tif, truth/displacement.tif (LOS mm per date, one band per date, relative to the "
-        "first date), truth/atmosphere.tif and truth/simulation.json. The same parameters and seed give the "
+        "first date), truth/atmosphere.tif and truth/simulation.json.\n\n"
+        "Distributed scatterers (advanced, DS_AREAS > 0): circular areas of circular-Gaussian scattering (fields, "
+        "slopes) whose coherence decays as γ(Δt) = γ∞ + (1 − γ∞)·exp(−Δt/τ), with the same motion and "
+        "atmosphere; their pixels are in truth/ds_mask.tif. The same parameters and seed give the "
         "same files. The output folder must be new or empty."
     )
 
@@ -79,6 +82,23 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
         self.add_parameter(QgsProcessingParameterBoolean("NOISE_FREE", self.tr("Noise-free scatterers"), False),
                            "Write scatterers without clutter or thermal noise (for checking conventions).",
                            advanced=True)
+        self.add_parameter(num("DS_AREAS", self.tr("Distributed-scatterer areas"), num.Integer, 0, minValue=0,
+                               maxValue=1000),
+                           "Number of circular areas of distributed scatterers (0 = none; the stack is then the same "
+                           "as without these parameters). Their pixels are written to truth/ds_mask.tif.",
+                           advanced=True)
+        self.add_parameter(num("DS_RADIUS", self.tr("DS area radius (m)"), num.Double, 400.0, minValue=1.0),
+                           "Radius of every distributed-scatterer area.", advanced=True)
+        self.add_parameter(num("DS_GAMMA_INF", self.tr("DS long-term coherence γ∞"), num.Double, 0.3, minValue=0.0,
+                               maxValue=1.0),
+                           "Coherence the DS areas keep at long time spans: γ(Δt) = γ∞ + (1 − γ∞)·exp(−Δt/τ).",
+                           advanced=True)
+        self.add_parameter(num("DS_TAU_DAYS", self.tr("DS decorrelation time τ (days)"), num.Double, 45.0,
+                               minValue=0.1),
+                           "How fast the DS areas' coherence decays towards γ∞ (days).", advanced=True)
+        self.add_parameter(num("DS_BRIGHTNESS", self.tr("DS brightness (relative to clutter)"), num.Double, 1.5,
+                               minValue=0.01),
+                           "Amplitude of the DS backscatter relative to the clutter's.", advanced=True)
         self.add_parameter(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output stack folder")),
                            "New or empty folder for the stack: one YYYYMMDD.tif per acquisition, baselines.csv, "
                            "stack.json and truth/. Written as a whole at the end; nothing is left if the run fails or "
@@ -106,6 +126,11 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
             deformation_scale=self.parameterAsDouble(parameters, "DEFORMATION_SCALE", context),
             fast_patch_velocity=self.parameterAsDouble(parameters, "FAST_PATCH_VELOCITY", context),
             noise_free=self.parameterAsBool(parameters, "NOISE_FREE", context),
+            ds_areas=self.parameterAsInt(parameters, "DS_AREAS", context),
+            ds_radius_m=self.parameterAsDouble(parameters, "DS_RADIUS", context),
+            ds_gamma_inf=self.parameterAsDouble(parameters, "DS_GAMMA_INF", context),
+            ds_tau_days=self.parameterAsDouble(parameters, "DS_TAU_DAYS", context),
+            ds_brightness=self.parameterAsDouble(parameters, "DS_BRIGHTNESS", context),
         )
         folder = self.writable_output(self.OUTPUT_FOLDER, self.parameterAsString(parameters, self.OUTPUT_FOLDER, context),
                                       folder=True)
@@ -114,7 +139,8 @@ class SimulateStackAlgorithm(EgmsAlgorithm):
         info = simulate_stack(folder, p, progress)
         feedback.pushInfo(
             f"Wrote {len(info['dates'])} SLCs ({info['dates'][0]} … {info['dates'][-1]}), "
-            f"{info['n_scatterers']} scatterers, baselines.csv, stack.json and truth/."
+            f"{info['n_scatterers']} scatterers, {info['n_ds_pixels']} distributed-scatterer pixels, baselines.csv, "
+            "stack.json and truth/."
         )
         return {self.OUTPUT_FOLDER: folder, "N_SCATTERERS": info["n_scatterers"],
                 "N_DATES_WRITTEN": len(info["dates"])}

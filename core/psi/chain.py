@@ -104,6 +104,27 @@ class PsiParameters:
     """(lon, lat) WGS84 of the reference position; None: median of all points."""
     estimate_height: bool = True
     """Estimate height errors when the stack has baselines and the geometry is known."""
+    scatterers: str = "ps"
+    """``"ps"``: persistent scatterers only; ``"ps_ds"``: also distributed scatterers (:mod:`.ds`)."""
+    ds_window_rows: int = 11
+    """DS: SHP window height (odd, pixels)."""
+    ds_window_cols: int = 11
+    """DS: SHP window width (odd, pixels)."""
+    ds_alpha: float = 0.05
+    """DS: significance of the KS test of the SHPs."""
+    ds_min_shp: int = 20
+    """DS: fewest SHPs (centre included)."""
+    ds_coherence: float = 0.5
+    """DS: fewest phase-linking temporal coherence."""
+    ds_cell_m: float = 100.0
+    """DS: at most one DS per grid cell of this size (m)."""
+
+    def ds_parameters(self):
+        """The :class:`.ds.scan.DsParameters` of these parameters."""
+        from .ds.scan import DsParameters
+
+        return DsParameters(window_rows=self.ds_window_rows, window_cols=self.ds_window_cols, alpha=self.ds_alpha,
+                            min_shp=self.ds_min_shp, coherence=self.ds_coherence, cell_m=self.ds_cell_m)
 
 
 @dataclass
@@ -151,11 +172,20 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     n_dates = stack.n_dates
     counts = {}
 
-    # 1. one pass over the stack --------------------------------------------------------------
+    # 1. one pass over the stack (and one more for distributed scatterers) ---------------------
+    if p.scatterers not in ("ps", "ps_ds"):
+        raise InputError(f"scatterers {p.scatterers!r}: expected 'ps' or 'ps_ds'.")
+    with_ds = p.scatterers == "ps_ds"
+    ds_params = p.ds_parameters() if with_ds else None
+    if ds_params is not None:
+        ds_params.validate(stack)  # before the long read
     span = stages.begin(READ_STAGE)
     limit = max(MIN_PATCH_CANDIDATES, int(p.memory_mb * 2**20 / (BYTES_PER_CANDIDATE_DATE * n_dates)))
     cand = scan_stack(stack, p.dispersion_threshold, p.calibrate_amplitude, p.block_size_mb, keep_phasors=True,
-                      phasor_limit=limit, progress=span)
+                      phasor_limit=limit, progress=span.span(0.0, 0.35) if with_ds else span)
+    mp_type = np.zeros(cand.size, dtype=np.int64)
+    if with_ds:
+        cand, mp_type = _with_distributed_scatterers(stack, cand, ds_params, p, span.span(0.35, 1.0), counts)
     stages.end()
     counts["pixels"] = cand.n_pixels
     counts["candidates"] = cand.size
@@ -202,8 +232,36 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     counts["points"] = int(idx.size)
 
     columns = measurement_point_columns(stack, cand, idx, lon, lat, geometry, stats, u, d)
+    columns["mp_type"] = mp_type[idx]
+    if with_ds:
+        counts["ds_points"] = int((mp_type[idx] > 0).sum())
     stages.end()
     progress.update(1.0)
     date_fields = list(stack.date_strings)
     return PsiResult(columns=columns, lon=lon[idx], lat=lat[idx], dates=list(stack.dates), date_fields=date_fields,
                      timings=stages.timings, counts=counts, messages=messages, reference=ref_info)
+
+
+def _with_distributed_scatterers(stack, cand, ds_params, p, progress, counts):
+    """The candidates followed by the distributed scatterers (:func:`.ds.scan.find_distributed_scatterers`), and
+    the ``mp_type`` of all (0 for the PS candidates, the DS area in m² for the DS)."""
+    from dataclasses import replace
+
+    from .ds.scan import find_distributed_scatterers
+
+    mp_type = np.zeros(cand.size, dtype=np.int64)
+    if cand.phasors is None:
+        progress.warn("distributed scatterers are not searched: the scene is measured in patches (more candidates "
+                      "than MEMORY_MB holds); raise MEMORY_MB to add them.")
+        return cand, mp_type
+    ds = find_distributed_scatterers(stack, ds_params, cand.lines, cand.pixels, p.block_size_mb, progress)
+    counts["ds_candidates"] = ds.size
+    progress.info(f"{ds.size} distributed scatterers (one per {ds_params.cell_m:g} m cell of {ds.n_eligible_cells} with "
+                  f"≥ {ds_params.min_shp} homogeneous pixels, phase-linking coherence ≥ {ds_params.coherence:g})")
+    if not ds.size:
+        return cand, mp_type
+    cand = replace(cand, lines=np.concatenate([cand.lines, ds.lines]), pixels=np.concatenate([cand.pixels, ds.pixels]),
+                   dispersion=np.concatenate([cand.dispersion, ds.dispersion]),
+                   mean_amplitude=np.concatenate([cand.mean_amplitude, ds.mean_amplitude]),
+                   phasors=np.concatenate([cand.phasors, ds.phasors]))
+    return cand, np.concatenate([mp_type, ds.mp_type])

@@ -42,6 +42,7 @@ from .. import conventions as cv
 from ..errors import InputError
 from ..io.atomic import folder_on_success
 from ..progress import ensure
+from .simulate_ds import DS_README, DistributedScatterers
 
 ORBIT_HEADING = {"ascending": -10.0, "descending": 190.0}
 """Typical Sentinel-1 headings (deg clockwise from north)."""
@@ -88,6 +89,16 @@ class SimulationParameters:
     """Clutter amplitude (data number) of the written SLCs."""
     noise_free: bool = False
     """Write scatterers without clutter and thermal noise (for convention tests); clutter pixels become 0."""
+    ds_areas: int = 0
+    """Number of distributed-scatterer areas (0 = none: the stack is the same as without these fields)."""
+    ds_radius_m: float = 400.0
+    """Radius of every DS area (m)."""
+    ds_gamma_inf: float = 0.3
+    """Long-term coherence γ∞ of the DS areas: γ(Δt) = γ∞ + (1 − γ∞)·exp(−Δt/τ)."""
+    ds_tau_days: float = 45.0
+    """Decorrelation time τ of the DS areas (days)."""
+    ds_brightness: float = 1.5
+    """Amplitude of the DS backscatter relative to the clutter's (fields and slopes brighter than shadow)."""
     extra: dict = field(default_factory=dict)
 
     def validate(self):
@@ -107,6 +118,10 @@ class SimulationParameters:
         for name in ("thermal_noise", "atmosphere_mm", "height_error_max_m", "bperp_max_m"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} = {getattr(self, name)} must not be negative.")
+        if self.ds_areas < 0 or self.ds_radius_m <= 0 or self.ds_tau_days <= 0 or self.ds_brightness <= 0:
+            raise InputError("DS areas: expected a non-negative count and a positive radius, τ and brightness.")
+        if not 0.0 <= self.ds_gamma_inf <= 1.0:
+            raise InputError(f"DS long-term coherence γ∞ = {self.ds_gamma_inf}: expected 0–1.")
         try:
             cv.parse_date(self.start_date)
         except ValueError:
@@ -300,6 +315,11 @@ def _write(work, final, p, progress, rasterio, from_origin):
     height_error[mask] = dh
     phase0 = rng.uniform(-np.pi, np.pi, size=n_ps)
 
+    ds = None
+    if p.ds_areas:
+        ds = DistributedScatterers(p, rows, cols, mask, [(d - dates[0]).days for d in dates])
+        height_error[ds.mask] = ds.height_error
+
     comp = deformation_components(rows, cols, p.deformation_scale)
     le, ln, lu = los
     v_los = le * comp["east_velocity"] + ln * comp["north_velocity"] + lu * comp["up_velocity"]
@@ -347,6 +367,9 @@ def _write(work, final, p, progress, rasterio, from_origin):
                 slc *= speckle_std
             ps_phase = k_rad_per_mm * (disp[mask] + atm[mask] + height_factor[k] * dh) + phase0
             slc[mask] += (ps_amplitude * np.exp(1j * ps_phase)).astype(np.complex64)
+            if ds is not None:
+                dm = ds.mask
+                slc[dm] = ds.draw(k, k_rad_per_mm * (disp[dm] + atm[dm] + height_factor[k] * ds.height_error))
             slc *= np.float32(p.amplitude_scale)
             with rasterio.open(os.path.join(work, f"{date_strings[k]}.tif"), "w",
                                **{**profile, "dtype": "complex64"}) as dst:
@@ -370,6 +393,10 @@ def _write(work, final, p, progress, rasterio, from_origin):
     with rasterio.open(os.path.join(truth_dir, "ps_mask.tif"), "w", **single, dtype="uint8") as dst:
         dst.write(mask.astype(np.uint8), 1)
         dst.set_band_description(1, "1 = persistent scatterer")
+    if ds is not None:
+        with rasterio.open(os.path.join(truth_dir, "ds_mask.tif"), "w", **single, dtype="uint8") as dst:
+            dst.write(ds.mask.astype(np.uint8), 1)
+            dst.set_band_description(1, "1 = distributed scatterer")
 
     with open(os.path.join(work, "baselines.csv"), "w", encoding="utf-8") as fh:
         fh.write("date,bperp\n")
@@ -380,17 +407,23 @@ def _write(work, final, p, progress, rasterio, from_origin):
     with open(os.path.join(work, "stack.json"), "w", encoding="utf-8") as fh:
         json.dump(stack_json, fh, indent=2)
     params_json = asdict(p)
+    if not p.ds_areas:  # the file of a stack without DS areas is the one written before they existed
+        for name in [n for n in params_json if n.startswith("ds_")]:
+            del params_json[name]
+    else:
+        params_json["n_ds_pixels"] = int(ds.mask.sum())
     params_json.update(heading_deg=p.heading, n_scatterers=n_ps, los_vector=los, dates=date_strings,
                        bperp=[round(float(b), 3) for b in bperp])
     with open(os.path.join(truth_dir, "simulation.json"), "w", encoding="utf-8") as fh:
         json.dump(params_json, fh, indent=2)
     with open(os.path.join(truth_dir, "README.txt"), "w", encoding="utf-8") as fh:
-        fh.write(__doc__)
+        fh.write(__doc__ + (DS_README if ds is not None else ""))
     progress.update(1.0)
     return {
         "folder": final,
         "dates": date_strings,
         "n_scatterers": n_ps,
+        "n_ds_pixels": 0 if ds is None else int(ds.mask.sum()),
         "shape": (rows, cols),
         "bperp": bperp,
         "los": los,
@@ -406,15 +439,19 @@ def _linear_fit_gain(dates):
 
 
 def read_truth(folder):
-    """Ground truth of a simulated stack: dict of arrays (velocity, height_error, ps_mask, displacement, dates)."""
+    """Ground truth of a simulated stack: dict of arrays (velocity, height_error, ps_mask, displacement, dates;
+    ds_mask when the stack has DS areas)."""
     import rasterio
 
     truth = os.path.join(os.fspath(folder), "truth")
     if not os.path.isdir(truth):
         raise InputError(f"{folder}: no truth/ folder — not a simulated stack.")
     out = {}
-    for name in ("velocity", "height_error", "ps_mask"):
-        with rasterio.open(os.path.join(truth, f"{name}.tif")) as ds:
+    for name in ("velocity", "height_error", "ps_mask", "ds_mask"):
+        path = os.path.join(truth, f"{name}.tif")
+        if name == "ds_mask" and not os.path.exists(path):
+            continue  # a stack without DS areas
+        with rasterio.open(path) as ds:
             out[name] = ds.read(1)
     with rasterio.open(os.path.join(truth, "displacement.tif")) as ds:
         out["displacement"] = ds.read()

@@ -49,6 +49,27 @@ def test_processing_run_writes_the_egms_schema(run_alg, psi_stack, tmp_path):
     assert layer.isValid() and layer.featureCount() == len(rows) and layer.crs().authid() == "EPSG:3035"
 
 
+def test_processing_run_with_distributed_scatterers(run_alg, tmp_path):
+    """SCATTERERS = PS and DS: the layer holds PS (mp_type 0) and DS (mp_type = n_SHP × 400 m²), the DS on
+    the simulated DS areas; the advanced DS parameters reach the chain (a 1 × 1 cell grid is refused)."""
+    folder = tmp_path / "ds"
+    simulate_stack(folder, SimulationParameters(rows=100, cols=100, n_dates=40, seed=4, ds_areas=2, ds_radius_m=400.0))
+    out = tmp_path / "ds.gpkg"
+    result = run_alg("egms:computevelocities", {"INPUT": str(folder), "OUTPUT": str(out), "SCATTERERS": 1,
+                                                "DS_MIN_SHP": 25, "DS_COHERENCE": 0.6})
+    names, rows, _ = read_layer(out)
+    mp = np.array([r[2][names.index("mp_type")] for r in rows])
+    lines = np.array([r[2][names.index("line")] for r in rows])
+    pixels = np.array([r[2][names.index("pixel")] for r in rows])
+    ds_mask = read_truth(folder)["ds_mask"].astype(bool)
+    assert result["N_POINTS"] == len(rows) and (mp == 0).sum() > 100 and (mp > 0).sum() > 30
+    assert mp[mp > 0].min() >= 25 * 399
+    assert ds_mask[lines[mp > 0], pixels[mp > 0]].mean() >= 0.95
+    with pytest.raises(QgsProcessingException, match="odd sizes"):
+        run_alg("egms:computevelocities", {"INPUT": str(folder), "OUTPUT": str(tmp_path / "x.gpkg"), "SCATTERERS": 1,
+                                           "DS_WINDOW_ROWS": 4})
+
+
 def test_qgis_process_with_reference_and_output_crs(run_qgis_process, psi_stack, tmp_path):
     core = compute_velocities(StackFolder(psi_stack)).columns
     k = 40

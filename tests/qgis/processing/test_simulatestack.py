@@ -20,6 +20,15 @@ def test_processing_run_writes_a_readable_stack(run_alg, tmp_path):
     assert result["N_SCATTERERS"] == json.load(open(out / "truth" / "simulation.json"))["n_scatterers"]
 
 
+def test_processing_run_with_ds_areas_writes_the_ds_mask(run_alg, tmp_path):
+    out = tmp_path / "ds"
+    run_alg("egms:simulatestack", {"OUTPUT_FOLDER": str(out), "WIDTH": 40, "HEIGHT": 30, "N_DATES": 8, "SEED": 1,
+                                   "DS_AREAS": 1, "DS_RADIUS": 150.0, "DS_GAMMA_INF": 0.5, "DS_TAU_DAYS": 30.0})
+    sim = json.load(open(out / "truth" / "simulation.json"))
+    assert (out / "truth" / "ds_mask.tif").exists() and sim["n_ds_pixels"] > 100
+    assert sim["ds_gamma_inf"] == 0.5 and sim["ds_tau_days"] == 30.0
+
+
 def test_processing_rejects_bad_date_and_keeps_folder_clean(run_alg, tmp_path):
     with pytest.raises(QgsProcessingException, match="start date '2021-01-01' is not YYYYMMDD"):
         run_alg("egms:simulatestack", {"OUTPUT_FOLDER": str(tmp_path / "s"), "START_DATE": "2021-01-01"})

@@ -1,0 +1,314 @@
+"""Sample coherence matrices over the SHPs and phase linking (EMI, with the EVD estimate as fallback).
+
+Conventions (ARCHITECTURE.md §Conventions; dolphin's phase linking):
+
+* the sample coherence matrix of a pixel over its SHPs p is
+  ``C_ik = Σ_p s_i,p · conj(s_k,p) / √(Σ_p |s_i,p|² · Σ_p |s_k,p|²)`` — ``arg C_ik`` is the interferometric
+  phase of the pair (i, k), ``arg(s_i · conj(s_k))``;
+* EMI (Ansari et al. 2018): the regularised coherence magnitude ``Γ = (1 − β)·|C| + β·I`` is inverted and
+  the linked phases are those of the eigenvector of the *smallest* eigenvalue of ``Γ⁻¹ ∘ C`` (as dolphin:
+  for a sample C that eigenvalue is often negative — it is still the minimiser of ``xᴴ(Γ⁻¹ ∘ C)x``); Γ⁻¹
+  comes from its Cholesky factor; where Γ is not positive definite (a Cholesky pivot below
+  :data:`SINGULAR` × the largest diagonal element), the EVD estimate — the eigenvector of the *largest*
+  eigenvalue of C — is used instead and flagged;
+* the linked phasors ``e^{jθ_k}`` are SLC-like and referenced to the first date: ``θ_0 = 0`` and
+  ``θ_i − θ_k ≈ arg C_ik``; the interferogram phasor of (first, k) of the chain is ``conj(e^{jθ_k})``
+  (:func:`interferogram_phasors`);
+* quality: the phase-linking temporal coherence (Ferretti et al. 2011's γ_PTA, dolphin's ``temp_coh``)
+  ``|Σ_{i<k} e^{j(arg C_ik − θ_i + θ_k)}| / (N(N − 1)/2)`` — 1 when the linked phases fit every pair.
+
+Inputs and outputs are complex64 / float32; the small N × N factorisations run in float64 / complex128 (N ≤ a
+few hundred: they cost less than forming C), and the results agree with the complex128 numpy reference
+``testing/ds_reference.py`` to float32 precision.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._blas import single_threaded_blas
+
+DEFAULT_BETA = 0.01
+"""Regularisation of the coherence magnitude before its inversion (dolphin's ``beta``)."""
+SINGULAR = 1e-6
+"""Γ is treated as singular when a Cholesky pivot falls below this fraction of its largest diagonal element."""
+
+
+
+@numba.njit(nogil=True, cache=True)
+def _temporal_coherence(c, ph):
+    n = ph.size
+    acc = 0j
+    for i in range(n):
+        for k in range(i + 1, n):
+            z = c[i, k] * np.conj(ph[i]) * ph[k]
+            m = abs(z)
+            if m > 0:
+                acc += z / m
+    pairs = n * (n - 1) // 2
+    return np.float32(abs(acc) / pairs) if pairs > 0 else np.float32(0.0)
+
+
+@numba.njit(nogil=True, cache=True)
+def _cholesky(a):
+    """In-place lower Cholesky factor of the Hermitian (or real symmetric) matrix a; False when a pivot is
+    below :data:`SINGULAR` × the largest diagonal element (not positive definite enough)."""
+    n = a.shape[0]
+    big = 0.0
+    for i in range(n):
+        big = max(big, abs(a[i, i].real))
+    for j in range(n):
+        d = a[j, j].real
+        for k in range(j):
+            d -= (a[j, k] * np.conj(a[j, k])).real
+        if not d > SINGULAR * big:
+            return False
+        d = np.sqrt(d)
+        a[j, j] = d
+        for i in range(j + 1, n):
+            s = a[i, j]
+            for k in range(j):
+                s -= a[i, k] * np.conj(a[j, k])
+            a[i, j] = s / d
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _solve_cholesky(lo, b):
+    """b ← (L Lᴴ)⁻¹ b in place (L = the lower triangle of lo)."""
+    n = lo.shape[0]
+    for i in range(n):
+        s = b[i]
+        for k in range(i):
+            s -= lo[i, k] * b[k]
+        b[i] = s / lo[i, i].real
+    for i in range(n - 1, -1, -1):
+        s = b[i]
+        for k in range(i + 1, n):
+            s -= np.conj(lo[k, i]) * b[k]
+        b[i] = s / lo[i, i].real
+
+
+@numba.njit(nogil=True, cache=True)
+def _emi_vector(c, beta, vec):
+    """EMI eigenvector into vec: Γ⁻¹ from the Cholesky factor of Γ (column by column), then the eigenvector of
+    the smallest eigenvalue of Γ⁻¹ ∘ C (LAPACK); False when Γ is not positive definite."""
+    n = c.shape[0]
+    g = np.empty((n, n), dtype=np.float64)
+    for i in range(n):
+        for k in range(n):
+            g[i, k] = (1.0 - beta) * abs(c[i, k])
+        g[i, i] += beta
+    if not _cholesky(g):
+        return False
+    m = np.empty((n, n), dtype=np.complex64)
+    col = np.empty(n, dtype=np.float64)
+    for k in range(n):
+        col[:] = 0.0
+        col[k] = 1.0
+        _solve_cholesky(g, col)
+        for i in range(n):
+            m[i, k] = col[i] * c[i, k]
+    for i in range(n):  # exactly Hermitian (the solves leave rounding asymmetries)
+        for k in range(i + 1, n):
+            z = 0.5 * (m[i, k] + np.conj(m[k, i]))
+            m[i, k] = z
+            m[k, i] = np.conj(z)
+        m[i, i] = m[i, i].real
+    _, v = np.linalg.eigh(m)
+    vec[:] = v[:, 0]
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _link_one(c, beta, out):
+    """Linked phasors of one coherence matrix c (N × N complex64) into out (N,); returns (temp_coh, used_evd)."""
+    n = c.shape[0]
+    for i in range(n):
+        for k in range(n):
+            if not np.isfinite(c[i, k].real) or not np.isfinite(c[i, k].imag):
+                out[:] = np.nan
+                return np.float32(np.nan), True
+    vec = np.empty(n, dtype=np.complex64)
+    evd = not _emi_vector(c, beta, vec)
+    if evd:
+        lam, v = np.linalg.eigh(c)
+        vec[:] = v[:, n - 1]
+    ref = vec[0]
+    a = abs(ref)
+    ref = np.conj(ref) / a if a > 0 else np.complex64(1.0)
+    for k in range(n):
+        z = vec[k] * ref
+        m_ = abs(z)
+        out[k] = z / m_ if m_ > 0 else 0
+    return _temporal_coherence(c, out), evd
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _link_matrices_kernel(c, beta, phasors, coh, evd):
+    for p in numba.prange(c.shape[0]):
+        t, e = _link_one(c[p], beta, phasors[p])
+        coh[p] = t
+        evd[p] = e
+
+
+@numba.njit(nogil=True, cache=True)
+def _coherence_one(slc, r, col, mask, half_rows, half_cols, out):
+    n, rows, cols = slc.shape
+    wy, wx = mask.shape
+    out[:, :] = 0
+    power = np.zeros(n, dtype=np.float32)
+    z = np.empty(n, dtype=np.complex64)
+    for dy in range(wy):
+        for dx in range(wx):
+            if not mask[dy, dx]:
+                continue
+            rr = r + dy - half_rows
+            cc = col + dx - half_cols
+            for k in range(n):
+                z[k] = slc[k, rr, cc]
+                power[k] += z[k].real * z[k].real + z[k].imag * z[k].imag
+            for i in range(n):
+                zi = z[i]
+                for k in range(i, n):
+                    out[i, k] += zi * np.conj(z[k])
+    for i in range(n):
+        for k in range(i, n):
+            d = np.sqrt(power[i] * power[k])
+            v = out[i, k] / d if d > 0 else np.complex64(0)
+            out[i, k] = v
+            out[k, i] = np.conj(v)
+        out[i, i] = 1.0 if power[i] > 0 else 0.0
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _coherence_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, out):
+    for p in numba.prange(r_idx.size):
+        _coherence_one(slc, r_idx[p], c_idx[p], masks[p], half_rows, half_cols, out[p])
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _link_pixels_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, beta, phasors, coh, evd):
+    n = slc.shape[0]
+    for p in numba.prange(r_idx.size):
+        c = np.empty((n, n), dtype=np.complex64)
+        _coherence_one(slc, r_idx[p], c_idx[p], masks[p], half_rows, half_cols, c)
+        t, e = _link_one(c, beta, phasors[p])
+        coh[p] = t
+        evd[p] = e
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _consecutive_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, out):
+    n = slc.shape[0]
+    wy, wx = masks.shape[1:]
+    for p in numba.prange(r_idx.size):
+        cross = np.zeros(n - 1, dtype=np.complex64)
+        power = np.zeros(n, dtype=np.float32)
+        for dy in range(wy):
+            for dx in range(wx):
+                if not masks[p, dy, dx]:
+                    continue
+                rr = r_idx[p] + dy - half_rows
+                cc = c_idx[p] + dx - half_cols
+                prev = slc[0, rr, cc]
+                power[0] += prev.real * prev.real + prev.imag * prev.imag
+                for k in range(1, n):
+                    z = slc[k, rr, cc]
+                    power[k] += z.real * z.real + z.imag * z.imag
+                    cross[k - 1] += prev * np.conj(z)
+                    prev = z
+        acc = 0.0
+        for k in range(n - 1):
+            d = np.sqrt(power[k] * power[k + 1])
+            acc += abs(cross[k]) / d if d > 0 else 0.0
+        out[p] = acc / (n - 1)
+
+
+def consecutive_coherence(slc, r_idx, c_idx, masks):
+    """Mean sample coherence magnitude of consecutive dates ``mean_k |C_k,k+1|`` over the SHP masks (float32,
+    one per pixel): N·L operations instead of the N²·L of the whole matrix, a cheap screen before the linking
+    (decorrelated clutter sits at the noise level ``√(π / 4L)`` of L looks)."""
+    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks)
+    out = np.zeros(r_idx.size, dtype=np.float32)
+    if r_idx.size and slc.shape[0] > 1:
+        _consecutive_kernel(slc, r_idx, c_idx, masks, hr, hc, out)
+    return out
+
+
+def _pixels(slc, r_idx, c_idx, masks):
+    slc = np.ascontiguousarray(slc, dtype=np.complex64)
+    if slc.ndim != 3:
+        raise ValueError(f"expected an (n_dates, rows, cols) SLC block, got shape {slc.shape}")
+    r_idx = np.ascontiguousarray(r_idx, dtype=np.int64).ravel()
+    c_idx = np.ascontiguousarray(c_idx, dtype=np.int64).ravel()
+    masks = np.ascontiguousarray(masks, dtype=np.uint8)
+    if masks.ndim != 3 or masks.shape[0] != r_idx.size or c_idx.size != r_idx.size:
+        raise ValueError("expected one (wy, wx) SHP mask per pixel")
+    hr, hc = masks.shape[1] // 2, masks.shape[2] // 2
+    _check_masks_inside(masks, r_idx, c_idx, hr, hc, *slc.shape[1:])
+    return slc, r_idx, c_idx, masks, hr, hc
+
+
+def _check_masks_inside(masks, r_idx, c_idx, hr, hc, rows, cols):
+    """ValueError when an SHP mask points outside the block (:func:`.find_shps` never sets such pixels)."""
+    if not r_idx.size:
+        return
+    wy, wx = masks.shape[1:]
+    any_y, any_x = masks.any(axis=2), masks.any(axis=1)
+    first_y = np.where(any_y.any(axis=1), any_y.argmax(axis=1), hr)
+    last_y = np.where(any_y.any(axis=1), wy - 1 - any_y[:, ::-1].argmax(axis=1), hr)
+    first_x = np.where(any_x.any(axis=1), any_x.argmax(axis=1), hc)
+    last_x = np.where(any_x.any(axis=1), wx - 1 - any_x[:, ::-1].argmax(axis=1), hc)
+    bad = ((r_idx + first_y - hr < 0) | (r_idx + last_y - hr >= rows)
+           | (c_idx + first_x - hc < 0) | (c_idx + last_x - hc >= cols))
+    if bad.any():
+        raise ValueError(f"the SHP mask of pixel {int(np.argmax(bad))} reaches outside the block")
+
+
+def coherence_matrices(slc, r_idx, c_idx, masks):
+    """Sample coherence matrices (n, N, N) complex64 of the pixels (r_idx, c_idx) of an SLC block
+    (N, rows, cols) over their SHP masks (n, wy, wx) (windows centred on the pixels)."""
+    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks)
+    n = slc.shape[0]
+    out = np.empty((r_idx.size, n, n), dtype=np.complex64)
+    if r_idx.size:
+        _coherence_kernel(slc, r_idx, c_idx, masks, hr, hc, out)
+    return out
+
+
+def link_matrices(coherence, beta=DEFAULT_BETA):
+    """Phase linking of coherence matrices (n, N, N): linked phasors (n, N) complex64 (first date 1),
+    temporal coherence (n,) float32 and whether the EVD fallback was used (n,) bool."""
+    c = np.ascontiguousarray(coherence, dtype=np.complex64)
+    if c.ndim != 3 or c.shape[1] != c.shape[2]:
+        raise ValueError(f"expected (n, N, N) coherence matrices, got shape {c.shape}")
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta {beta}: expected 0 ≤ β < 1")
+    phasors = np.empty(c.shape[:2], dtype=np.complex64)
+    coh = np.empty(c.shape[0], dtype=np.float32)
+    evd = np.zeros(c.shape[0], dtype=np.bool_)
+    if c.shape[0]:
+        with single_threaded_blas():
+            _link_matrices_kernel(c, np.float32(beta), phasors, coh, evd)
+    return phasors, coh, evd
+
+
+def link_pixels(slc, r_idx, c_idx, masks, beta=DEFAULT_BETA):
+    """Coherence matrix and phase linking in one pass, per pixel (no (n, N, N) array is held): the result of
+    ``link_matrices(coherence_matrices(slc, r_idx, c_idx, masks), beta)``."""
+    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks)
+    n = slc.shape[0]
+    phasors = np.empty((r_idx.size, n), dtype=np.complex64)
+    coh = np.empty(r_idx.size, dtype=np.float32)
+    evd = np.zeros(r_idx.size, dtype=np.bool_)
+    if r_idx.size:
+        with single_threaded_blas():
+            _link_pixels_kernel(slc, r_idx, c_idx, masks, hr, hc, np.float32(beta), phasors, coh, evd)
+    return phasors, coh, evd
+
+
+def interferogram_phasors(linked):
+    """The chain's single-reference interferogram phasors ``s_0 · conj(s_k)`` of linked SLC phasors (n, N)."""
+    return np.conj(np.asarray(linked, dtype=np.complex64))

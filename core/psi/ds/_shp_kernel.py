@@ -1,0 +1,212 @@
+"""Statistically homogeneous pixels (SHP): a two-sample Kolmogorov–Smirnov test on amplitude series.
+
+For every centre pixel of a block, each pixel of the window (``2·half_rows + 1`` × ``2·half_cols + 1``)
+is compared with the centre by the two-sample KS statistic of their amplitude series over the dates
+(``D = max |F_centre − F_neighbour|`` of the empirical distributions); it is *similar* when
+``D < ks_critical_value(n_dates, alpha)``.  The SHPs are the similar pixels 8-connected to the centre
+through similar pixels (the centre counts as one of them).  Pixels whose amplitude is zero on every date
+(no data) are never similar and have no SHPs.  Every pair of pixels is tested once (the test is symmetric:
+the forward half of the window, then read back for the backward half), and a test stops as soon as the
+distance exceeds the critical value.
+
+The critical value is the asymptotic one with Stephens' small-sample correction for two samples of
+``n`` each (effective size ``n_e = n/2``): ``c(α) / (√n_e + 0.12 + 0.11/√n_e)``, ``c(α) = √(−ln(α/2)/2)``;
+its false-alarm rate (a same-population pixel rejected) is measured near α in
+``tests/core/psi/ds/test_shp.py``.
+
+>>> round(ks_critical_value(60, 0.05), 4)
+0.2418
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ...errors import InputError
+
+MIN_DATES = 8
+"""Fewest dates for which the SHP test and the phase linking are attempted at all."""
+
+
+def ks_critical_value(n_dates, alpha):
+    """Largest KS distance D (fraction) of two ``n_dates`` samples still called the same population at ``alpha``."""
+    ne = n_dates / 2.0
+    c = math.sqrt(-0.5 * math.log(alpha / 2.0))
+    return c / (math.sqrt(ne) + 0.12 + 0.11 / math.sqrt(ne))
+
+
+def check_window(n_dates, rows, cols, half_rows, half_cols, alpha, where="the stack"):
+    """InputError unless the window fits the stack and the KS test at ``alpha`` can tell populations apart."""
+    if not 0.0 < alpha < 1.0:
+        raise InputError(f"SHP significance {alpha}: expected a probability between 0 and 1 (e.g. 0.05).")
+    if half_rows < 0 or half_cols < 0 or half_rows + half_cols == 0:
+        raise InputError(f"SHP window {2 * half_rows + 1} × {2 * half_cols + 1}: expected odd sizes of at least 3 "
+                         "in one direction.")
+    wy, wx = 2 * half_rows + 1, 2 * half_cols + 1
+    if rows < wy or cols < wx:
+        raise InputError(f"{where}: {cols} × {rows} pixels is smaller than the SHP window of {wx} × {wy} "
+                         "(columns × rows); choose a smaller window.")
+    need = max(MIN_DATES, int(math.floor(2.0 * (-0.5 * math.log(alpha / 2.0)))) + 2)
+    if n_dates < need or ks_critical_value(n_dates, alpha) >= 1.0:
+        raise InputError(f"{where}: {n_dates} dates are too few for distributed scatterers — the amplitude test "
+                         f"(Kolmogorov–Smirnov at significance {alpha:g}) and the coherence matrix need at least "
+                         f"{need} dates.")
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _sorted_kernel(amplitude, out):
+    n_dates, rows, cols = amplitude.shape
+    for r in numba.prange(rows):
+        buf = np.empty(n_dates, dtype=np.float32)
+        for c in range(cols):
+            for k in range(n_dates):
+                buf[k] = amplitude[k, r, c]
+            out[r, c, :n_dates] = np.sort(buf)
+            out[r, c, n_dates] = np.inf  # sentinel of the merge walk
+
+
+@numba.njit(nogil=True, cache=True)
+def _ks_similar(a, b, n, d_max):
+    """True when the KS distance × n of two sorted samples of size n (each followed by +inf) is at most d_max.
+
+    Merge walk: step the sample(s) holding the smaller value (both on a tie), track |i − j|; within a run of
+    ties the intermediate |i − j| lies between the values before and after the run, so it is exact.  Stops as
+    soon as the distance exceeds d_max."""
+    i = 0
+    j = 0
+    while i < n or j < n:
+        ai = a[i]
+        bj = b[j]
+        i += ai <= bj
+        j += bj <= ai
+        if abs(i - j) > d_max:
+            return False
+    return True
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _forward_kernel(srt, valid, r_lo, r_hi, offsets, d_max, fwd):
+    """fwd[r − r_lo, c, o] = 1 when pixel (r, c) and its neighbour at the forward offset o are similar."""
+    rows, cols, n1 = srt.shape
+    n = n1 - 1
+    for r in numba.prange(r_lo, r_hi):
+        for c in range(cols):
+            if not valid[r, c]:
+                continue
+            for o in range(offsets.shape[0]):
+                rr = r + offsets[o, 0]
+                cc = c + offsets[o, 1]
+                if rr < rows and 0 <= cc < cols and valid[rr, cc] and _ks_similar(srt[r, c], srt[rr, cc], n, d_max):
+                    fwd[r - r_lo, c, o] = 1
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _shp_kernel(fwd, valid, r_lo, row0, row1, half_rows, half_cols, offsets, connect, masks, counts):
+    rows, cols = valid.shape
+    wy = 2 * half_rows + 1
+    wx = 2 * half_cols + 1
+    for r in numba.prange(row0, row1):
+        similar = np.zeros((wy, wx), dtype=np.uint8)
+        queue = np.empty(wy * wx, dtype=np.int64)
+        for c in range(cols):
+            out = masks[r - row0, c]
+            out[:, :] = 0
+            if not valid[r, c]:
+                counts[r - row0, c] = 0
+                continue
+            similar[:, :] = 0
+            similar[half_rows, half_cols] = 1
+            for o in range(offsets.shape[0]):
+                dy = offsets[o, 0]
+                dx = offsets[o, 1]
+                similar[half_rows + dy, half_cols + dx] = fwd[r - r_lo, c, o]
+                qr = r - dy
+                qc = c - dx
+                if qr >= r_lo and 0 <= qc < cols:  # the neighbour behind: its forward test towards (r, c)
+                    similar[half_rows - dy, half_cols - dx] = fwd[qr - r_lo, qc, o]
+            if not connect:
+                out[:, :] = similar
+                counts[r - row0, c] = similar.sum()
+                continue
+            # flood fill from the centre over similar pixels, 8-connected
+            out[half_rows, half_cols] = 1
+            queue[0] = half_rows * wx + half_cols
+            head = 0
+            tail = 1
+            while head < tail:
+                q = queue[head]
+                head += 1
+                qy = q // wx
+                qx = q - qy * wx
+                for ey in range(-1, 2):
+                    ny = qy + ey
+                    if ny < 0 or ny >= wy:
+                        continue
+                    for ex in range(-1, 2):
+                        nx = qx + ex
+                        if nx < 0 or nx >= wx or out[ny, nx] or not similar[ny, nx]:
+                            continue
+                        out[ny, nx] = 1
+                        queue[tail] = ny * wx + nx
+                        tail += 1
+            counts[r - row0, c] = tail
+
+
+def forward_offsets(half_rows, half_cols):
+    """The window offsets (dy, dx) with dy > 0, or dy = 0 and dx > 0: every pair of pixels is tested once."""
+    return np.array([(dy, dx) for dy in range(half_rows + 1) for dx in range(-half_cols, half_cols + 1)
+                     if dy > 0 or dx > 0], dtype=np.int64).reshape(-1, 2)
+
+
+def sorted_amplitudes(amplitude):
+    """Per-pixel sorted amplitude series (rows, cols, n_dates + 1) float32 of an amplitude block (n_dates, rows,
+    cols), each followed by +inf."""
+    amplitude = np.ascontiguousarray(amplitude, dtype=np.float32)
+    out = np.empty(amplitude.shape[1:] + (amplitude.shape[0] + 1,), dtype=np.float32)
+    if amplitude.size:
+        _sorted_kernel(amplitude, out)
+    return out
+
+
+def find_shps(amplitude, half_rows, half_cols, alpha=0.05, rows=None, connect=True):
+    """SHP masks of the centre pixels of a block.
+
+    Parameters
+    ----------
+    amplitude : float array (n_dates, block_rows, cols) — amplitudes |s| of a block of rows (with its halo).
+    half_rows, half_cols : window half sizes (the window is ``2·half + 1`` on each side).
+    alpha : significance of the KS test.
+    rows : (row0, row1) or None — the block rows that are centres (the others are the halo); None: all.
+    connect : keep only the similar pixels connected to the centre (False: every similar pixel of the window).
+
+    Returns
+    -------
+    masks : uint8 (row1 − row0, cols, wy, wx) — 1 at the SHPs (window centred on the pixel);
+    counts : int32 (row1 − row0, cols) — the number of SHPs, centre included (0 where the pixel has no data).
+    """
+    amplitude = np.asarray(amplitude)
+    if amplitude.ndim != 3:
+        raise ValueError(f"expected an (n_dates, rows, cols) amplitude block, got shape {amplitude.shape}")
+    n_dates, block_rows, cols = amplitude.shape
+    row0, row1 = (0, block_rows) if rows is None else (int(rows[0]), int(rows[1]))
+    if not 0 <= row0 <= row1 <= block_rows:
+        raise ValueError(f"centre rows {row0}:{row1} outside the block of {block_rows} rows")
+    check_window(n_dates, block_rows if rows is None else max(block_rows, 2 * half_rows + 1), cols,
+                 half_rows, half_cols, alpha, where="the amplitude block")
+    wy, wx = 2 * half_rows + 1, 2 * half_cols + 1
+    masks = np.zeros((row1 - row0, cols, wy, wx), dtype=np.uint8)
+    counts = np.zeros((row1 - row0, cols), dtype=np.int32)
+    if not masks.size:
+        return masks, counts
+    r_lo = max(0, row0 - half_rows)  # rows whose forward tests reach the centre rows
+    srt = sorted_amplitudes(amplitude[:, r_lo:min(block_rows, row1 + half_rows)])
+    valid = srt[:, :, n_dates - 1] > 0
+    d_max = int(math.floor(ks_critical_value(n_dates, alpha) * n_dates - 1e-9))  # D·n ≤ d_max: similar
+    offsets = forward_offsets(half_rows, half_cols)
+    fwd = np.zeros((row1 - r_lo, cols, len(offsets)), dtype=np.uint8)
+    _forward_kernel(srt, valid, 0, row1 - r_lo, offsets, d_max, fwd)
+    _shp_kernel(fwd, valid, 0, row0 - r_lo, row1 - r_lo, half_rows, half_cols, offsets, connect, masks, counts)
+    return masks, counts
