@@ -17,7 +17,13 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm, FeedbackProgress, StepsProgress
-from .parameters import add_dispersion_threshold, add_stack_folder, stack_from_parameters
+from .parameters import (
+    add_dispersion_threshold,
+    add_ds_window_parameters,
+    add_stack_folder,
+    ds_window_from_parameters,
+    stack_from_parameters,
+)
 
 SCATTERER_LABELS = ("PS only", "PS and DS")
 SCATTERER_VALUES = ("ps", "ps_ds")
@@ -133,18 +139,7 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
                            "scene with more candidates is measured in overlapping patches tied together on their "
                            "common points, so memory no longer grows with the scene (only the output, 4 bytes per "
                            "point and date, does).", advanced=True)
-        self.add_parameter(num("DS_WINDOW_ROWS", self.tr("DS window height (pixels, odd)"), num.Integer, 11, minValue=1,
-                               maxValue=101),
-                           "Rows of the window searched for a pixel's homogeneous neighbours (11 for a geocoded stack "
-                           "of 20 m; radar geometry: about 5 azimuth lines).", advanced=True)
-        self.add_parameter(num("DS_WINDOW_COLS", self.tr("DS window width (pixels, odd)"), num.Integer, 11, minValue=1,
-                               maxValue=101),
-                           "Columns of the SHP window (radar geometry: about 21 range pixels).", advanced=True)
-        self.add_parameter(num("DS_SIGNIFICANCE", self.tr("DS homogeneity test significance"), num.Double, 0.05,
-                               minValue=0.0001, maxValue=0.5),
-                           "Significance of the two-sample Kolmogorov–Smirnov test of the amplitude series: the "
-                           "fraction of truly homogeneous neighbours that are rejected. Lower: more neighbours, more "
-                           "risk of mixing populations.", advanced=True)
+        add_ds_window_parameters(self)
         self.add_parameter(num("DS_MIN_SHP", self.tr("DS minimum homogeneous pixels"), num.Integer, 20, minValue=2),
                            "Fewest homogeneous pixels (the pixel itself included) of a distributed scatterer.",
                            advanced=True)
@@ -198,6 +193,7 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
                                       heading_deg=self._optional_number(parameters, "HEADING", context),
                                       slant_range_m=self._optional_number(parameters, "SLANT_RANGE", context))
         feedback.pushInfo(stack.describe())
+        ds_window = ds_window_from_parameters(self, parameters, context)
         params = PsiParameters(
             dispersion_threshold=self.parameterAsDouble(parameters, "DISPERSION_THRESHOLD", context),
             coherence_threshold=self.parameterAsDouble(parameters, "COHERENCE_THRESHOLD", context),
@@ -212,9 +208,8 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
             memory_mb=self.parameterAsDouble(parameters, "MEMORY_MB", context),
             reference_lonlat=self._reference_lonlat(parameters, context, out_crs),
             scatterers=SCATTERER_VALUES[self.parameterAsEnum(parameters, "SCATTERERS", context)],
-            ds_window_rows=self.parameterAsInt(parameters, "DS_WINDOW_ROWS", context),
-            ds_window_cols=self.parameterAsInt(parameters, "DS_WINDOW_COLS", context),
-            ds_alpha=self.parameterAsDouble(parameters, "DS_SIGNIFICANCE", context),
+            ds_window_rows=ds_window["window_rows"], ds_window_cols=ds_window["window_cols"],
+            ds_alpha=ds_window["alpha"],
             ds_min_shp=self.parameterAsInt(parameters, "DS_MIN_SHP", context),
             ds_coherence=self.parameterAsDouble(parameters, "DS_COHERENCE", context),
             ds_cell_m=self.parameterAsDouble(parameters, "DS_CELL_SIZE", context),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
@@ -11,7 +12,7 @@ from qgis.core import (
 )
 
 from .base import EgmsAlgorithm
-from .parameters import add_stack_folder, stack_from_parameters
+from .parameters import add_ds_window_parameters, add_stack_folder, ds_window_from_parameters, stack_from_parameters
 
 # Same order as core.sar.pairs.NETWORKS (not imported here: the provider must load without numba).
 NETWORKS = ("single reference", "sequential", "small baseline")
@@ -19,7 +20,7 @@ NETWORKS = ("single reference", "sequential", "small baseline")
 
 class InterferogramsAlgorithm(EgmsAlgorithm):
     alg_name = "interferograms"
-    kernel_modules = ("sar._interferogram_kernel",)
+    kernel_modules = ("sar._interferogram_kernel", "psi.ds._shp_kernel")
     display = "Form interferograms"
     group_name = "SAR stack"
     group_key = "sarstack"
@@ -37,6 +38,14 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
         "sqrt(Σ|s_i|²·Σ|s_k|²) (0–1). Sign: the LOS displacement change is d_k − d_i = −λ/(4π)·phase, "
         "positive towards the satellite. A window that is all zero in either date gets coherence 0 and phase 0 "
         "(NaN SLC values count as 0). Rows and columns beyond the last whole window are dropped (reported in the log).\n\n"
+        "Phase linking (PHASE_LINKING, for fields, slopes and other distributed scatterers): each output pixel "
+        "takes the pixel at the centre of its window of looks, finds its statistically homogeneous pixels (SHPs: "
+        "two-sample Kolmogorov–Smirnov test of the amplitude series within a DS_WINDOW_COLS × DS_WINDOW_ROWS "
+        "window, significance DS_SIGNIFICANCE), estimates their coherence matrix over all dates and its "
+        "phase-linked history (EMI); each pair's phase is then the difference of the linked phases (same sign "
+        "convention: arg of the reference times the conjugate of the secondary) and its coherence the pair's "
+        "sample coherence over the SHPs. Less noisy than boxcar looks over mixed pixels (see README); slower, "
+        "and the looks act as strides only.\n\n"
         "Outputs in OUTPUT_FOLDER: one GeoTIFF per pair named YYYYMMDD_YYYYMMDD.tif (earlier date first), "
         "Float32, band 1 wrapped phase (rad), band 2 coherence. A geocoded stack keeps "
         "its CRS and its geotransform scaled by the looks; a radar-geometry stack (lat/lon rasters) stays "
@@ -56,6 +65,7 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
     ROW_LOOKS = "ROW_LOOKS"
     COL_LOOKS = "COL_LOOKS"
     BLOCK_SIZE_MB = "BLOCK_SIZE_MB"
+    PHASE_LINKING = "PHASE_LINKING"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     N_PAIRS = "N_PAIRS"
 
@@ -96,6 +106,12 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             num(self.COL_LOOKS, self.tr("Column looks (0 = automatic)"), num.Integer, 0, minValue=0),
             "Columns (range pixels) averaged per output pixel; 0 = automatic (see row looks).")
         self.add_parameter(
+            QgsProcessingParameterBoolean(self.PHASE_LINKING, self.tr("Phase linking over homogeneous pixels (DS)"),
+                                          defaultValue=False),
+            "Form each pair from the phase-linked histories of the pixel's statistically homogeneous neighbours "
+            "instead of boxcar looks (distributed scatterers: fields, slopes). Slower; looks act as strides.")
+        add_ds_window_parameters(self)
+        self.add_parameter(
             num(self.BLOCK_SIZE_MB, self.tr("Block size (MB)"), num.Double, 256.0, minValue=1.0),
             "Memory budget of one block of rows: the SLCs of all dates plus the outputs of all pairs. Memory use "
             "is bounded by this, not by the scene size.", advanced=True)
@@ -106,6 +122,7 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.N_PAIRS, self.tr("Number of interferograms")))
 
     def compute(self, parameters, context, feedback, progress):
+        from ..core.psi.ds.scan import DsParameters
         from ..core.sar.interferograms import form_interferograms
         network = NETWORKS[self.parameterAsEnum(parameters, self.NETWORK, context)]
         reference = (self.parameterAsString(parameters, self.REFERENCE_DATE, context) or "").strip()
@@ -115,6 +132,9 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
         if reference and network != "single reference":
             feedback.pushInfo(f"Reference date {reference} ignored: it applies to the single-reference network only.")
             reference = ""
+        linking = None
+        if self.parameterAsBool(parameters, self.PHASE_LINKING, context):
+            linking = DsParameters(**ds_window_from_parameters(self, parameters, context))
         result = form_interferograms(
             stack, output, network=network, reference_date=reference or None,
             neighbours=self.parameterAsInt(parameters, self.SEQUENTIAL_NEIGHBOURS, context),
@@ -123,12 +143,13 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             row_looks=self.parameterAsInt(parameters, self.ROW_LOOKS, context) or None,
             col_looks=self.parameterAsInt(parameters, self.COL_LOOKS, context) or None,
             block_mb=self.parameterAsDouble(parameters, self.BLOCK_SIZE_MB, context),
-            progress=progress,
+            progress=progress, phase_linking=linking,
         )
         rows, cols = result["shape"]
         feedback.pushInfo(
             f"Wrote {len(result['files'])} interferograms ({network} network, looks {result['looks'][0]} × "
-            f"{result['looks'][1]} rows × columns, {cols} × {rows} pixels"
+            f"{result['looks'][1]} rows × columns" + (", phase-linked" if linking else "")
+            + f", {cols} × {rows} pixels"
             + ("" if stack.geocoded else ", radar geometry georeferenced by WGS84 ground control points")
             + f") and pairs.csv into {result['folder']}"
         )

@@ -4,6 +4,9 @@
   (a folder or a file in any layout of ``core.sar.sources``: plain stack folder, SNAP ``.dim``, ISCE2 work
   folder, folder of OPERA CSLC-S1 ``.h5``, multi-band ``.tif``/``.vrt``), and ``POLARISATION`` (VV);
 * :func:`add_dispersion_threshold` — ``DISPERSION_THRESHOLD`` (EGMS: 0.25);
+* :func:`add_ds_window_parameters` / :func:`ds_window_from_parameters` — the SHP search of the distributed
+  scatterers (``DS_WINDOW_ROWS``, ``DS_WINDOW_COLS``, ``DS_SIGNIFICANCE``) of ``egms:computevelocities`` and the
+  phase-linked ``egms:interferograms``;
 * :func:`add_gnss_parameters` / :func:`gnss_model_from_parameters` — the GNSS
   velocity model of ``egms:calibrategnss`` and ``egms:decompose`` (``GNSS``
   A-EPND file or ``GNSS_LAYER`` with ``GNSS_EAST_FIELD``, ``GNSS_NORTH_FIELD``,
@@ -63,6 +66,30 @@ def add_dispersion_threshold(alg, help_text):
     num = QgsProcessingParameterNumber
     alg.add_parameter(num("DISPERSION_THRESHOLD", alg.tr("Amplitude dispersion threshold"), num.Double, 0.25,
                           minValue=0.01, maxValue=2.0), help_text)
+
+
+def add_ds_window_parameters(alg):
+    """The advanced SHP-search parameters (window and Kolmogorov–Smirnov significance) of the DS algorithms."""
+    num = QgsProcessingParameterNumber
+    alg.add_parameter(num("DS_WINDOW_ROWS", alg.tr("DS window height (pixels, odd)"), num.Integer, 11, minValue=1,
+                          maxValue=101),
+                      "Rows of the window searched for a pixel's homogeneous neighbours (11 for a geocoded stack "
+                      "of 20 m; radar geometry: about 5 azimuth lines).", advanced=True)
+    alg.add_parameter(num("DS_WINDOW_COLS", alg.tr("DS window width (pixels, odd)"), num.Integer, 11, minValue=1,
+                          maxValue=101),
+                      "Columns of the SHP window (radar geometry: about 21 range pixels).", advanced=True)
+    alg.add_parameter(num("DS_SIGNIFICANCE", alg.tr("DS homogeneity test significance"), num.Double, 0.05,
+                          minValue=0.0001, maxValue=0.5),
+                      "Significance of the two-sample Kolmogorov–Smirnov test of the amplitude series: the "
+                      "fraction of truly homogeneous neighbours that are rejected. Lower: more neighbours, more "
+                      "risk of mixing populations.", advanced=True)
+
+
+def ds_window_from_parameters(alg, parameters, context):
+    """``{"window_rows", "window_cols", "alpha"}`` of :func:`add_ds_window_parameters`."""
+    return {"window_rows": alg.parameterAsInt(parameters, "DS_WINDOW_ROWS", context),
+            "window_cols": alg.parameterAsInt(parameters, "DS_WINDOW_COLS", context),
+            "alpha": alg.parameterAsDouble(parameters, "DS_SIGNIFICANCE", context)}
 
 
 def add_gnss_parameters(alg, purpose):

@@ -210,7 +210,7 @@ def radar_gcps(stack, out_rows, out_cols, row_looks, col_looks, spacing=GCP_SPAC
 
 def form_interferograms(stack, output_folder, network="sequential", reference_date=None, neighbours=3,
                         max_temporal_days=48.0, max_perpendicular_m=150.0, row_looks=None, col_looks=None,
-                        block_mb=DEFAULT_BLOCK_MB, progress=None):
+                        block_mb=DEFAULT_BLOCK_MB, progress=None, phase_linking=None):
     """Write the multilooked interferograms of a network into ``output_folder``.
 
     Parameters
@@ -227,6 +227,10 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
     max_temporal_days, max_perpendicular_m : float — small-baseline limits (B⊥ only with ``baselines.csv``).
     row_looks, col_looks : int or None — None: :func:`default_looks`.
     block_mb : float — memory budget of one block.
+    phase_linking : :class:`~egms_plugin.core.psi.ds.scan.DsParameters` or None — form the pairs from the
+        phase-linked histories instead (:mod:`egms_plugin.core.psi.ds.linked`: SHPs, coherence matrix, EMI at each
+        window's centre; looks act as strides; coherence = the pair's sample coherence over the SHPs); blocks are
+        read with a halo of half the SHP window.
 
     Writes ``<YYYYMMDD>_<YYYYMMDD>.tif`` per pair (earlier date first; Float32,
     band 1 wrapped phase rad, band 2 coherence; geotransform of a geocoded stack
@@ -271,16 +275,27 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
                       f"{row_looks} × {col_looks} window and are dropped.")
     if block_mb <= 0:
         raise InputError(f"block size {block_mb} MB must be positive.")
-    n_block_rows = min(block_rows(cols, stack.n_dates, len(pairs), row_looks, col_looks, block_mb),
-                       out_rows * row_looks)
-    needed_mb = window_row_bytes(cols, stack.n_dates, len(pairs), row_looks, col_looks) / 2**20
+    halo = 0
+    if phase_linking is not None:
+        from ..psi.ds.linked import block_rows_linked
+
+        phase_linking.validate(stack)
+        halo = phase_linking.window_rows // 2
+        n_block_rows = block_rows_linked(cols, stack.n_dates, len(pairs), row_looks, col_looks, halo, block_mb)
+        needed_mb = (row_looks + 2 * halo) * cols * stack.n_dates * 16 / 2**20
+    else:
+        n_block_rows = block_rows(cols, stack.n_dates, len(pairs), row_looks, col_looks, block_mb)
+        needed_mb = window_row_bytes(cols, stack.n_dates, len(pairs), row_looks, col_looks) / 2**20
+    n_block_rows = min(n_block_rows, out_rows * row_looks)
     if needed_mb > block_mb:
         progress.warn(f"one row of windows needs {needed_mb:.1f} MB, more than the block size of {block_mb:g} MB; "
                       "using it anyway.")
     blocks = [(r0, min(r0 + n_block_rows, out_rows * row_looks)) for r0 in range(0, out_rows * row_looks, n_block_rows)]
 
     progress.info(f"{len(pairs)} pairs; looks {row_looks} × {col_looks} (rows × columns) → {out_cols} × {out_rows} "
-                  f"pixels; {len(blocks)} block(s) of up to {n_block_rows} rows.")
+                  f"pixels; {len(blocks)} block(s) of up to {n_block_rows} rows"
+                  + (f" (with a halo of {halo} rows); phase linking over {phase_linking.window_cols} × "
+                     f"{phase_linking.window_rows} SHP windows, looks as strides." if phase_linking else "."))
     names = stack.date_strings
     days = day_numbers(stack.dates)
     files = [f"{names[i]}_{names[k]}.tif" for i, k in pairs]
@@ -294,16 +309,15 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
     with folder_on_success(output_folder, replace=_is_previous_output) as work:
         _write_pairs_csv(os.path.join(work, "pairs.csv"), pairs, names, days, stack.bperp, files)
         writers = _PairWriters(work, files, geo, (out_rows, out_cols), pairs, names, days, stack.bperp,
-                               (row_looks, col_looks), MAX_OPEN_FILES)
+                               (row_looks, col_looks), MAX_OPEN_FILES, linked=phase_linking)
         try:
             with small_gdal_cache(), stack:
-                for b, (r0, r1) in enumerate(blocks):
-                    progress.check()
-                    slc = stack.read_block(r0, r1, 0, out_cols * col_looks)
-                    phase, coherence = multilook_interferograms(slc, pairs, row_looks, col_looks)
-                    del slc
+                for b, (r0, phase, coherence) in enumerate(_block_results(stack, blocks, pairs, row_looks, col_looks,
+                                                                          out_cols, phase_linking)):
                     writers.write(phase, coherence, r0 // row_looks)
+                    del phase, coherence
                     progress.update((b + 1) / len(blocks))
+                    progress.check()
             writers.close()
         finally:
             writers.abandon()
@@ -318,6 +332,24 @@ def form_interferograms(stack, output_folder, network="sequential", reference_da
         "block_rows": n_block_rows,
         "warnings": list(stack.warnings) + net_warnings,
     }
+
+
+def _block_results(stack, blocks, pairs, row_looks, col_looks, out_cols, phase_linking):
+    """(first row, phase, coherence) of every block: multilooked, or from the linked phases (blocks with a halo)."""
+    if phase_linking is None:
+        for r0, r1 in blocks:
+            slc = stack.read_block(r0, r1, 0, out_cols * col_looks)
+            yield (r0, *multilook_interferograms(slc, pairs, row_looks, col_looks))
+            del slc
+        return
+    from ..psi.ds.linked import linked_interferograms
+    from ..psi.ds.scan import halo_blocks
+
+    n_block_rows = blocks[0][1] - blocks[0][0]
+    for r0, r1, h0, slc in halo_blocks(stack, n_block_rows, phase_linking.window_rows // 2, end=blocks[-1][1]):
+        yield (r0, *linked_interferograms(slc, pairs, row_looks, col_looks, phase_linking, rows=(r0 - h0, r1 - h0),
+                                          out_cols=out_cols))
+        del slc
 
 
 def _write_pairs_csv(path, pairs, names, days, bperp, files):
@@ -338,7 +370,7 @@ class _PairWriters:
     reopened for every block, so a network of thousands of pairs never runs out of file handles.
     """
 
-    def __init__(self, folder, files, geo, shape, pairs, names, days, bperp, looks, max_open):
+    def __init__(self, folder, files, geo, shape, pairs, names, days, bperp, looks, max_open, linked=None):
         from ..io.raster import GeoTiff
 
         self._geotiff = GeoTiff
@@ -353,6 +385,11 @@ class _PairWriters:
                 LOOKS_ROWS_COLS=f"{looks[0]} x {looks[1]}",
                 CONVENTION="phase = arg(sum s_ref * conj(s_sec)); d_sec - d_ref = -wavelength/(4 pi) * phase",
             )
+            if linked is not None:
+                tags.update(PHASE_LINKING=f"EMI over SHPs of {linked.window_cols} x {linked.window_rows} windows "
+                                          f"(KS alpha {linked.alpha:g}); looks as strides",
+                            CONVENTION="phase = arg(exp(j theta_ref) * conj(exp(j theta_sec))) of the linked phases; "
+                                       "d_sec - d_ref = -wavelength/(4 pi) * phase; coherence = |C_ref,sec| over the SHPs")
             ds = GeoTiff(path, cols, rows, 2, np.float32, descriptions=["wrapped phase (rad)", "coherence"],
                          tags=tags, flush=True, **geo)
             if self.keep_open:

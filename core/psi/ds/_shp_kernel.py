@@ -103,6 +103,65 @@ def _forward_kernel(srt, valid, r_lo, r_hi, offsets, d_max, fwd):
                     fwd[r - r_lo, c, o] = 1
 
 
+@numba.njit(nogil=True, cache=True)
+def _flood(similar, out, queue, half_rows, half_cols):
+    """out ← the similar pixels 8-connected to the window centre (flood fill from it); returns their number."""
+    wy, wx = similar.shape
+    out[half_rows, half_cols] = 1
+    queue[0] = half_rows * wx + half_cols
+    head = 0
+    tail = 1
+    while head < tail:
+        q = queue[head]
+        head += 1
+        qy = q // wx
+        qx = q - qy * wx
+        for ey in range(-1, 2):
+            ny = qy + ey
+            if ny < 0 or ny >= wy:
+                continue
+            for ex in range(-1, 2):
+                nx = qx + ex
+                if nx < 0 or nx >= wx or out[ny, nx] or not similar[ny, nx]:
+                    continue
+                out[ny, nx] = 1
+                queue[tail] = ny * wx + nx
+                tail += 1
+    return tail
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _shp_at_kernel(srt, valid, r_idx, c_idx, half_rows, half_cols, d_max, connect, masks, counts):
+    """SHP masks of the listed centre pixels only: every window pixel tested against the centre."""
+    rows, cols, n1 = srt.shape
+    n = n1 - 1
+    wy = 2 * half_rows + 1
+    wx = 2 * half_cols + 1
+    for p in numba.prange(r_idx.size):
+        r = r_idx[p]
+        c = c_idx[p]
+        out = masks[p]
+        out[:, :] = 0
+        if not valid[r, c]:
+            counts[p] = 0
+            continue
+        similar = np.zeros((wy, wx), dtype=np.uint8)
+        for dy in range(wy):
+            rr = r + dy - half_rows
+            if rr < 0 or rr >= rows:
+                continue
+            for dx in range(wx):
+                cc = c + dx - half_cols
+                if 0 <= cc < cols and valid[rr, cc] and (
+                        (rr == r and cc == c) or _ks_similar(srt[r, c], srt[rr, cc], n, d_max)):
+                    similar[dy, dx] = 1
+        if connect:
+            counts[p] = _flood(similar, out, np.empty(wy * wx, dtype=np.int64), half_rows, half_cols)
+        else:
+            out[:, :] = similar
+            counts[p] = similar.sum()
+
+
 @numba.njit(nogil=True, parallel=True, cache=True)
 def _shp_kernel(fwd, valid, r_lo, row0, row1, half_rows, half_cols, offsets, connect, masks, counts):
     rows, cols = valid.shape
@@ -131,28 +190,7 @@ def _shp_kernel(fwd, valid, r_lo, row0, row1, half_rows, half_cols, offsets, con
                 out[:, :] = similar
                 counts[r - row0, c] = similar.sum()
                 continue
-            # flood fill from the centre over similar pixels, 8-connected
-            out[half_rows, half_cols] = 1
-            queue[0] = half_rows * wx + half_cols
-            head = 0
-            tail = 1
-            while head < tail:
-                q = queue[head]
-                head += 1
-                qy = q // wx
-                qx = q - qy * wx
-                for ey in range(-1, 2):
-                    ny = qy + ey
-                    if ny < 0 or ny >= wy:
-                        continue
-                    for ex in range(-1, 2):
-                        nx = qx + ex
-                        if nx < 0 or nx >= wx or out[ny, nx] or not similar[ny, nx]:
-                            continue
-                        out[ny, nx] = 1
-                        queue[tail] = ny * wx + nx
-                        tail += 1
-            counts[r - row0, c] = tail
+            counts[r - row0, c] = _flood(similar, out, queue, half_rows, half_cols)
 
 
 def forward_offsets(half_rows, half_cols):
@@ -209,4 +247,30 @@ def find_shps(amplitude, half_rows, half_cols, alpha=0.05, rows=None, connect=Tr
     fwd = np.zeros((row1 - r_lo, cols, len(offsets)), dtype=np.uint8)
     _forward_kernel(srt, valid, 0, row1 - r_lo, offsets, d_max, fwd)
     _shp_kernel(fwd, valid, 0, row0 - r_lo, row1 - r_lo, half_rows, half_cols, offsets, connect, masks, counts)
+    return masks, counts
+
+
+def find_shps_at(amplitude, r_idx, c_idx, half_rows, half_cols, alpha=0.05, connect=True):
+    """SHP masks of the listed pixels ``(r_idx, c_idx)`` of an amplitude block only (the same masks as
+    :func:`find_shps` gives them: window pixels outside the block are never SHPs); for a sparse set of centres,
+    e.g. one per multilook window.  Returns ``masks`` uint8 (n, wy, wx) and ``counts`` int32 (n,)."""
+    amplitude = np.asarray(amplitude)
+    if amplitude.ndim != 3:
+        raise ValueError(f"expected an (n_dates, rows, cols) amplitude block, got shape {amplitude.shape}")
+    n_dates, block_rows, cols = amplitude.shape
+    r_idx = np.ascontiguousarray(r_idx, dtype=np.int64).ravel()
+    c_idx = np.ascontiguousarray(c_idx, dtype=np.int64).ravel()
+    if r_idx.size != c_idx.size or (r_idx.size and (r_idx.min() < 0 or r_idx.max() >= block_rows
+                                                    or c_idx.min() < 0 or c_idx.max() >= cols)):
+        raise ValueError("centre pixels outside the block")
+    check_window(n_dates, max(block_rows, 2 * half_rows + 1), max(cols, 2 * half_cols + 1), half_rows, half_cols,
+                 alpha, where="the amplitude block")
+    wy, wx = 2 * half_rows + 1, 2 * half_cols + 1
+    masks = np.zeros((r_idx.size, wy, wx), dtype=np.uint8)
+    counts = np.zeros(r_idx.size, dtype=np.int32)
+    if r_idx.size:
+        srt = sorted_amplitudes(amplitude)
+        valid = srt[:, :, n_dates - 1] > 0
+        d_max = int(math.floor(ks_critical_value(n_dates, alpha) * n_dates - 1e-9))
+        _shp_at_kernel(srt, valid, r_idx, c_idx, half_rows, half_cols, d_max, connect, masks, counts)
     return masks, counts

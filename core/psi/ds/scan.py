@@ -113,6 +113,20 @@ def pixel_spacing_m(stack):
     return dy, dx
 
 
+def halo_blocks(stack, block_rows, halo, end=None):
+    """Row blocks of ``stack`` with a halo: yields ``(r0, r1, h0, slc)`` for the centre rows ``r0:r1`` (blocks of
+    ``block_rows`` up to row ``end``, default the last), ``slc`` = rows ``h0:h1`` of every date (complex64, all
+    columns), ``h0 = max(0, r0 − halo)``, ``h1 = min(rows, r1 + halo)`` — the one reader of the DS passes
+    (:func:`find_distributed_scatterers`, :func:`.linked.form_linked_block`'s callers): memory is bounded by the
+    block, every window of a centre row is inside its block."""
+    rows = stack.shape[0]
+    end = rows if end is None else int(end)
+    for r0 in range(0, end, block_rows):
+        r1 = min(end, r0 + block_rows)
+        h0, h1 = max(0, r0 - halo), min(rows, r1 + halo)
+        yield r0, r1, h0, stack.read_block(h0, h1)
+
+
 def _select_per_cell(counts, eligible, row0, cell_r, cell_c):
     """(rows, cols) of the best eligible pixel of every cell in a block of centre rows starting at ``row0``."""
     rr, cc = np.nonzero(eligible)
@@ -153,13 +167,10 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
     block_rows = max(cell_r, block_rows // cell_r * cell_r)  # blocks hold whole cells
     out = {k: [] for k in ("lines", "pixels", "n_shp", "coherence", "phasors", "dispersion", "mean", "evd")}
     n_eligible = 0
-    starts = list(range(0, rows, block_rows))
+    n_blocks = -(-rows // block_rows)
     with small_gdal_cache(), stack:
-        for i, r0 in enumerate(starts):
+        for i, (r0, r1, h0, slc) in enumerate(halo_blocks(stack, block_rows, hr)):
             progress.check()
-            r1 = min(rows, r0 + block_rows)
-            h0, h1 = max(0, r0 - hr), min(rows, r1 + hr)
-            slc = stack.read_block(h0, h1)
             amp = np.abs(slc)
             masks, counts = find_shps(amp, hr, hc, q.alpha, rows=(r0 - h0, r1 - h0))
             eligible = (counts >= q.min_shp) & ~ps[r0:r1]
@@ -183,7 +194,7 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
                 out["dispersion"].append((a.std(axis=0) / np.where(mean > 0, mean, 1.0)).astype(np.float32))
                 out["mean"].append(mean.astype(np.float32))
                 out["evd"].append(evd[keep])
-            progress.update((i + 1) / len(starts))
+            progress.update((i + 1) / n_blocks)
 
     def cat(key, dtype, shape=(0,)):
         return np.concatenate(out[key]).astype(dtype) if out[key] else np.zeros(shape, dtype)

@@ -141,3 +141,25 @@ def looks_transform(t, col_looks, row_looks):
     """A north-up geotransform with pixels col_looks × row_looks as large, the same origin (written out)."""
     assert t.b == 0 and t.d == 0
     return rasterio.Affine(t.a * col_looks, 0.0, t.c, 0.0, t.e * row_looks, t.f)
+
+
+def test_phase_linking_passes_the_ds_window_to_the_core(run_alg, small_stack, tmp_path):
+    from egms_plugin.core.psi.ds.scan import DsParameters
+    from egms_plugin.core.sar.interferograms import form_interferograms
+
+    feedback = RecordingFeedback()
+    params = {"INPUT": small_stack, "NETWORK": 1, "SEQUENTIAL_NEIGHBOURS": 1, "ROW_LOOKS": 2, "COL_LOOKS": 2,
+              "PHASE_LINKING": True, "DS_WINDOW_ROWS": 7, "DS_WINDOW_COLS": 9, "DS_SIGNIFICANCE": 0.1}
+    result = run_alg(ALG, {**params, "OUTPUT_FOLDER": str(tmp_path / "linked")}, feedback)
+    assert any("phase-linked" in i for i in feedback.infos)
+    reference = form_interferograms(StackFolder(small_stack), str(tmp_path / "core"), network="sequential",
+                                    neighbours=1, row_looks=2, col_looks=2,
+                                    phase_linking=DsParameters(window_rows=7, window_cols=9, alpha=0.1))
+    plain = run_alg(ALG, {**params, "PHASE_LINKING": False, "OUTPUT_FOLDER": str(tmp_path / "plain")})
+    assert result["N_PAIRS"] == len(reference["files"]) == plain["N_PAIRS"] == 29
+    name = os.path.basename(reference["files"][3])
+    with rasterio.open(tmp_path / "linked" / name) as a, rasterio.open(tmp_path / "core" / name) as b, \
+            rasterio.open(tmp_path / "plain" / name) as c:
+        np.testing.assert_array_equal(a.read(), b.read())
+        assert a.transform == c.transform and a.shape == c.shape == (50, 60)
+        assert not np.array_equal(a.read(1), c.read(1))  # linked, not boxcar looks
