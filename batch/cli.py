@@ -90,7 +90,7 @@ class TerminalReporter(Reporter):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # NAME=value may follow the options (the contract's order)
     try:
         units_words, values = parse_assignments(args.words)
         params = convert(args.job, values)

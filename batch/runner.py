@@ -70,15 +70,31 @@ def skipped_result(job, unit, output_dir, footprints):
                       output_path(output_dir, unit), footprint)
 
 
+BLAS_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def blas_environment():
+    """The BLAS thread settings of a plain process on this machine (this process's, else one per core).
+
+    Dask's nanny starts workers with one BLAS thread (``distributed.nanny.pre-spawn-environ``); OpenBLAS then
+    rounds the statistics' matrix products differently (≈ 1e-15 relative) from a run in QGIS or a shell, so the
+    local cluster's workers get the machine's own setting and give the same values, bit for bit."""
+    cores = str(os.cpu_count() or 1)
+    return {name: os.environ.get(name) or cores for name in BLAS_VARIABLES}
+
+
 def start_client(scheduler=None, workers=None):
     """``(client, cluster or None)``: connected to ``scheduler``, or a new LocalCluster of ``workers`` processes
-    (default: one per core) with one thread each."""
+    (default: one per core) with one thread each and the machine's BLAS threads (:func:`blas_environment`)."""
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
         return Client(scheduler), None
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in blas_environment().items()}
+    with dask.config.set(environ):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
     return Client(cluster), cluster
 
 

@@ -69,7 +69,8 @@ def _layer_info(path):
     srs = lyr.GetSpatialRef()
     laea = osr.SpatialReference()
     laea.ImportFromEPSG(3035)
-    if srs is None or not srs.IsSame(laea):
+    epsg = srs is not None and (srs.GetAuthorityName(None), srs.GetAuthorityCode(None)) == ("EPSG", "3035")
+    if not epsg and (srs is None or not srs.IsSame(laea, ["IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES"])):
         raise UsageError(f"{path}: the batch decomposition reads layers in EPSG:3035 (the EGMS CRS); reproject it")
     defn = lyr.GetLayerDefn()
     names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]

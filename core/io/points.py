@@ -262,7 +262,7 @@ def read_points(path, layer=None, columns=None, progress=None, bbox=None):
     columns : iterable of str, optional — read only these attribute fields (order kept as in the file).
     bbox : (min_x, min_y, max_x, max_y), optional — read only the points inside this rectangle (layer CRS,
         bounds included): OGR's spatial filter, which a GeoPackage answers from its R-tree, so only those rows
-        are read.
+        are read; they come in file order (by fid), as without the filter.
     """
     ogr = _ogr()
     path = os.fspath(path)
@@ -279,10 +279,18 @@ def read_points(path, layer=None, columns=None, progress=None, bbox=None):
     n_expected = lyr.GetFeatureCount()
     if not hasattr(lyr, "GetArrowStreamAsNumPy") or n_expected < 0:  # pragma: no cover - GDAL < 3.6
         return _read_by_feature(lyr, fields, crs, metadata)
+    order = None
     if bbox is not None:  # the count of a filtered layer may be the R-tree's (float32 boxes): count the stream
-        n_expected = sum(len(batch["fid"]) for batch in arrow_batches(lyr, [], [n for n, _t in all_fields],
-                                                                      batch_size=_ROWS_PER_BATCH))
+        fids = [np.asarray(batch["fid"]) for batch in arrow_batches(lyr, [], [n for n, _t in all_fields],
+                                                                    batch_size=_ROWS_PER_BATCH)]
+        fids = np.concatenate(fids) if fids else np.empty(0, dtype=np.int64)
+        n_expected = fids.size
+        if fids.size > 1 and (np.diff(fids) < 0).any():
+            order = np.argsort(fids, kind="stable")  # R-tree order → file order, as without the filter
     cols, x, y = _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress)
+    if order is not None:
+        cols = {name: values[order] for name, values in cols.items()}
+        x, y = x[order], y[order]
     _reread_booleans(ogr, lyr, fields, all_fields, cols)
     del ds  # the layer's dataset stays open until here
     return PointTable(cols, x, y, crs, metadata)
