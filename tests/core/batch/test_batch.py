@@ -308,3 +308,11 @@ def test_a_unit_in_a_tile_takes_the_points_of_its_cells():
     assert in_tile(x, np.full(4, 1_740_000.0), 2300, 870, 100.0, 20).tolist() == [True, False, False, False]
     assert in_tile(x, np.full(4, 1_740_000.0), 2301, 870, 100.0, 20).tolist() == [False, True, True, False]
     assert Unit("a", []).bounds is None
+
+
+def test_importing_the_batch_package_and_its_command_line_imports_nothing_heavy():
+    code = ("import sys; import egms_plugin.batch, egms_plugin.batch.cli; "
+            "print(sorted(m for m in ('numba', 'distributed', 'dask', 'scipy', 'qgis', 'rasterio') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=os.path.dirname(PLUGINS),
+                         env=dict(os.environ, PYTHONPATH=PLUGINS))
+    assert out.stdout.strip() == "[]", out.stderr
