@@ -244,22 +244,11 @@ def _crs_text(crs):
 
 
 def write_measurement_points(path, result, out_crs, stack, progress):
-    """Write the chain's columns as a GeoPackage point layer (temp file renamed on success)."""
-    from ..core.geo import project_lonlat
-    from ..core.io.points import PointTable, write_points
+    """Write the chain's columns as a GeoPackage point layer (temp file renamed on success): the core's one writer
+    (:func:`~egms_plugin.core.psi.output.write_measurement_points`, shared with the batch runner)."""
+    from ..core.psi.output import write_measurement_points as write
 
-    crs = _crs_text(out_crs)
-    x, y = project_lonlat(result.lon, result.lat, crs)
-    metadata = {
-        "egms_product": "Basic (L2a-like) measurement points computed by egms:computevelocities",
-        "egms_stack": stack.folder,
-        "egms_reference": result.reference.get("mode", ""),
-        "egms_wavelength_m": f"{stack.geometry.wavelength_m:.10g}",
-        "egms_orbit": stack.geometry.orbit or "",
-        "egms_units": "displacement mm (LOS, positive towards the satellite), velocity mm/yr, height_error m",
-    }
-    return write_points(path, PointTable(columns=result.columns, x=x, y=y, crs=crs, metadata=metadata),
-                        progress=progress)
+    return write(path, result, stack, _crs_text(out_crs), progress)
 
 
 ALGORITHM = ComputeVelocitiesAlgorithm

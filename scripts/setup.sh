@@ -8,7 +8,7 @@ VENV=${2:-$(cd "$(dirname "$0")/.." && pwd)/.venv}
 PACKAGES=(qgis python3-qgis qgis-providers gdal-bin
           python3-numpy python3-scipy python3-numba python3-pyqtgraph
           python3-rasterio python3-shapely python3-pyproj python3-venv python3-pip
-          python3-pyqt6 python3-pyqt6.qtsvg python3-h5py
+          python3-pyqt6 python3-pyqt6.qtsvg python3-h5py python3-dask python3-distributed
           xvfb xdotool)
 
 missing=()
@@ -38,7 +38,8 @@ else
 fi
 "$VENV/bin/python" - <<'PY'
 import importlib
-for name in ("numpy", "scipy", "numba", "rasterio", "pyproj", "shapely", "pyqtgraph", "qgis.core", "pytest_qgis"):
+for name in ("numpy", "scipy", "numba", "rasterio", "pyproj", "shapely", "pyqtgraph", "dask", "distributed", "qgis.core",
+             "pytest_qgis"):
     importlib.import_module(name)
 from qgis.core import Qgis
 print("setup: ok — QGIS", Qgis.QGIS_VERSION)

@@ -26,6 +26,7 @@ own.  :class:`BulkWriter` then opens the file with plain SQLite:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import numpy as np
@@ -52,11 +53,12 @@ def quote(name):
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_point_layer(path, layer, crs, fields, metadata=None):
+def create_point_layer(path, layer, crs, fields, metadata=None, add=False):
     """Create the GeoPackage ``path`` holding an empty point layer (``fid``, ``geom``, spatial index).
 
     ``crs``: anything ``OSRSetFromUserInput`` reads (``"EPSG:3035"``), or empty for none; ``fields``:
-    ``[(name, kind)]`` with a kind of :data:`FIELD_KINDS`; ``metadata``: layer metadata items.
+    ``[(name, kind)]`` with a kind of :data:`FIELD_KINDS`; ``metadata``: layer metadata items; ``add``: add the
+    layer to the GeoPackage ``path`` (created when absent) instead of creating a new file.
     """
     ogr, osr = ogr_modules()
     with gdal_errors(path, "GeoPackage"):
@@ -68,7 +70,10 @@ def create_point_layer(path, layer, crs, fields, metadata=None):
         types = {"string": (ogr.OFTString, ogr.OFSTNone), "integer": (ogr.OFTInteger, ogr.OFSTNone),
                  "integer64": (ogr.OFTInteger64, ogr.OFSTNone), "real": (ogr.OFTReal, ogr.OFSTNone),
                  "real32": (ogr.OFTReal, ogr.OFSTFloat32), "boolean": (ogr.OFTInteger, ogr.OFSTBoolean)}
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+        if add and os.path.exists(path):
+            ds = ogr.Open(path, 1)
+        else:
+            ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
         lyr = ds.CreateLayer(layer, srs, ogr.wkbPoint, options=["SPATIAL_INDEX=YES", "GEOMETRY_NAME=geom", "FID=fid"])
         for name, kind in fields:
             ftype, subtype = types[kind]
@@ -196,3 +201,33 @@ class BulkWriter:
                 con.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, description=? "
                             "WHERE table_name=?", (*extent, description, self.layer))
         con.execute("COMMIT")
+
+
+def write_polygon_layer(path, layer, crs, fields, rows):
+    """Create the GeoPackage ``path`` holding the polygon layer ``layer`` (a few hundred features: an index of
+    footprints, written through OGR).  ``fields``: ``[(name, kind)]`` (:data:`FIELD_KINDS`); ``rows``: ``[(wkt or
+    None, {name: value})]``.  The caller writes ``path`` as a temporary name (:mod:`.atomic`)."""
+    ogr, osr = ogr_modules()
+    types = {"string": ogr.OFTString, "integer": ogr.OFTInteger, "integer64": ogr.OFTInteger64,
+             "real": ogr.OFTReal, "real32": ogr.OFTReal, "boolean": ogr.OFTInteger}
+    with gdal_errors(path, "GeoPackage"):
+        srs = osr.SpatialReference()
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        srs.SetFromUserInput(crs)
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+        lyr = ds.CreateLayer(layer, srs, ogr.wkbPolygon, options=["SPATIAL_INDEX=YES", "GEOMETRY_NAME=geom",
+                                                                  "FID=fid"])
+        for name, kind in fields:
+            lyr.CreateField(ogr.FieldDefn(name, types[kind]))
+        defn = lyr.GetLayerDefn()
+        lyr.StartTransaction()
+        for wkt, values in rows:
+            feature = ogr.Feature(defn)
+            for name, value in values.items():
+                if value is not None:
+                    feature.SetField(name, value)
+            if wkt:
+                feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+            lyr.CreateFeature(feature)
+        lyr.CommitTransaction()
+        ds = None  # noqa: F841 - closes and flushes the file

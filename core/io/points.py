@@ -252,7 +252,7 @@ def _reread_booleans(ogr, lyr, fields, all_fields, cols):
                       else np.array([np.nan if b is None else float(b) for b in v]))
 
 
-def read_points(path, layer=None, columns=None, progress=None):
+def read_points(path, layer=None, columns=None, progress=None, bbox=None):
     """Read a point layer into a :class:`PointTable`.
 
     Parameters
@@ -260,6 +260,9 @@ def read_points(path, layer=None, columns=None, progress=None):
     path : str — any OGR-readable vector file (GeoPackage is fastest).
     layer : str, optional — layer name (default: the first layer).
     columns : iterable of str, optional — read only these attribute fields (order kept as in the file).
+    bbox : (min_x, min_y, max_x, max_y), optional — read only the points inside this rectangle (layer CRS,
+        bounds included): OGR's spatial filter, which a GeoPackage answers from its R-tree, so only those rows
+        are read; they come in file order (by fid), as without the filter.
     """
     ogr = _ogr()
     path = os.fspath(path)
@@ -271,10 +274,23 @@ def read_points(path, layer=None, columns=None, progress=None):
     # GDAL lists GeoPackage metadata documents (e.g. QGIS layer metadata) as GPKG_METADATA_ITEM_n: not ours.
     metadata = {k: v for k, v in (lyr.GetMetadata() or {}).items() if not k.startswith("GPKG_METADATA_ITEM_")}
     progress = ensure(progress)
+    if bbox is not None:
+        lyr.SetSpatialFilterRect(*(float(v) for v in bbox))
     n_expected = lyr.GetFeatureCount()
     if not hasattr(lyr, "GetArrowStreamAsNumPy") or n_expected < 0:  # pragma: no cover - GDAL < 3.6
         return _read_by_feature(lyr, fields, crs, metadata)
+    order = None
+    if bbox is not None:  # the count of a filtered layer may be the R-tree's (float32 boxes): count the stream
+        fids = [np.asarray(batch["fid"]) for batch in arrow_batches(lyr, [], [n for n, _t in all_fields],
+                                                                    batch_size=_ROWS_PER_BATCH)]
+        fids = np.concatenate(fids) if fids else np.empty(0, dtype=np.int64)
+        n_expected = fids.size
+        if fids.size > 1 and (np.diff(fids) < 0).any():
+            order = np.argsort(fids, kind="stable")  # R-tree order → file order, as without the filter
     cols, x, y = _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress)
+    if order is not None:
+        cols = {name: values[order] for name, values in cols.items()}
+        x, y = x[order], y[order]
     _reread_booleans(ogr, lyr, fields, all_fields, cols)
     del ds  # the layer's dataset stays open until here
     return PointTable(cols, x, y, crs, metadata)
@@ -315,7 +331,7 @@ def _crs_string(srs):
 
 
 # ---------------------------------------------------------------------------------------- writing
-def _field_kind(values):
+def field_kind(values):
     """The :data:`.gpkg.FIELD_KINDS` kind of a column, from its dtype."""
     arr = np.asarray(values)
     kind = arr.dtype.kind
@@ -328,7 +344,7 @@ def _field_kind(values):
     return "string"
 
 
-def _as_sql_values(values):
+def sql_values(values):
     """Python list of a column for SQLite: NaN → None, numpy scalars → Python."""
     arr = np.asarray(values)
     if arr.dtype.kind == "f":
@@ -355,12 +371,14 @@ def minimum_gpkg_bytes(table: PointTable):
     return size
 
 
-def write_points(path, table: PointTable, layer=None, progress=None):
+def write_points(path, table: PointTable, layer=None, progress=None, add_layer=False):
     """Write ``table`` as a GeoPackage point layer at ``path`` (replaced if it exists); returns ``path``.
 
     Field types follow the column dtypes (float → Real (float32 → Real/Float32), int → Integer64,
     bool → Integer/Boolean, anything else → String); NaN and None are NULL; rows whose x or y is
-    NaN get a NULL geometry.  Metadata items are stored on the layer.
+    NaN get a NULL geometry.  Metadata items are stored on the layer.  ``add_layer``: add the layer to the
+    GeoPackage ``path`` in place (created when absent) — for a caller that writes several layers into its own temporary
+    file (:class:`.atomic.PendingFile`) and renames it when all are complete.
     """
     path = os.path.abspath(os.fspath(path))
     layer = layer or os.path.splitext(os.path.basename(path))[0]
@@ -373,20 +391,27 @@ def write_points(path, table: PointTable, layer=None, progress=None):
     if len(set(lowered)) != len(lowered):
         raise InputError(f"{path}: field names differ only by case: {names}")
     check_free_space(path, minimum_gpkg_bytes(table))
-    with replaced_on_success(path, ".gpkg") as tmp:
-        create_point_layer(tmp, layer, table.crs, [(name, _field_kind(table.columns[name])) for name in names],
-                           table.metadata)
-        progress.update(0.02)
-        n = len(table)
-        with BulkWriter(tmp, layer, cache_kib=200000) as writer:
-            sql = writer.insert_statement(names)
-            for start in range(0, n, _ROWS_PER_BATCH):
-                stop = min(start + _ROWS_PER_BATCH, n)
-                fids = np.arange(start + 1, stop + 1, dtype=np.int64)
-                writer.insert(sql, fids, table.x[start:stop], table.y[start:stop],
-                              [_as_sql_values(table.columns[name][start:stop]) for name in names])
-                progress.check()
-                progress.update(0.02 + 0.95 * stop / max(n, 1))
-            writer.finish(n)
-        progress.update(1.0)
+    if add_layer:
+        _write_layer(path, layer, table, names, progress, add=True)
+    else:
+        with replaced_on_success(path, ".gpkg") as tmp:
+            _write_layer(tmp, layer, table, names, progress)
+    progress.update(1.0)
     return path
+
+
+def _write_layer(path, layer, table, names, progress, add=False):
+    create_point_layer(path, layer, table.crs, [(name, field_kind(table.columns[name])) for name in names],
+                       table.metadata, add=add)
+    progress.update(0.02)
+    n = len(table)
+    with BulkWriter(path, layer, cache_kib=200000) as writer:
+        sql = writer.insert_statement(names)
+        for start in range(0, n, _ROWS_PER_BATCH):
+            stop = min(start + _ROWS_PER_BATCH, n)
+            fids = np.arange(start + 1, stop + 1, dtype=np.int64)
+            writer.insert(sql, fids, table.x[start:stop], table.y[start:stop],
+                          [sql_values(table.columns[name][start:stop]) for name in names])
+            progress.check()
+            progress.update(0.02 + 0.95 * stop / max(n, 1))
+        writer.finish(n)

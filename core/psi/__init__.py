@@ -15,7 +15,8 @@ listed in :mod:`.chain`):
 * :mod:`.heights` — the atmospheric filter length, height errors apart from the screen;
 * :mod:`.measure` — steps 2–7 on one set of candidates; :mod:`.patches` — the same patch by patch;
 * :mod:`.reference` — the spatial reference; :mod:`.columns` — the output columns;
-* :mod:`.phase_kernels` — the numba kernels' phase arithmetic.
+* :mod:`.phase_kernels` — the numba kernels' phase arithmetic;
+* :mod:`.output` — the result written as a GeoPackage (:func:`write_measurement_points`).
 
 The names of ``__all__`` are imported on first use (``from egms_plugin.core.psi import
 compute_velocities``): importing the package loads neither numba nor scipy.
@@ -30,6 +31,7 @@ _EXPORTS = {
     "compute_velocities": "chain",
     "estimate_arc_parameters": "arcs",
     "make_search": "arcs",
+    "write_measurement_points": "output",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,7 +6,7 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHIPPED = ("core", "layers", "processing", "ui")
+SHIPPED = ("core", "layers", "processing", "ui", "batch")
 MAX_LINES = 500
 OVER_THE_LIMIT = {"core/psi/arcs.py": "numba kernels of the arc search and their tables"}
 
@@ -46,7 +46,8 @@ MODULES = modules()
 
 
 def test_the_tree_is_scanned():
-    assert "core/psi/chain.py" in MODULES and "ui/dock.py" in MODULES and len(MODULES) > 60
+    assert "core/psi/chain.py" in MODULES and "ui/dock.py" in MODULES and "batch/runner.py" in MODULES
+    assert len(MODULES) > 60
 
 
 @pytest.mark.parametrize("rel", MODULES)
@@ -63,6 +64,9 @@ def test_import_rules(rel):
             bad.append(f"{rel}:{line}: processing imports {module}")
         if top == "ui" and module.startswith("egms_plugin.processing"):
             bad.append(f"{rel}:{line}: ui imports {module}")
+        if top == "batch" and (module.split(".")[0] in ("qgis", "processing", "PyQt5", "PyQt6") or module.startswith(
+                ("egms_plugin.layers", "egms_plugin.processing", "egms_plugin.ui", "egms_plugin.compat"))):
+            bad.append(f"{rel}:{line}: batch imports {module} (workers have no QGIS: the core only)")
         if top == "layers" and module.startswith(("egms_plugin.ui", "egms_plugin.processing")):
             bad.append(f"{rel}:{line}: layers imports {module}")
         if module.startswith("egms_plugin.testing") or module.split(".")[0] == "testing":
