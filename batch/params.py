@@ -83,7 +83,9 @@ GIVEN_OTHERWISE = {"INPUT": "the units (positional arguments) are the INPUT",
                    "OUTPUT": "outputs are written to --output-dir", "OUTPUT_EAST": "outputs are written to --output-dir",
                    "OUTPUT_VERTICAL_RASTER": "the batch runner writes the point layers only",
                    "OUTPUT_EAST_RASTER": "the batch runner writes the point layers only",
-                   "GNSS_LAYER": "give the GNSS model as a file: GNSS=model.csv"}
+                   "GNSS_LAYER": "give the GNSS model as a file: GNSS=model.csv",
+                   **{f"GNSS_{axis}_FIELD": "fields of GNSS_LAYER, which the batch runner does not take; give the GNSS "
+                                            "model as a file: GNSS=model.csv" for axis in ("EAST", "NORTH", "UP")}}
 
 
 def parse_assignments(words):
