@@ -20,7 +20,8 @@ EPILOG = """NAME=value: the parameters of the Processing algorithm of the same n
 Processing does (numbers, booleans true/false, enums by index or label, OUTPUT_CRS=EPSG:3035, REFERENCE=x,y
 [EPSG:4326]); decompose takes ASCENDING=… DESCENDING=… (lists or globs of point GeoPackages in EPSG:3035).
 Outputs: DIR/<unit>.gpkg per unit (decompose: DIR/<tile>.gpkg with the layers up and east), DIR/index.gpkg.
-Re-running the same command computes only the units whose output is missing."""
+Re-running the same command computes only the units whose output is missing; other parameters into the same
+DIR are refused (DIR/run.json) unless --overwrite."""
 
 
 def build_parser():
@@ -40,6 +41,8 @@ def build_parser():
     parser.add_argument("--tile-size", type=float, default=100_000.0,
                         help="decompose: side of the tiles in m, a multiple of CELL_SIZE (default: the EGMS 100 km)")
     parser.add_argument("--retries", type=int, default=1, help="times a task that raised is retried (default 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="recompute every unit, replacing outputs of a run with other parameters (DIR/run.json)")
     return parser
 
 
@@ -105,8 +108,13 @@ def main(argv=None):
     from .runner import run_batch
 
     output_dir = os.path.abspath(args.output_dir)
-    results = run_batch(args.job, units, output_dir, params, options, scheduler=args.scheduler,
-                        workers=args.workers, merge=args.merge, reporter=TerminalReporter(), retries=args.retries)
+    try:
+        results = run_batch(args.job, units, output_dir, params, options, scheduler=args.scheduler,
+                            workers=args.workers, merge=args.merge, reporter=TerminalReporter(), retries=args.retries,
+                            overwrite=args.overwrite)
+    except UsageError as exc:
+        print(f"{parser.prog} {args.job}: error: {exc}", file=sys.stderr)
+        return 2
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
         print(f"{r.name}: {r.message}", file=sys.stderr)

@@ -157,6 +157,25 @@ def psi_parameters(params):
     return PsiParameters(**kwargs), crs
 
 
+def effective_parameters(job, params):
+    """The values a job's outputs depend on, defaults filled in (``MAX_RMSE`` not given and ``MAX_RMSE=<default>``
+    are the same run); what only bounds memory per block (``BLOCK_SIZE_MB``) is left out."""
+    import dataclasses
+
+    from ..core.products import ortho
+
+    if job == "computevelocities":
+        psi, crs = psi_parameters(params)
+        values = {k: v for k, v in dataclasses.asdict(psi).items() if k != "block_size_mb"}
+        return {**values, "output_crs": crs}
+    if job == "decompose":
+        return {"cell": float(params.get("CELL_SIZE") or ortho.DEFAULT_CELL_SIZE),
+                "max_condition": params.get("MAX_CONDITION") or ortho.DEFAULT_MAX_CONDITION,
+                "max_extrapolation": params.get("MAX_EXTRAPOLATION"), "gnss": params.get("GNSS"),
+                "ascending": params.get("ASCENDING"), "descending": params.get("DESCENDING")}
+    return dict(params)
+
+
 def stack_footprint(stack):
     """WKT of the stack's corner pixels' polygon in EPSG:3035, or None when it cannot be told."""
     try:

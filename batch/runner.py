@@ -8,15 +8,23 @@ unit's lock (:mod:`core.io.guard`) is then taken over from the dead process and 
 complete outputs remain.  The index ``DIR/index.gpkg`` (layer ``index``: footprint polygons in EPSG:3035 with
 ``name``, ``status`` done / failed / skipped, ``message``, ``n_points``, ``seconds``, ``output``, ``host``) is
 rewritten whole at the end of every run.
+
+``DIR/run.json`` keeps the job and the parameters the outputs in ``DIR`` were made with; a run with other
+parameters into the same folder is refused (:class:`~.params.UsageError`: skipping its "complete" units would
+hand back numbers of the old parameters) unless ``overwrite``, which recomputes every unit.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
-from .jobs import UnitResult, expected_layers, output_complete, output_path, run_unit
+from .jobs import UnitResult, effective_parameters, expected_layers, output_complete, output_path, run_unit
+from .params import UsageError
 from .tiles import polygon_wkt
+
+RUN_FILE = "run.json"
 
 INDEX_LAYER = "index"
 INDEX_FIELDS = [("name", "string"), ("status", "string"), ("message", "string"), ("n_points", "integer64"),
@@ -35,6 +43,42 @@ class Reporter:
 
     def done(self, counts):
         pass
+
+
+def run_record(job, params, options):
+    """What the outputs depend on besides their unit: the job, its parameters and the tile size (JSON-ready)."""
+    values = effective_parameters(job, params or {})
+    return {"job": job, "params": json.loads(json.dumps(values, sort_keys=True, default=str)),
+            "tile_m": (options or {}).get("tile_m")}
+
+
+def check_run(output_dir, record, overwrite=False):
+    """UsageError when ``output_dir`` holds outputs of a run with another job or other parameters (unless
+    ``overwrite``); then ``DIR/run.json`` is (re)written for this run."""
+    path = os.path.join(output_dir, RUN_FILE)
+    previous = None
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                previous = json.load(fh)
+        except (OSError, ValueError):
+            previous = None  # unreadable: nothing to compare with, every output is recomputed
+            overwrite = True
+    if previous is not None and previous != record and not overwrite:
+        if previous.get("job") != record["job"]:
+            what = f"the job {previous.get('job')}"
+        else:
+            old, new = previous.get("params") or {}, record["params"]
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            what = ", ".join(f"{k}={old.get(k, 'default')} (now {new.get(k, 'default')})" for k in changed) or \
+                f"tile size {previous.get('tile_m')} m (now {record['tile_m']} m)"
+        raise UsageError(f"{output_dir} holds the outputs of a run with {what}; choose a new --output-dir, or add "
+                         "--overwrite to recompute every unit with these parameters")
+    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(record, fh, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    return overwrite
 
 
 def previous_footprints(output_dir):
@@ -108,17 +152,19 @@ def dashboard_link(client):
 
 
 def run_batch(job, units, output_dir, params=None, options=None, client=None, scheduler=None, workers=None,
-              merge=False, reporter=None, retries=1):
+              merge=False, reporter=None, retries=1, overwrite=False):
     """Run ``job`` on every :class:`~.jobs.Unit` of ``units``; returns their :class:`~.jobs.UnitResult` in order.
 
-    Units whose output is complete are skipped; the others are submitted as one task each.  Afterwards every
-    unit's leftover temporaries are swept, the index is written and, with ``merge``, ``DIR/merged.gpkg``.
+    Units whose output is complete are skipped (all are computed with ``overwrite``); the others are submitted as
+    one task each.  Afterwards every unit's leftover temporaries are swept, the index is written and, with
+    ``merge``, ``DIR/merged.gpkg``.  UsageError when ``DIR`` holds a run with other parameters (:func:`check_run`).
     """
     params, options, reporter = params or {}, options or {}, reporter or Reporter()
     output_dir = os.path.abspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
+    recompute = check_run(output_dir, run_record(job, params, options), overwrite)
     footprints = previous_footprints(output_dir)
-    results = {u.name: skipped_result(job, u, output_dir, footprints) for u in units}
+    results = {u.name: None if recompute else skipped_result(job, u, output_dir, footprints) for u in units}
     todo = [u for u in units if results[u.name] is None]
     counts = dict(done=0, failed=0, skipped=len(units) - len(todo), running=0, total=len(units))
     own = None

@@ -265,6 +265,10 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
             context.layerToLoadOnCompletionDetails(final).setPostProcessor(VelocityRasterStyler.create())
 
     # -- execution ------------------------------------------------------------------
+    def run_kernel_modules(self, parameters, context):  # noqa: ARG002 - overridden where options add kernels
+        """The core modules of the numba kernels this run compiles on first use (default :attr:`kernel_modules`)."""
+        return self.kernel_modules
+
     def compute(self, parameters, context, feedback, progress: FeedbackProgress) -> dict:
         raise NotImplementedError
 
@@ -274,10 +278,11 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         try:
             try:
                 self.refuse_outputs_over_inputs(parameters, context)
-                if self.kernel_modules:
+                modules = self.run_kernel_modules(parameters, context)
+                if modules:
                     from ..core.jit import announce_compilation
 
-                    announce_compilation(progress, self.kernel_modules)
+                    announce_compilation(progress, modules)
                 outputs = [(name, path) for name, path, _folder in _output_paths(self, parameters, context)]
                 sinks = {d.name() for d in self.destinationParameterDefinitions() if d.type() == "sink"}
                 for name, path in outputs:

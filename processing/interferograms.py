@@ -20,7 +20,7 @@ NETWORKS = ("single reference", "sequential", "small baseline")
 
 class InterferogramsAlgorithm(EgmsAlgorithm):
     alg_name = "interferograms"
-    kernel_modules = ("sar._interferogram_kernel", "psi.ds._shp_kernel")
+    kernel_modules = ("sar._interferogram_kernel",)
     display = "Form interferograms"
     group_name = "SAR stack"
     group_key = "sarstack"
@@ -120,6 +120,11 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
             "Folder for the YYYYMMDD_YYYYMMDD.tif interferograms and pairs.csv: new, empty, or a previous "
             "interferogram output (replaced as a whole at the end of the run).")
         self.addOutput(QgsProcessingOutputNumber(self.N_PAIRS, self.tr("Number of interferograms")))
+
+    def run_kernel_modules(self, parameters, context):
+        if self.parameterAsBool(parameters, self.PHASE_LINKING, context):
+            return (*self.kernel_modules, "psi.ds._shp_kernel", "psi.ds._linking_kernel")
+        return self.kernel_modules
 
     def compute(self, parameters, context, feedback, progress):
         from ..core.psi.ds.scan import DsParameters

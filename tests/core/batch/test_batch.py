@@ -81,7 +81,7 @@ def test_cluster_run_gives_the_points_of_direct_runs(stacks, direct, client, tmp
     assert {n: s for n, (s, _m, _k, _o) in rows.items()} == {f"burst{i}": "done" for i in range(4)}
     footprints = read_index(tmp_path)["geom"]
     assert all(g.startswith("POLYGON") for g in footprints)
-    assert sorted(os.listdir(tmp_path)) == sorted([f"burst{i}.gpkg" for i in range(4)] + ["index.gpkg"])
+    assert sorted(os.listdir(tmp_path)) == sorted([f"burst{i}.gpkg" for i in range(4)] + ["index.gpkg", "run.json"])
 
 
 def test_a_worker_killed_mid_unit_changes_nothing(stacks, direct, client, tmp_path):
@@ -112,7 +112,7 @@ def test_a_worker_killed_mid_unit_changes_nothing(stacks, direct, client, tmp_pa
     assert lost and all(r.pid != killed["pid"] for r in lost)  # the unit it was running was run again elsewhere
     for r in results:
         assert_same_points(r.output, direct[r.name])
-    assert sorted(os.listdir(tmp_path)) == sorted([f"burst{i}.gpkg" for i in range(4)] + ["index.gpkg"])
+    assert sorted(os.listdir(tmp_path)) == sorted([f"burst{i}.gpkg" for i in range(4)] + ["index.gpkg", "run.json"])
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it, for the next tests
 
 
@@ -134,7 +134,7 @@ def test_a_rerun_after_an_interruption_computes_only_the_missing_units(stacks, d
     for r in results:
         assert_same_points(r.output, direct[r.name])
         assert r.n_points == len(read_points(direct[r.name]))
-    assert sorted(os.listdir(tmp_path)) == sorted([f"burst{i}.gpkg" for i in range(4)] + ["index.gpkg"])
+    assert sorted(os.listdir(tmp_path)) == sorted([f"burst{i}.gpkg" for i in range(4)] + ["index.gpkg", "run.json"])
     again = run_batch("computevelocities", stack_units(stacks), tmp_path, client=client)
     assert [r.status for r in again] == ["skipped"] * 4
 
@@ -161,7 +161,7 @@ def test_a_unit_with_bad_input_fails_with_its_message_and_the_others_complete(st
         assert (status, n_points, output) == ("failed", 0, "")
         assert str(folder) in message and "Traceback" not in message and "\n" not in message
     assert "complex" in rows["real"][1]
-    assert sorted(os.listdir(out)) == ["burst0.gpkg", "index.gpkg"]
+    assert sorted(os.listdir(out)) == ["burst0.gpkg", "index.gpkg", "run.json"]
 
 
 # ------------------------------------------------------------------------------------------ decompose over tiles
@@ -259,7 +259,7 @@ def test_the_command_line_runs_two_stacks_and_reports_failures(stacks, direct, t
     out = tmp_path / "D"
     done = run_cli("computevelocities", stacks[0], stacks[1], "--output-dir", str(out), "--workers", "2")
     assert done.returncode == 0, done.stderr
-    assert sorted(os.listdir(out)) == ["burst0.gpkg", "burst1.gpkg", "index.gpkg"]
+    assert sorted(os.listdir(out)) == ["burst0.gpkg", "burst1.gpkg", "index.gpkg", "run.json"]
     for name in ("burst0", "burst1"):
         assert_same_points(out / f"{name}.gpkg", direct[name])
     assert "burst1: done" in done.stdout and "2 done, 0 failed, 0 skipped" in done.stdout  # plain lines: no tty
@@ -316,3 +316,26 @@ def test_importing_the_batch_package_and_its_command_line_imports_nothing_heavy(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=os.path.dirname(PLUGINS),
                          env=dict(os.environ, PYTHONPATH=PLUGINS))
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_other_parameters_into_the_same_folder_are_refused_unless_overwrite(stacks, direct, client, tmp_path):
+    from egms_plugin.batch.params import UsageError
+    from egms_plugin.core.psi.chain import PsiParameters
+
+    units = stack_units(stacks[:1])
+    first = run_batch("computevelocities", units, tmp_path, client=client)
+    assert [r.status for r in first] == ["done"]
+    default = PsiParameters().dispersion_threshold
+    same = run_batch("computevelocities", units, tmp_path, {"DISPERSION_THRESHOLD": default, "BLOCK_SIZE_MB": 64.0},
+                     client=client)
+    assert [r.status for r in same] == ["skipped"]  # the default given explicitly and a block size: the same run
+    with pytest.raises(UsageError, match=rf"dispersion_threshold={default} \(now 0.15\).*--overwrite"):
+        run_batch("computevelocities", units, tmp_path, {"DISPERSION_THRESHOLD": 0.15}, client=client)
+    assert_same_points(tmp_path / "burst0.gpkg", direct["burst0"])  # untouched
+    again = run_batch("computevelocities", units, tmp_path, {"DISPERSION_THRESHOLD": 0.15}, client=client,
+                      overwrite=True)
+    assert [r.status for r in again] == ["done"]
+    assert again[0].n_points < first[0].n_points  # fewer candidates, fewer points
+    cli = run_cli("computevelocities", stacks[0], "--output-dir", str(tmp_path), "--workers", "1")
+    assert cli.returncode == 2 and f"dispersion_threshold=0.15 (now {default})" in cli.stderr
+    assert "Traceback" not in cli.stderr
