@@ -26,6 +26,7 @@ class GuiInstallation:
         self.menu = menu
         self.toolbar = toolbar
         self.dock = None
+        self.place_keeper = None
         self.action = QAction(QIcon(ICON), ACTION_TEXT + "…", iface.mainWindow())
         self.action.setObjectName("EgmsTimeSeriesAction")
         self.action.setToolTip("Open the time-series dock and click measurement points on the map to plot "
@@ -40,11 +41,12 @@ class GuiInstallation:
         """Show the dock (created on first use) and activate its map tool."""
         if self.dock is None:
             from .dock import TimeSeriesDock
-            from .placement import place_dock, remember_place
+            from .placement import PlaceKeeper, place_dock, remember_place
 
             self.dock = TimeSeriesDock(self.iface)
             self.dock.map_tool.setAction(self.action)
             place_dock(self.iface, self.dock)
+            self.place_keeper = PlaceKeeper(self.iface, self.dock)
             self.dock.closed.connect(lambda dock=self.dock: remember_place(self.iface, dock))
         self.dock.setUserVisible(True)
         self.dock.raise_()
@@ -56,6 +58,7 @@ class GuiInstallation:
         if self.dock is not None:
             from .placement import remember_place
 
+            self.place_keeper.timer.stop()
             if self.dock.isVisible():
                 remember_place(self.iface, self.dock)
             self.dock.teardown()
@@ -63,6 +66,7 @@ class GuiInstallation:
             self.dock.map_tool.deleteLater()
             self.dock.deleteLater()
             self.dock = None
+            self.place_keeper = None
         if self.action is not None:
             self.iface.removePluginMenu(self.menu, self.action)
             if self.toolbar is not None:

@@ -2,12 +2,14 @@
 
 The first time, the dock opens at the bottom at a third of the main window's height at most (360 px), so the
 map stays usable on a 1280 × 800 screen; after that it opens where the user left it — area, size, or floating
-with its geometry — stored in QgsSettings with the dock's other settings (:mod:`.settings`).
+with its geometry — stored in QgsSettings with the dock's other settings (:mod:`.settings`).  The place is
+stored as soon as the user changes it (:class:`PlaceKeeper`: half a second after the last move, resize, dock
+or undock), so a QGIS that crashes keeps it too; closing the dock and unloading the plugin store it as well.
 """
 
 from __future__ import annotations
 
-from qgis.PyQt.QtCore import QByteArray, Qt
+from qgis.PyQt.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from qgis.PyQt.QtWidgets import QMainWindow
 
 from .settings import set_setting, setting
@@ -66,3 +68,34 @@ def remember_place(iface, dock):
     if area in names:
         set_setting("dock_area", names[area])
         set_setting("dock_size", dock.height() if _is_vertical_area(area) else dock.width())
+
+
+class PlaceKeeper(QObject):
+    """Stores the dock's place (:func:`remember_place`) 500 ms after the user last moved, resized, docked or
+    undocked it — one write per gesture, not one per pixel of a drag."""
+
+    DELAY_MS = 500
+    WATCHED = (QEvent.Type.Resize, QEvent.Type.Move)
+
+    def __init__(self, iface, dock):
+        super().__init__(dock)
+        self.iface, self.dock = iface, dock
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(self.DELAY_MS)
+        self.timer.timeout.connect(self.store)
+        dock.dockLocationChanged.connect(self.later)
+        dock.topLevelChanged.connect(self.later)
+        dock.installEventFilter(self)
+
+    def later(self, *_args):
+        self.timer.start()
+
+    def eventFilter(self, watched, event):  # noqa: N802 (Qt API)
+        if watched is self.dock and event.type() in self.WATCHED and self.dock.isVisible():
+            self.timer.start()
+        return False
+
+    def store(self):
+        if self.dock.isVisible():
+            remember_place(self.iface, self.dock)

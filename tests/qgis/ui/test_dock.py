@@ -1007,3 +1007,32 @@ def test_dock_opens_leaving_the_map_usable_and_remembers_its_place(qgis_iface, c
     gui3.unload()
     QgsSettings().remove(dock_module.SETTINGS_GROUP)
     QgsProject.instance().clear()
+
+
+def test_the_place_is_stored_when_the_user_changes_it_not_only_on_close(qgis_iface, canvas, layer):
+    """A QGIS that crashes never unloads the plugin: the place must already be stored after the gesture."""
+    import time
+
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtWidgets import QApplication, QToolBar
+
+    from egms_plugin.ui import install_gui, placement
+    from egms_plugin.ui.settings import setting
+
+    QgsSettings().remove(dock_module.SETTINGS_GROUP)
+    iface = _WindowIface(qgis_iface)
+    gui = install_gui(iface, "&EGMS ground motion", QToolBar())
+    d = gui.open()
+    _settle()
+    iface.window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d)
+    iface.window.resizeDocks([d], [430], Qt.Orientation.Horizontal)
+    _settle()
+    deadline = time.monotonic() + 3 * placement.PlaceKeeper.DELAY_MS / 1000
+    while time.monotonic() < deadline and setting("dock_area") != "left":
+        QApplication.processEvents()
+        time.sleep(0.02)
+    assert setting("dock_area") == "left" and abs(int(setting("dock_size")) - d.width()) <= 2
+    assert 410 <= d.width() <= 450
+    gui.unload()
+    QgsSettings().remove(dock_module.SETTINGS_GROUP)
+    QgsProject.instance().clear()
