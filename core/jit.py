@@ -77,13 +77,73 @@ WARMUP_ENV = "EGMS_NO_WARMUP"
 """Set (to anything) to keep the plugin from compiling the kernels in the background at QGIS start-up."""
 
 
+WARM_MODULES = (*CHAIN_KERNEL_MODULES, "egms._stats_kernel")
+"""What :func:`warm_up` compiles."""
+
+
+def _core_folder():
+    import os
+
+    return os.path.dirname(os.path.abspath(__file__))
+
+
+def warm_stamp_path():
+    """The file that says :func:`warm_up` completed for this Python, this numba and these kernel sources: its name
+    holds a digest of them (``egms-warm-<sha1>``), so an upgrade of either makes a new name; it lives with numba's
+    cache (``NUMBA_CACHE_DIR``, else ``core/__pycache__``), so clearing the cache clears it.  Found without
+    importing numba (what the start-up check must avoid)."""
+    import hashlib
+    import os
+    import sys
+    from importlib import metadata
+
+    try:
+        numba_version = metadata.version("numba")
+    except metadata.PackageNotFoundError:
+        return None
+    parts = [sys.version, numba_version]
+    for name in WARM_MODULES:
+        path = os.path.join(_core_folder(), *name.split(".")) + ".py"
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    digest = hashlib.sha1("|".join(parts).encode("utf-8")).hexdigest()[:16]  # noqa: S324 - a name, not security
+    folder = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(_core_folder(), "__pycache__")
+    return os.path.join(folder, f"egms-warm-{digest}")
+
+
+def is_warm():
+    """True when :func:`warm_up` completed with this Python, numba and kernel sources (:func:`warm_stamp_path`)."""
+    import os
+
+    path = warm_stamp_path()
+    return bool(path) and os.path.exists(path)
+
+
+def _mark_warm():
+    import os
+
+    path = warm_stamp_path()
+    if not path:
+        return
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("the EGMS plugin's numba kernels are compiled and cached (core/jit.py)\n")
+    except OSError:
+        pass  # a read-only plugin folder: the warm-up process then runs, and ends at once, at every start
+
+
 def warm_up():
     """Compile (and cache on disk) the chain's kernels by running it on a small simulated stack; returns the number
-    of kernels that were cold (0: nothing to do, returns at once)."""
+    of kernels that were cold (0: nothing to do, returns at once).  Leaves :func:`warm_stamp_path` behind."""
     import tempfile
 
-    cold, _total = cold_kernels((*CHAIN_KERNEL_MODULES, "egms._stats_kernel"))
+    cold, _total = cold_kernels(WARM_MODULES)
     if not cold:
+        _mark_warm()
         return 0
     import numpy as np
 
@@ -98,6 +158,7 @@ def warm_up():
         result = compute_velocities(StackFolder(folder))
     # the statistics kernel runs from NUMBA_MIN_POINTS points on (a larger stack than this one)
     egms_statistics(np.zeros((4, len(result.dates)), dtype=np.float32), result.dates, engine="numba")
+    _mark_warm()
     return cold
 
 
@@ -110,12 +171,13 @@ def start_background_warmup(python, path_entries):
 
     ``python``: an interpreter of this Python (:func:`~egms_plugin.core.deps.find_python`); ``path_entries``: the
     ``sys.path`` under which it finds ``egms_plugin`` and numba.  Returns the process, or None when not started
-    (no interpreter, ``EGMS_NO_WARMUP`` set, or the process could not start).
+    (no interpreter, ``EGMS_NO_WARMUP`` set, a previous warm-up's stamp found: :func:`is_warm`, or the process
+    could not start).
     """
     import os
     import subprocess
 
-    if not python or os.environ.get(WARMUP_ENV):
+    if not python or os.environ.get(WARMUP_ENV) or is_warm():
         return None
     options = {}
     if os.name == "nt":

@@ -63,5 +63,34 @@ def test_background_warm_up_leaves_nothing_to_compile(small_stack, tmp_path, mon
     # the detached process the plugin starts: with the kernels cached it ends at once, successfully
     monkeypatch.delenv(jit.WARMUP_ENV)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    assert jit.is_warm()  # the warm-up (in its process) left its stamp beside the cache …
+    assert jit.start_background_warmup(sys.executable, [PLUGINS]) is None  # … so a later QGIS start spawns nothing
+    os.remove(jit.warm_stamp_path())  # a cache from before the stamps: the detached process ends at once, …
     child = jit.start_background_warmup(sys.executable, [PLUGINS])
     assert child is not None and child.wait(timeout=120) == 0
+    assert jit.is_warm()  # … and leaves the stamp
+
+
+def test_the_warm_stamp_changes_with_numba_and_the_kernel_sources(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    from egms_plugin.core import jit
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    path = jit.warm_stamp_path()
+    assert os.path.dirname(path) == str(tmp_path) and not jit.is_warm()
+    jit._mark_warm()
+    assert jit.is_warm() and jit.warm_stamp_path() == path
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "9.99" if name == "numba" else real(name))
+    assert jit.warm_stamp_path() != path and not jit.is_warm()  # a numba upgrade: warm up again
+    monkeypatch.setattr(metadata, "version", real)
+    core = tmp_path / "core"  # a plugin upgrade changes the kernel sources (a copy here, not the real ones)
+    (core / "psi").mkdir(parents=True)
+    (core / "psi" / "arcs.py").write_text("# kernels\n")
+    monkeypatch.setattr(jit, "_core_folder", lambda: str(core))
+    monkeypatch.setattr(jit, "WARM_MODULES", ("psi.arcs",))
+    jit._mark_warm()
+    assert jit.is_warm()
+    (core / "psi" / "arcs.py").write_text("# kernels, changed\n")
+    assert not jit.is_warm()
