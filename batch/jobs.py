@@ -186,7 +186,7 @@ def stack_footprint(stack):
         rows, cols = stack.shape
         lines, pixels = np.array([0, 0, rows - 1, rows - 1]), np.array([0, cols - 1, cols - 1, 0])
         x, y = project_lonlat(*stack.lonlat(lines, pixels), "EPSG:3035")
-        ring = ",".join(f"{a!r} {b!r}" for a, b in zip([*x, x[0]], [*y, y[0]]))
+        ring = ",".join(f"{float(a)!r} {float(b)!r}" for a, b in zip([*x, x[0]], [*y, y[0]]))  # numpy 2: no np.float64()
         return f"POLYGON (({ring}))"
     except Exception:  # noqa: BLE001 - the footprint is a courtesy; the chain reports the stack's problems
         return None

@@ -57,5 +57,5 @@ def in_tile(x, y, tx, ty, cell_m, cells_per_tile):
 
 def polygon_wkt(bounds):
     """WKT of the rectangle ``bounds``."""
-    x0, y0, x1, y1 = bounds
+    x0, y0, x1, y1 = (float(v) for v in bounds)  # numpy 2 scalars would print as np.float64(…)
     return f"POLYGON (({x0!r} {y0!r},{x1!r} {y0!r},{x1!r} {y1!r},{x0!r} {y1!r},{x0!r} {y0!r}))"

@@ -75,6 +75,7 @@ def linked_interferograms(slc, pairs, row_looks, col_looks, params, rows=None, o
         linked, _tc, _evd = link_matrices(c, params.beta)
         ph = np.angle(linked[:, i] * np.conj(linked[:, k])).astype(np.float32).T
         ph[ph == -pi] = pi  # (−π, π] as the ordinary interferograms
+        ph[i == k] = 0.0  # a pair (i, i) is 0 exactly (numpy 2's SIMD z·conj(z) may leave an imaginary ~1e-8)
         phase[:, p0:p1] = ph
         coherence[:, p0:p1] = np.abs(c[:, i, k]).T
     empty = counts == 0
