@@ -213,7 +213,7 @@ def test_decompose_over_2x2_tiles_equals_the_single_decomposition_cell_for_cell(
     units, options = plan_units("decompose", [], params, tile_m=2000.0)
     assert [u.name for u in units] == ["E4600N1740_2km", "E4602N1740_2km", "E4600N1742_2km", "E4602N1742_2km"]
     results = run_batch("decompose", units, tmp_path / "tiles", params, options, client=client, merge=True)
-    assert [r.status for r in results] == ["done"] * 4
+    assert [r.status for r in results] == ["done"] * 4, [(r.name, r.message) for r in results]
     for component in ("up", "east"):
         parts = [read_points(r.output, layer=component) for r in results]
         for r, part in zip(results, parts):  # every cell inside its tile
