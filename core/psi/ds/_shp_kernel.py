@@ -301,6 +301,86 @@ def _shp_kernel(fwd, valid, r_lo, row0, row1, half_rows, half_cols, offsets, con
             counts[r - row0, c] = _flood(similar, out, queue, half_rows, half_cols)
 
 
+BITS_MAX_COLS = 64
+"""Widest window whose rows fit one uint64 bitmask: :func:`_shp_bits_kernel`; wider ones use :func:`_shp_kernel`."""
+
+
+@numba.njit(nogil=True, cache=True)
+def _flood_bits(sim, grown):
+    """grown ← the bits of the row bitmasks ``sim`` (uint64, bit x = column x) 8-connected to the bits already
+    set in ``grown`` (the centre): alternate downward and upward sweeps, each row filled along its runs, until
+    nothing changes."""
+    wy = sim.size
+    one = np.uint64(1)
+    changed = True
+    while changed:
+        changed = False
+        for sweep in range(2):
+            for i in range(wy):
+                y = i if sweep == 0 else wy - 1 - i
+                g = grown[y]
+                nb = g
+                if y > 0:
+                    nb |= grown[y - 1]
+                if y < wy - 1:
+                    nb |= grown[y + 1]
+                a = sim[y]
+                x = (nb | (nb << one) | (nb >> one)) & a
+                while True:  # along the row's runs of similar pixels
+                    nxt = (x | (x << one) | (x >> one)) & a
+                    if nxt == x:
+                        break
+                    x = nxt
+                if x != g:
+                    grown[y] = x
+                    changed = True
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _shp_bits_kernel(fwd, valid, r_lo, row0, row1, half_rows, half_cols, offsets, connect, masks, counts):
+    """:func:`_shp_kernel` with each window row a uint64 bitmask (windows up to :data:`BITS_MAX_COLS` wide):
+    the same masks and counts, the connectivity several times faster."""
+    rows, cols = valid.shape
+    wy = 2 * half_rows + 1
+    wx = 2 * half_cols + 1
+    one = np.uint64(1)
+    centre = one << np.uint64(half_cols)
+    for r in numba.prange(row0, row1):
+        sim = np.zeros(wy, dtype=np.uint64)
+        grown = np.zeros(wy, dtype=np.uint64)
+        for c in range(cols):
+            out = masks[r - row0, c]
+            if not valid[r, c]:
+                out[:, :] = 0
+                counts[r - row0, c] = 0
+                continue
+            sim[:] = 0
+            sim[half_rows] = centre
+            for o in range(offsets.shape[0]):
+                dy = offsets[o, 0]
+                dx = offsets[o, 1]
+                if fwd[r - r_lo, c, o]:
+                    sim[half_rows + dy] |= one << np.uint64(half_cols + dx)
+                qr = r - dy
+                qc = c - dx
+                if qr >= r_lo and 0 <= qc < cols and fwd[qr - r_lo, qc, o]:  # the neighbour behind, towards (r, c)
+                    sim[half_rows - dy] |= one << np.uint64(half_cols - dx)
+            if connect:
+                grown[:] = 0
+                grown[half_rows] = centre
+                _flood_bits(sim, grown)
+            else:
+                grown[:] = sim
+            n = 0
+            for y in range(wy):
+                bits = grown[y]
+                for x in range(wx):
+                    b = np.uint8((bits >> np.uint64(x)) & one)
+                    out[y, x] = b
+                    n += b
+            counts[r - row0, c] = n
+
+
 def forward_offsets(half_rows, half_cols):
     """The window offsets (dy, dx) with dy > 0, or dy = 0 and dx > 0: every pair of pixels is tested once."""
     return np.array([(dy, dx) for dy in range(half_rows + 1) for dx in range(-half_cols, half_cols + 1)
@@ -375,7 +455,8 @@ def find_shps(amplitude, half_rows, half_cols, alpha=0.05, rows=None, connect=Tr
         srt = sorted_amplitudes(part)
         valid = srt[:, :, n_dates - 1] > 0
         _forward_kernel(srt, valid, 0, row1 - r_lo, offsets, _ks_d_max(n_dates, alpha), fwd)
-    _shp_kernel(fwd, valid, 0, row0 - r_lo, row1 - r_lo, half_rows, half_cols, offsets, connect, masks, counts)
+    kernel = _shp_bits_kernel if wx <= BITS_MAX_COLS else _shp_kernel
+    kernel(fwd, valid, 0, row0 - r_lo, row1 - r_lo, half_rows, half_cols, offsets, connect, masks, counts)
     return masks, counts
 
 

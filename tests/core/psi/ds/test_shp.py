@@ -222,3 +222,38 @@ def test_find_shps_at_equals_find_shps(method):
         # centre rows of a block with a halo give the whole block's rows
         part, _ = find_shps(amp, 3, 4, 0.05, rows=(5, 11), connect=connect, method=method)
         assert np.array_equal(part, masks[5:11])
+
+
+def test_bitmask_connectivity_equals_the_flood_fill():
+    """The uint64 row-bitmask connectivity (windows up to 64 columns) gives the masks and counts of the flood fill,
+    on random similarity patterns (many separate pieces, runs and diagonal links) and windows up to 64 wide."""
+    from egms_plugin.core.psi.ds import _shp_kernel as k
+
+    rng = np.random.default_rng(7)
+    for hr, hc, p in ((5, 5, 0.5), (5, 5, 0.7), (2, 31, 0.6), (0, 3, 0.5), (4, 1, 0.4)):
+        rows, cols = 2 * hr + 9, 2 * hc + 12
+        offsets = k.forward_offsets(hr, hc)
+        fwd = (rng.random((rows, cols, len(offsets))) < p).astype(np.uint8)
+        valid = rng.random((rows, cols)) < 0.95
+        for connect in (True, False):
+            out = []
+            for kernel in (k._shp_kernel, k._shp_bits_kernel):
+                masks = np.zeros((rows - 2 * hr, cols, 2 * hr + 1, 2 * hc + 1), np.uint8)
+                counts = np.zeros((rows - 2 * hr, cols), np.int32)
+                kernel(fwd, valid, 0, hr, rows - hr, hr, hc, offsets, connect, masks, counts)
+                out.append((masks, counts))
+            assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1]), (hr, hc, p)
+            assert np.array_equal(out[1][1], out[1][0].sum(axis=(2, 3)) * valid[hr:rows - hr])
+
+
+@pytest.mark.parametrize("method", ["glrt", "ks"])
+def test_windows_wider_than_64_columns_equal_the_reference(method):
+    """A 3 × 67 window (radar geometry: many range pixels) takes the byte-mask flood fill: the reference's masks."""
+    rng = np.random.default_rng(8)
+    amp = _rayleigh(rng, 24, 6, 80)
+    amp[:, 2:5, 10:60] *= 1.8
+    amp[:, 3, 40:42] *= 3.0
+    masks, counts = find_shps(amp, 1, 33, alpha=0.05, method=method)
+    ref_masks, ref_counts = shp_masks_numpy(amp, 1, 33, 0.05, method=method)
+    assert masks.shape[-1] == 67
+    assert np.array_equal(masks.astype(bool), ref_masks) and np.array_equal(counts, ref_counts)
