@@ -14,8 +14,9 @@ pixel plus 1/25 of the linking; that figure is recorded too.
 
 End to end: a simulated ``EGMS_BENCH_DS_SIZE`` (default 1000) square stack of 60 dates with 40 DS areas of
 600 m radius (γ∞ = 0.3, τ = 45 d; about 11 % of the scene), the chain with SCATTERERS = PS only and PS and
-DS (with each SHP test), each in a fresh subprocess (time, peak resident memory ``VmHWM``, points), next to reading the stack once
-(the chain's blocks, from the page cache).  Stacks are simulated once into ``.build/bench_ds/``.
+DS (with each SHP test), each in a fresh subprocess (time, peak resident memory ``VmHWM``, points; the faster of
+two runs), next to reading the stack once (the chain's blocks, from the page cache).  Stacks are simulated once
+into ``.build/bench_ds/``.
 """
 
 import json
@@ -68,6 +69,20 @@ def _numba(slc, hr, hc, every=1, method="glrt"):
     return ph, coh, counts.ravel()
 
 
+REPEAT = 3
+"""Timings in-process are the best of this many runs (numpy baselines: of 2): the machine is shared."""
+
+
+def _best(repeat, fn, *args, **kwargs):
+    """(shortest seconds of ``repeat`` calls ``fn(*args, **kwargs)``, the last result)."""
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
 def _shp_only(slc, hr, hc, method):
     from egms_plugin.core.psi.ds import find_shps
 
@@ -88,25 +103,21 @@ def run(record):
         label = "GLRT" if method == "glrt" else "KS"
         default = " (default)" if method == DEFAULT_SHP_TEST else ""
         _numba(slc[:, :16, :16], hr, hc, method=method)  # compile / load the cache
-        t0 = time.perf_counter()
-        ph, coh, counts = _numba(slc, hr, hc, method=method)
-        rate_numba = n_pixels / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        _numba(slc, hr, hc, every=25, method=method)
-        rate_chain = n_pixels / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        _shp_only(slc, hr, hc, method)
-        rate_shp = n_pixels / (time.perf_counter() - t0)
+        t, (ph, coh, counts) = _best(REPEAT, _numba, slc, hr, hc, method=method)
+        rate_numba = n_pixels / t
+        rate_chain = n_pixels / _best(REPEAT, _numba, slc, hr, hc, every=25, method=method)[0]
+        rate_shp = n_pixels / _best(REPEAT, _shp_only, slc, hr, hc, method)[0]
         sub = slc[:, : 2 * hr + 8, :]  # 8 centre rows for the numpy baselines (memory: (P, 60, 60) complex128)
-        t0 = time.perf_counter()
-        sim = SIMILAR_NUMPY[method](np.abs(sub), hr, hc, 0.05)[hr:hr + 8]
-        ref_shp = connect_vectorised(sim.reshape(-1, 2 * hr + 1, 2 * hc + 1)).sum(axis=(1, 2))
-        rate_shp_numpy = ref_shp.size / (time.perf_counter() - t0)
-        assert np.array_equal(ref_shp, counts[:ref_shp.size])
 
-        t0 = time.perf_counter()
-        ref_ph, ref_coh, ref_counts = ds_pipeline_numpy(sub, hr, hc, method=method)
-        rate_numpy = ref_ph.shape[0] / (time.perf_counter() - t0)
+        def numpy_shp(sub=sub, method=method):
+            sim = SIMILAR_NUMPY[method](np.abs(sub), hr, hc, 0.05)[hr:hr + 8]
+            return connect_vectorised(sim.reshape(-1, 2 * hr + 1, 2 * hc + 1)).sum(axis=(1, 2))
+
+        t, ref_shp = _best(2, numpy_shp)
+        rate_shp_numpy = ref_shp.size / t
+        assert np.array_equal(ref_shp, counts[:ref_shp.size])
+        t, (ref_ph, ref_coh, ref_counts) = _best(2, ds_pipeline_numpy, sub, hr, hc, method=method)
+        rate_numpy = ref_ph.shape[0] / t
         p = ref_ph.shape[0]
         assert np.array_equal(ref_counts, counts[:p])
         coherent = ref_coh > 0.5  # in clutter the smallest eigenvalues nearly coincide: phases there are ill-posed
@@ -156,10 +167,13 @@ def end_to_end(record, methods=("glrt", "ks")):
     plugins = os.path.join(ROOT, ".build", "plugins")
     runs = {}
     for scatterers, test in [("ps", methods[0])] + [("ps_ds", m) for m in methods]:
-        out = subprocess.run([sys.executable, "-P", "-c", CHILD.format(plugins=plugins, folder=folder,
-                                                                      scatterers=scatterers, test=test)],
-                             capture_output=True, text=True, check=True)
-        runs[scatterers, test] = json.loads(out.stdout.strip().splitlines()[-1])
+        for _ in range(2):  # the faster of two runs (a shared machine)
+            out = subprocess.run([sys.executable, "-P", "-c", CHILD.format(plugins=plugins, folder=folder,
+                                                                          scatterers=scatterers, test=test)],
+                                 capture_output=True, text=True, check=True)
+            run = json.loads(out.stdout.strip().splitlines()[-1])
+            if (scatterers, test) not in runs or run["seconds"] < runs[scatterers, test]["seconds"]:
+                runs[scatterers, test] = run
     read = min(_read_once(folder) for _ in range(3))
     ps = runs["ps", methods[0]]
     note = f"{size} × {size} × 60, load {os.getloadavg()[0]:.1f}"
