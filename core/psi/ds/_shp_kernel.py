@@ -17,7 +17,8 @@ is the distribution of ``1/r`` as well, so the test of size α is the equal-tail
 
 — exact for independent dates (:func:`glrt_cutoff`, scipy's F quantile, once per call).  Dates of a DS are
 correlated (coherence), which widens the spread of ``P`` between pixels of one population: the rate of rejected
-true neighbours is then above α, as for the KS test (both assume independent dates).
+true neighbours is then well above α, as for the KS test (both assume independent dates; measured with 60 dates,
+γ∞ = 0.3, τ = 45 d: 47 % of a DS's true neighbours pass either test, 95 % in uncorrelated clutter).
 
 ``"ks"`` — the two-sample Kolmogorov–Smirnov test: ``D = max |F_centre − F_neighbour|`` of the empirical
 distributions of the two series, similar when ``D < ks_critical_value(n_dates, alpha)``, by a merge walk of the
