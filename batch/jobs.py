@@ -148,6 +148,10 @@ def psi_parameters(params):
     crs = params.get("OUTPUT_CRS") or "EPSG:3035"
     if params.get("SCATTERERS") is not None:
         kwargs["scatterers"] = ("ps", "ps_ds")[params["SCATTERERS"]]
+    if params.get("DS_SHP_TEST") is not None:
+        from ..core.psi.ds import SHP_TESTS
+
+        kwargs["ds_test"] = SHP_TESTS[params["DS_SHP_TEST"]]
     if params.get("REFERENCE") is not None:
         from pyproj import Transformer
 

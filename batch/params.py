@@ -38,6 +38,9 @@ def _num(kind="double", minimum=None, maximum=None):
 
 
 SCATTERERS = ("PS only", "PS and DS")
+DS_SHP_TESTS = ("GLRT (Rayleigh amplitudes, fast)", "Kolmogorov–Smirnov")
+"""Labels of ``DS_SHP_TEST`` (``processing.parameters.DS_SHP_TEST_LABELS``, which imports QGIS; the QGIS test
+keeps them equal), in the order of ``core.psi.ds.SHP_TESTS``."""
 
 SPECS = {
     "computevelocities": {
@@ -63,6 +66,7 @@ SPECS = {
         "DS_WINDOW_ROWS": _num("int", 1, 101),
         "DS_WINDOW_COLS": _num("int", 1, 101),
         "DS_SIGNIFICANCE": _num("double", 0.0001, 0.5),
+        "DS_SHP_TEST": Param("enum", options=DS_SHP_TESTS),
         "DS_MIN_SHP": _num("int", 2),
         "DS_COHERENCE": _num("double", 0.0, 1.0),
         "DS_CELL_SIZE": _num("double", 1.0),

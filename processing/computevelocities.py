@@ -63,8 +63,9 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
         "and date). A scene whose candidates need more than 'Memory for candidates' is measured in overlapping "
         "patches tied together on their common points (the log says how many).\n\n"
         "Distributed scatterers (SCATTERERS = PS and DS): fields, slopes and villages without point scatterers. "
-        "For every pixel its statistically homogeneous neighbours (SHPs: a Kolmogorov–Smirnov test of the amplitude "
-        "series within the DS window, connected to the pixel), their coherence matrix and the phase-linked history "
+        "For every pixel its statistically homogeneous neighbours (SHPs: a test of the amplitude series within the "
+        "DS window, DS_SHP_TEST — GLRT of the mean powers by default, or Kolmogorov–Smirnov — connected to the "
+        "pixel), their coherence matrix and the phase-linked history "
         "(EMI, eigenvector fallback). One DS per DS cell (100 m): the pixel with the most SHPs that is not a PS "
         "candidate, kept when it has at least DS_MIN_SHP SHPs and a phase-linking coherence of at least "
         "DS_COHERENCE. DS join the PS in one network; their mp_type is the number of SHPs × the pixel area (m²), "
@@ -209,7 +210,7 @@ class ComputeVelocitiesAlgorithm(EgmsAlgorithm):
             reference_lonlat=self._reference_lonlat(parameters, context, out_crs),
             scatterers=SCATTERER_VALUES[self.parameterAsEnum(parameters, "SCATTERERS", context)],
             ds_window_rows=ds_window["window_rows"], ds_window_cols=ds_window["window_cols"],
-            ds_alpha=ds_window["alpha"],
+            ds_alpha=ds_window["alpha"], ds_test=ds_window["test"],
             ds_min_shp=self.parameterAsInt(parameters, "DS_MIN_SHP", context),
             ds_coherence=self.parameterAsDouble(parameters, "DS_COHERENCE", context),
             ds_cell_m=self.parameterAsDouble(parameters, "DS_CELL_SIZE", context),

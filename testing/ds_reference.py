@@ -5,6 +5,8 @@ complex128 / float64:
 
 * :func:`ks_similar_numpy` — the two-sample KS distance of every window pixel to its centre (all pixels at
   once, one window offset at a time, by ``searchsorted`` on the sorted series);
+* :func:`glrt_similar_numpy` — the GLRT of the power means (``P = mean A²``) of every window pixel and its centre:
+  the ratio ``P_p / P_q`` within ``[1/F, F]``, ``F = F⁻¹(1 − α/2; 2N, 2N)`` (``scipy.stats.f``);
 * :func:`shp_masks_numpy` — similar pixels 8-connected to the centre (``scipy.ndimage.label``);
 * :func:`coherence_matrices_numpy` — sample coherence over the SHPs (``einsum``);
 * :func:`link_matrices_numpy` — EMI with the EVD fallback and the temporal coherence (batched ``eigh``);
@@ -54,11 +56,38 @@ def ks_similar_numpy(amplitude, half_rows, half_cols, alpha):
     return out
 
 
-def shp_masks_numpy(amplitude, half_rows, half_cols, alpha):
-    """(masks (rows, cols, wy, wx) bool, counts): similar pixels 8-connected to the centre."""
+def glrt_similar_numpy(amplitude, half_rows, half_cols, alpha):
+    """Boolean (rows, cols, wy, wx): the window pixel's power mean passes the equal-tailed F test against the
+    centre's (the GLRT of Rayleigh amplitudes); pixels with zero power never do."""
+    from scipy.stats import f
+
+    amp = np.asarray(amplitude, dtype=np.float64)
+    n, rows, cols = amp.shape
+    power = np.mean(amp * amp, axis=0)
+    valid = power > 0
+    f_max = f.ppf(1.0 - alpha / 2.0, 2 * n, 2 * n)
+    wy, wx = 2 * half_rows + 1, 2 * half_cols + 1
+    pad = np.zeros((rows + 2 * half_rows, cols + 2 * half_cols))
+    pad[half_rows:half_rows + rows, half_cols:half_cols + cols] = power
+    out = np.zeros((rows, cols, wy, wx), dtype=bool)
+    for dy in range(wy):
+        for dx in range(wx):
+            q = pad[dy:dy + rows, dx:dx + cols]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = power / q
+            out[:, :, dy, dx] = valid & (q > 0) & (ratio <= f_max) & (ratio >= 1.0 / f_max)
+    return out
+
+
+SIMILAR_NUMPY = {"ks": ks_similar_numpy, "glrt": glrt_similar_numpy}
+
+
+def shp_masks_numpy(amplitude, half_rows, half_cols, alpha, method="ks"):
+    """(masks (rows, cols, wy, wx) bool, counts): similar pixels (``method`` "ks" or "glrt") 8-connected to the
+    centre."""
     from scipy import ndimage
 
-    similar = ks_similar_numpy(amplitude, half_rows, half_cols, alpha)
+    similar = SIMILAR_NUMPY[method](amplitude, half_rows, half_cols, alpha)
     rows, cols, wy, wx = similar.shape
     masks = np.zeros_like(similar)
     structure = np.ones((3, 3), dtype=bool)
@@ -169,17 +198,17 @@ def connect_vectorised(similar):
         masks = grown
 
 
-def ds_pipeline_numpy(slc, half_rows, half_cols, alpha=0.05, beta=0.01, rows=None):
-    """SHPs, coherence matrices and EMI of every centre pixel of an SLC block, the plain vectorised-numpy way
-    (the benchmark's baseline): ``(phasors (P, N), temporal coherence (P,), counts (P,))`` in row-major order
-    of the centre rows ``rows`` (default: all rows whose window fits)."""
+def ds_pipeline_numpy(slc, half_rows, half_cols, alpha=0.05, beta=0.01, rows=None, method="ks"):
+    """SHPs (``method`` "ks" or "glrt"), coherence matrices and EMI of every centre pixel of an SLC block, the plain
+    vectorised-numpy way (the benchmark's baseline): ``(phasors (P, N), temporal coherence (P,), counts (P,))`` in
+    row-major order of the centre rows ``rows`` (default: all rows whose window fits)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     slc = np.asarray(slc, dtype=np.complex64)
     n, block_rows, cols = slc.shape
     r0, r1 = rows if rows is not None else (half_rows, block_rows - half_rows)
     wy, wx = 2 * half_rows + 1, 2 * half_cols + 1
-    sim = ks_similar_numpy(np.abs(slc), half_rows, half_cols, alpha)[r0:r1]  # (R, C, wy, wx)
+    sim = SIMILAR_NUMPY[method](np.abs(slc), half_rows, half_cols, alpha)[r0:r1]  # (R, C, wy, wx)
     masks = connect_vectorised(sim.reshape(-1, wy, wx))
     pad = np.zeros((n, block_rows + 2 * half_rows, cols + 2 * half_cols), dtype=np.complex64)
     pad[:, half_rows:half_rows + block_rows, half_cols:half_cols + cols] = slc

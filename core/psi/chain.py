@@ -47,6 +47,7 @@ import numpy as np
 from ..errors import InputError
 from ..progress import Stages, ensure
 from .columns import ATTRIBUTE_FIELDS, measurement_point_columns
+from .ds import DEFAULT_SHP_TEST
 from .geometry import acquisition_geometry
 from .measure import INTEGRATION_STAGE, MIN_POINTS, NETWORK_STAGE, SERIES_STAGE, measure_candidates
 from .network import local_metric_coordinates
@@ -111,7 +112,9 @@ class PsiParameters:
     ds_window_cols: int = 11
     """DS: SHP window width (odd, pixels)."""
     ds_alpha: float = 0.05
-    """DS: significance of the KS test of the SHPs."""
+    """DS: significance of the SHP test."""
+    ds_test: str = DEFAULT_SHP_TEST
+    """DS: SHP test, ``"glrt"`` (power means of Rayleigh amplitudes) or ``"ks"`` (Kolmogorov–Smirnov)."""
     ds_min_shp: int = 20
     """DS: fewest SHPs (centre included)."""
     ds_coherence: float = 0.5
@@ -124,7 +127,7 @@ class PsiParameters:
         from .ds.scan import DsParameters
 
         return DsParameters(window_rows=self.ds_window_rows, window_cols=self.ds_window_cols, alpha=self.ds_alpha,
-                            min_shp=self.ds_min_shp, coherence=self.ds_coherence, cell_m=self.ds_cell_m)
+                            test=self.ds_test, min_shp=self.ds_min_shp, coherence=self.ds_coherence, cell_m=self.ds_cell_m)
 
 
 @dataclass

@@ -387,7 +387,7 @@ class _PairWriters:
             )
             if linked is not None:
                 tags.update(PHASE_LINKING=f"EMI over SHPs of {linked.window_cols} x {linked.window_rows} windows "
-                                          f"(KS alpha {linked.alpha:g}); looks as strides",
+                                          f"({linked.test.upper()} alpha {linked.alpha:g}); looks as strides",
                             CONVENTION="phase = arg(exp(j theta_ref) * conj(exp(j theta_sec))) of the linked phases; "
                                        "d_sec - d_ref = -wavelength/(4 pi) * phase; coherence = |C_ref,sec| over the SHPs")
             ds = GeoTiff(path, cols, rows, 2, np.float32, descriptions=["wrapped phase (rad)", "coherence"],

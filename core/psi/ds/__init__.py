@@ -1,7 +1,8 @@
 """Distributed scatterers (DS): homogeneous neighbours, coherence matrices, phase linking, DS selection.
 
-* :mod:`._shp_kernel` — statistically homogeneous pixels (two-sample Kolmogorov–Smirnov test on the
-  amplitude series, connected to the centre): :func:`find_shps`, :func:`check_window`;
+* :mod:`._shp_kernel` — statistically homogeneous pixels (the GLRT of the power means for Rayleigh amplitudes,
+  or the two-sample Kolmogorov–Smirnov test of the amplitude series; connected to the centre): :func:`find_shps`,
+  :func:`find_shps_at`, :func:`check_window`;
 * :mod:`._linking_kernel` — sample coherence matrices over the SHPs and phase linking (EMI, EVD fallback),
   the phase-linking temporal coherence: :func:`coherence_matrices`, :func:`link_matrices`,
   :func:`link_pixels`;
@@ -12,16 +13,25 @@
 The names of ``__all__`` are imported on first use: importing the package loads neither numba nor scipy.
 """
 
+SHP_TESTS = ("glrt", "ks")
+"""The SHP tests (``method`` of :func:`find_shps`, ``DsParameters.test``), in the order of the ``DS_SHP_TEST`` enum."""
+SHP_TEST_NAMES = {"glrt": "GLRT of Rayleigh amplitudes", "ks": "Kolmogorov–Smirnov"}
+DEFAULT_SHP_TEST = "glrt"
+"""The SHP test of the DS pass and the linked interferograms unless chosen otherwise (README, Distributed scatterers:
+measured accuracy and cost of both)."""
+
 _EXPORTS = {
     "check_window": "_shp_kernel",
     "coherence_matrices": "_linking_kernel",
     "find_shps": "_shp_kernel",
     "find_shps_at": "_shp_kernel",
+    "glrt_cutoff": "_shp_kernel",
     "interferogram_phasors": "_linking_kernel",
     "ks_critical_value": "_shp_kernel",
     "link_matrices": "_linking_kernel",
     "link_pixels": "_linking_kernel",
     "linked_interferograms": "linked",
+    "log_powers": "_shp_kernel",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3,8 +3,8 @@
 For each output pixel of a ``row_looks × col_looks`` grid, at the window's centre pixel
 ``(r·row_looks + row_looks // 2, c·col_looks + col_looks // 2)``:
 
-1. its SHPs in the ``window_rows × window_cols`` window (:func:`._shp_kernel.find_shps_at`: the KS test of the
-   amplitude series, 8-connected to the centre — the same SHPs as the DS pass of the chain);
+1. its SHPs in the ``window_rows × window_cols`` window (:func:`._shp_kernel.find_shps_at`: the test
+   ``params.test`` of the amplitude series, 8-connected to the centre — the same SHPs as the DS pass of the chain);
 2. the sample coherence matrix ``C`` over the SHPs and EMI phase linking (:func:`._linking_kernel.link_matrices`,
    the EVD fallback where ``|C|`` cannot be inverted): linked phasors ``e^{jθ_k}``;
 3. per pair ``(i, k)`` (i earlier): **phase** ``arg(e^{jθ_i} · conj(e^{jθ_k})) = θ_i − θ_k`` wrapped to
@@ -47,7 +47,7 @@ def linked_interferograms(slc, pairs, row_looks, col_looks, params, rows=None, o
     slc : complex (n_dates, block_rows, cols) — the block with its halo (not modified).
     pairs : int (n_pairs, 2) — date indices ``(i, k)``; the interferogram is ``e^{jθ_i} · conj(e^{jθ_k})``.
     row_looks, col_looks : int — the output grid (strides).
-    params : :class:`.scan.DsParameters` — window, significance (``alpha``) and ``beta``.
+    params : :class:`.scan.DsParameters` — window, SHP test (``test``), significance (``alpha``) and ``beta``.
     rows : (row0, row1) — the block rows of the centre windows (``row1 − row0`` a multiple of ``row_looks``);
         default all whole windows of the block.
     out_cols : int — output columns (default ``cols // col_looks``).
@@ -64,7 +64,7 @@ def linked_interferograms(slc, pairs, row_looks, col_looks, params, rows=None, o
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     hr, hc = params.window_rows // 2, params.window_cols // 2
     r_idx, c_idx = centre_pixels(out_rows, out_cols, row_looks, col_looks, row0)
-    masks, counts = find_shps_at(np.abs(slc), r_idx, c_idx, hr, hc, params.alpha)
+    masks, counts = find_shps_at(np.abs(slc), r_idx, c_idx, hr, hc, params.alpha, method=params.test)
     phase = np.zeros((len(pairs), r_idx.size), dtype=np.float32)
     coherence = np.zeros((len(pairs), r_idx.size), dtype=np.float32)
     i, k = pairs[:, 0], pairs[:, 1]

@@ -4,8 +4,8 @@
 :func:`~egms_plugin.core.sar.amplitude.scan_stack`) in row blocks with a halo of half a window, so memory is
 bounded by the block size.  In every block:
 
-1. the SHPs of every pixel (:func:`._shp_kernel.find_shps`: KS test on the amplitude series, connected to
-   the centre);
+1. the SHPs of every pixel (:func:`._shp_kernel.find_shps`: the GLRT of the power means or the KS test of the
+   amplitude series, :attr:`DsParameters.test`; connected to the centre);
 2. the selection — **one DS per grid cell** of :attr:`DsParameters.cell_m` (100 m, the EGMS Ortho grid; cells
    aligned on the image's first line and pixel): among the cell's pixels that are not PS candidates and have at
    least :attr:`DsParameters.min_shp` SHPs, the one with the most SHPs (ties: nearest the cell centre) — so a
@@ -28,6 +28,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...progress import ensure
+from . import DEFAULT_SHP_TEST
 
 DS_BLOCK_MB = 64.0
 """Largest block (all dates, complex64) of the DS pass, halo included."""
@@ -46,7 +47,9 @@ class DsParameters:
     window_cols: int = 11
     """SHP window width (odd, pixels)."""
     alpha: float = 0.05
-    """Significance of the KS test: the fraction of truly homogeneous neighbours rejected."""
+    """Significance of the SHP test: the fraction of truly homogeneous neighbours rejected."""
+    test: str = DEFAULT_SHP_TEST
+    """SHP test: ``"glrt"`` (power means of Rayleigh amplitudes, O(1) per pair) or ``"ks"`` (Kolmogorov–Smirnov)."""
     min_shp: int = 20
     """Fewest SHPs (centre included) of a DS."""
     coherence: float = 0.5
@@ -64,7 +67,7 @@ class DsParameters:
             if v < 1 or v % 2 == 0:
                 raise InputError(f"DS window {self.window_cols} × {self.window_rows}: expected odd sizes (e.g. 11 × 11).")
         check_window(stack.n_dates, stack.shape[0], stack.shape[1], self.window_rows // 2, self.window_cols // 2,
-                     self.alpha, where=str(stack.folder))
+                     self.alpha, where=str(stack.folder), method=self.test)
         if self.min_shp > self.window_rows * self.window_cols:
             raise InputError(f"DS_MIN_SHP {self.min_shp}: more than the {self.window_rows * self.window_cols} pixels of "
                              "the window.")
@@ -172,7 +175,7 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
         for i, (r0, r1, h0, slc) in enumerate(halo_blocks(stack, block_rows, hr)):
             progress.check()
             amp = np.abs(slc)
-            masks, counts = find_shps(amp, hr, hc, q.alpha, rows=(r0 - h0, r1 - h0))
+            masks, counts = find_shps(amp, hr, hc, q.alpha, rows=(r0 - h0, r1 - h0), method=q.test)
             eligible = (counts >= q.min_shp) & ~ps[r0:r1]
             sr, sc = _select_per_cell(counts, eligible, r0, cell_r, cell_c)
             n_eligible += sr.size

@@ -299,6 +299,11 @@ def test_parameters_are_converted_as_processing_does():
                                                                                                "EPSG:3035")
     lon, lat = psi.reference_lonlat
     assert abs(lon - 10.0) < 1e-9 and abs(lat - 52.0) < 1e-9  # the false origin of EPSG:3035: 10° E, 52° N
+    assert psi.ds_test == "glrt"  # the default
+    for text, test in (("1", "ks"), ("Kolmogorov–Smirnov", "ks"), ("0", "glrt"), ("GLRT (Rayleigh amplitudes, fast)",
+                                                                                    "glrt")):
+        psi, _ = psi_parameters(convert("computevelocities", {"DS_SHP_TEST": text}))
+        assert psi.ds_test == psi.ds_parameters().test == test
 
 
 def test_a_unit_in_a_tile_takes_the_points_of_its_cells():

@@ -7,7 +7,7 @@ import pytest
 from osgeo import ogr
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
-from egms_plugin.core.psi.chain import ATTRIBUTE_FIELDS, compute_velocities
+from egms_plugin.core.psi.chain import ATTRIBUTE_FIELDS, PsiParameters, compute_velocities
 from egms_plugin.core.sar.simulate import SimulationParameters, read_truth, simulate_stack
 from egms_plugin.core.sar.stack import StackFolder
 
@@ -65,6 +65,22 @@ def test_processing_run_with_distributed_scatterers(run_alg, tmp_path):
     assert result["N_POINTS"] == len(rows) and (mp == 0).sum() > 100 and (mp > 0).sum() > 30
     assert mp[mp > 0].min() >= 25 * 399
     assert ds_mask[lines[mp > 0], pixels[mp > 0]].mean() >= 0.95
+    # DS_SHP_TEST reaches the chain: the default is the GLRT, 1 the KS test (their DS differ)
+    ds_params = dict(scatterers="ps_ds", ds_min_shp=25, ds_coherence=0.6)
+    core = {test: compute_velocities(StackFolder(folder), PsiParameters(**ds_params, ds_test=test)).columns
+            for test in ("glrt", "ks")}
+
+    def ds_set(lines, pixels, mp):
+        return sorted(zip(np.asarray(lines)[np.asarray(mp) > 0].tolist(), np.asarray(pixels)[np.asarray(mp) > 0].tolist(),
+                          np.asarray(mp)[np.asarray(mp) > 0].tolist()))
+
+    assert ds_set(lines, pixels, mp) == ds_set(core["glrt"]["line"], core["glrt"]["pixel"], core["glrt"]["mp_type"])
+    assert ds_set(core["ks"]["line"], core["ks"]["pixel"], core["ks"]["mp_type"]) != ds_set(lines, pixels, mp)
+    run_alg("egms:computevelocities", {"INPUT": str(folder), "OUTPUT": str(tmp_path / "ks.gpkg"), "SCATTERERS": 1,
+                                       "DS_MIN_SHP": 25, "DS_COHERENCE": 0.6, "DS_SHP_TEST": 1})
+    names, rows, _ = read_layer(tmp_path / "ks.gpkg")
+    ks = [np.array([r[2][names.index(f)] for r in rows]) for f in ("line", "pixel", "mp_type")]
+    assert ds_set(*ks) == ds_set(core["ks"]["line"], core["ks"]["pixel"], core["ks"]["mp_type"])
     with pytest.raises(QgsProcessingException, match="odd sizes"):
         run_alg("egms:computevelocities", {"INPUT": str(folder), "OUTPUT": str(tmp_path / "x.gpkg"), "SCATTERERS": 1,
                                            "DS_WINDOW_ROWS": 4})

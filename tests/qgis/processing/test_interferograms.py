@@ -163,3 +163,13 @@ def test_phase_linking_passes_the_ds_window_to_the_core(run_alg, small_stack, tm
         np.testing.assert_array_equal(a.read(), b.read())
         assert a.transform == c.transform and a.shape == c.shape == (50, 60)
         assert not np.array_equal(a.read(1), c.read(1))  # linked, not boxcar looks
+    # DS_SHP_TEST = 1: the KS test's SHPs, as the core gives them (and not the default GLRT's)
+    run_alg(ALG, {**params, "DS_SHP_TEST": 1, "OUTPUT_FOLDER": str(tmp_path / "linked_ks")})
+    form_interferograms(StackFolder(small_stack), str(tmp_path / "core_ks"), network="sequential", neighbours=1,
+                        row_looks=2, col_looks=2, phase_linking=DsParameters(window_rows=7, window_cols=9, alpha=0.1,
+                                                                             test="ks"))
+    with rasterio.open(tmp_path / "linked_ks" / name) as a, rasterio.open(tmp_path / "core_ks" / name) as b, \
+            rasterio.open(tmp_path / "linked" / name) as c:
+        np.testing.assert_array_equal(a.read(), b.read())
+        assert "KS alpha 0.1" in a.tags()["PHASE_LINKING"] and "GLRT alpha 0.1" in c.tags()["PHASE_LINKING"]
+        assert not np.array_equal(a.read(), c.read())

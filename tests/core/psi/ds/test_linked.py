@@ -86,35 +86,39 @@ def ds_runs(tmp_path_factory):
     ordinary = form_interferograms(stack, str(root / "ordinary"), network="sequential", neighbours=3)
     linked = form_interferograms(stack, str(root / "linked"), network="sequential", neighbours=3,
                                  phase_linking=DsParameters(), block_mb=4.0)
-    return folder, ordinary, linked
+    linked_ks = form_interferograms(stack, str(root / "linked_ks"), network="sequential", neighbours=3,
+                                    phase_linking=DsParameters(test="ks"), block_mb=4.0)
+    return folder, ordinary, linked, linked_ks
 
 
 def test_linked_phases_are_closer_to_the_truth_inside_ds_areas(ds_runs):
     """120 × 120 px of 20 m, 40 dates, 2 DS areas of 500 m radius (γ∞ = 0.3, τ = 45 d), sequential network of 3
     neighbours (114 pairs), default looks 2 × 2 (40 m).  Circular phase RMSE against the truth φ_i − φ_k at the
-    output pixels whose window centre is a DS pixel: measured 0.51 rad ordinary (4 looks), 0.32 rad linked (EMI over
-    up to 121 SHPs).  Asserted: linked ≤ 0.4 rad and ≤ 0.75 × ordinary."""
-    folder, ordinary, linked = ds_runs
+    output pixels whose window centre is a DS pixel: measured 0.51 rad ordinary (4 looks), linked (EMI over up to
+    121 SHPs) 0.35 rad with the GLRT's SHPs (the default), 0.32 rad with the KS test's.  Asserted for both: linked
+    ≤ 0.4 rad and ≤ 0.75 × ordinary."""
+    folder, ordinary, linked, linked_ks = ds_runs
     phi, truth = _truth_phase(folder)
     rows, cols = ordinary["shape"]
     rl, cl = ordinary["looks"]
     rc, cc = np.arange(rows) * rl + rl // 2, np.arange(cols) * cl + cl // 2
     inside = (truth["ds_mask"].astype(bool) & ~truth["ps_mask"].astype(bool))[np.ix_(rc, cc)]
     assert inside.sum() > 500
-    errors = {"ordinary": [], "linked": []}
+    errors = {"ordinary": [], "linked": [], "linked_ks": []}
     for (i, k), name in zip(ordinary["pairs"].tolist(), ordinary["files"]):
         true = (phi[i] - phi[k])[np.ix_(rc, cc)]
-        for key, run in (("ordinary", ordinary), ("linked", linked)):
+        for key, run in (("ordinary", ordinary), ("linked", linked), ("linked_ks", linked_ks)):
             with rasterio.open(os.path.join(run["folder"], name)) as ds:
                 errors[key].append(np.angle(np.exp(1j * (ds.read(1) - true)))[inside])
     rmse = {key: float(np.sqrt(np.mean(np.concatenate(e) ** 2))) for key, e in errors.items()}
     print(rmse)
-    assert rmse["linked"] <= 0.4
-    assert rmse["linked"] <= 0.75 * rmse["ordinary"]
+    for key in ("linked", "linked_ks"):
+        assert rmse[key] <= 0.4
+        assert rmse[key] <= 0.75 * rmse["ordinary"]
 
 
 def test_linked_output_has_the_ordinary_files_grid_and_pairs(ds_runs):
-    _folder, ordinary, linked = ds_runs
+    _folder, ordinary, linked, _linked_ks = ds_runs
     assert sorted(os.listdir(linked["folder"])) == sorted(os.listdir(ordinary["folder"]))
     assert linked["shape"] == ordinary["shape"] and linked["looks"] == ordinary["looks"]
     assert read_pairs_csv(os.path.join(linked["folder"], "pairs.csv")) == read_pairs_csv(
@@ -131,7 +135,7 @@ def test_linked_output_has_the_ordinary_files_grid_and_pairs(ds_runs):
 
 def test_blocks_with_a_halo_give_the_one_block_result(ds_runs, tmp_path):
     """Row blocks of 4 MB (with their halo of 5 rows) give the same values as the whole image in one block."""
-    folder, _ordinary, linked = ds_runs
+    folder, _ordinary, linked, _linked_ks = ds_runs
     stack = StackFolder(folder)
     with stack:
         slc = stack.read_block(0, stack.shape[0])
@@ -147,13 +151,15 @@ def test_blocks_with_a_halo_give_the_one_block_result(ds_runs, tmp_path):
     ("few dates", "6 dates are too few for distributed scatterers"),
     ("small stack", "is smaller than the SHP window of 11 × 11"),
     ("even window", "expected odd sizes"),
+    ("unknown test", "SHP test 'F': expected one of 'glrt', 'ks'"),
 ])
 def test_bad_input_is_clear_and_writes_nothing(tmp_path, case, message):
     shape = dict(rows=8, cols=40, n_dates=20) if case == "small stack" else dict(rows=30, cols=30, n_dates=6)
-    if case == "even window":
+    if case in ("even window", "unknown test"):
         shape["n_dates"] = 20
     simulate_stack(tmp_path / "s", SimulationParameters(seed=1, **shape))
-    params = DsParameters(window_rows=10) if case == "even window" else DsParameters()
+    params = {"even window": DsParameters(window_rows=10), "unknown test": DsParameters(test="F")}.get(case,
+                                                                                                     DsParameters())
     with pytest.raises(InputError, match=message):
         form_interferograms(str(tmp_path / "s"), str(tmp_path / "out"), row_looks=1, col_looks=1,
                             phase_linking=params)
