@@ -196,9 +196,10 @@ def _selected_fields(path, lyr, all_fields, columns):
     return [(n, t) for n, t in all_fields if n in wanted]
 
 
-def _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress):
+def _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress, reopen=None):
     """Columns, x and y of ``lyr`` through GDAL's Arrow interface, preallocated and filled batch by batch
-    (peak memory: the table plus one batch); wide layers in groups of fields, the geometry with the first."""
+    (peak memory: the table plus one batch); wide layers in groups of fields, the geometry with the first.
+    ``reopen``: returns a fresh ``(dataset, layer)`` for each group's stream (filtered reads), else ``lyr``."""
     total = max(n_expected, 1)
     geom_name = lyr.GetGeometryColumn() or "wkb_geometry"
     cols = {name: _empty_column(t, n_expected) for name, t in fields}
@@ -209,7 +210,8 @@ def _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress):
     all_names = [name for name, _t in all_fields]
     for g, group in enumerate(groups):
         n = 0
-        for batch in arrow_batches(lyr, [name for name, _t in group], all_names, geometry=g == 0,
+        _own_ds, source = reopen() if reopen is not None else (None, lyr)
+        for batch in arrow_batches(source, [name for name, _t in group], all_names, geometry=g == 0,
                                    batch_size=_ROWS_PER_BATCH):
             size = len(batch["fid"]) if "fid" in batch else len(next(iter(batch.values())))
             if n + size > n_expected:
@@ -225,6 +227,7 @@ def _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress):
             n += size
             progress.check()
             progress.update(min((g + n / total) / len(groups), 1.0))
+        del source, _own_ds
         if n != n_expected:
             raise InputError(f"{path} ({lyr.GetName()}): read {n} of {n_expected} features; is the file complete?")
     for name, nulls in null_ints.items():
@@ -279,15 +282,25 @@ def read_points(path, layer=None, columns=None, progress=None, bbox=None):
     n_expected = lyr.GetFeatureCount()
     if not hasattr(lyr, "GetArrowStreamAsNumPy") or n_expected < 0:  # pragma: no cover - GDAL < 3.6
         return _read_by_feature(lyr, fields, crs, metadata)
-    order = None
+    order = reopen = None
     if bbox is not None:  # the count of a filtered layer may be the R-tree's (float32 boxes): count the stream
-        fids = [np.asarray(batch["fid"]) for batch in arrow_batches(lyr, [], [n for n, _t in all_fields],
-                                                                    batch_size=_ROWS_PER_BATCH)]
+        # Every stream of a filtered read on a layer of its own: GDAL's filtered (generic) Arrow streams on one
+        # layer object, one after the other, were refused as "in progress" or came back short, now and then
+        # (GDAL 3.6 and 3.10, in Dask workers under load).
+        def reopen():
+            ds_, lyr_ = _open_point_layer(ogr, path, layer)
+            lyr_.SetSpatialFilterRect(*(float(v) for v in bbox))
+            return ds_, lyr_
+
+        count_ds, count_lyr = reopen()
+        fids = [np.array(batch["fid"]) for batch in arrow_batches(count_lyr, [], [n for n, _t in all_fields],
+                                                                  batch_size=_ROWS_PER_BATCH)]
+        del count_lyr, count_ds
         fids = np.concatenate(fids) if fids else np.empty(0, dtype=np.int64)
         n_expected = fids.size
         if fids.size > 1 and (np.diff(fids) < 0).any():
             order = np.argsort(fids, kind="stable")  # R-tree order → file order, as without the filter
-    cols, x, y = _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress)
+    cols, x, y = _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress, reopen)
     if order is not None:
         cols = {name: values[order] for name, values in cols.items()}
         x, y = x[order], y[order]
