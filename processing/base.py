@@ -11,6 +11,7 @@ Processing feedback to the core's :class:`~..core.progress.Progress`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
+    QgsSettings,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
@@ -31,6 +33,36 @@ from ..core.io.guard import OutputLocks, cancel_on_sigterm
 from ..core.io.space import disk_full_error, is_disk_full
 from ..core.progress import Progress
 from .provider import ICON
+
+WAL_SETTING = "qgis/walForSqlite3"
+
+
+@contextlib.contextmanager
+def _rollback_journal():
+    """Keep QGIS from switching the temporary output to WAL mode while the style is saved into it.
+
+    QGIS opens a GeoPackage it writes in WAL mode (a persistent mode of the file) and may keep the dataset open
+    after the layer is gone; on QGIS 3.40 the renamed output then made GDAL print "sqlite3_get_table(…
+    gpkg_metadata …) failed: unable to open database file", and every output kept WAL mode (-wal/-shm files
+    beside it whenever it is open).  QGIS skips WAL when ``OGR_SQLITE_JOURNAL`` is set (3.40: set here for this
+    thread) or when its ``qgis/walForSqlite3`` setting is off (3.22; switched off for the moment of the save and
+    restored)."""
+    from osgeo import gdal
+
+    previous = gdal.GetThreadLocalConfigOption("OGR_SQLITE_JOURNAL", None)
+    gdal.SetThreadLocalConfigOption("OGR_SQLITE_JOURNAL", "DELETE")
+    settings = QgsSettings()
+    had = settings.contains(WAL_SETTING)
+    saved = settings.value(WAL_SETTING)
+    settings.setValue(WAL_SETTING, False)
+    try:
+        yield
+    finally:
+        if had:
+            settings.setValue(WAL_SETTING, saved)
+        else:
+            settings.remove(WAL_SETTING)
+        gdal.SetThreadLocalConfigOption("OGR_SQLITE_JOURNAL", previous)
 
 
 class FeedbackProgress(Progress):
@@ -233,10 +265,11 @@ class EgmsAlgorithm(QgsProcessingAlgorithm):
         from ..compat import save_style_to_database
         from ..layers.styling import apply_velocity_style
 
-        layer = QgsVectorLayer(path, "styled", "ogr")
-        if apply_velocity_style(layer, field):
-            save_style_to_database(layer, "velocity", "Velocity, diverging around zero (EGMS plugin)", True)
-        del layer
+        with _rollback_journal():
+            layer = QgsVectorLayer(path, "styled", "ogr")
+            if apply_velocity_style(layer, field):
+                save_style_to_database(layer, "velocity", "Velocity, diverging around zero (EGMS plugin)", True)
+            del layer
         final = final or path
         if context.willLoadLayerOnCompletion(final):
             context.layerToLoadOnCompletionDetails(final).setPostProcessor(VelocityStyler.create(field))

@@ -107,3 +107,24 @@ def test_qgis_process_fits(run_qgis_process, real_gpkg, tmp_path):
     assert "N_POINTS:\t11590" in run.stdout
     fitted, published = mpio.read_points(out, columns=["mean_velocity"]), mpio.read_points(real_gpkg, columns=["mean_velocity"])
     assert np.max(np.abs(fitted.columns["mean_velocity"] - published.columns["mean_velocity"])) <= 0.1
+
+
+def test_the_style_is_saved_into_the_file_itself_and_gdal_says_nothing(run_alg, real_gpkg, tmp_path, capfd):
+    """QGIS 3.40 saved the style into the temporary output in WAL mode: after the rename GDAL printed
+    "sqlite3_get_table(… gpkg_metadata …) failed: unable to open database file" (2 lines per run) and a -wal was
+    left beside the output for as long as QGIS kept the dataset."""
+    import sqlite3
+
+    out = tmp_path / "fit.gpkg"
+    capfd.readouterr()
+    run_alg("egms:fittimeseries", {"INPUT": str(real_gpkg), "OUTPUT": str(out)})
+    for _ in range(5):
+        from qgis.core import QgsApplication
+
+        QgsApplication.processEvents()
+    _out, err = capfd.readouterr()
+    assert "unable to open database file" not in err and "gpkg_metadata" not in err, err[-500:]
+    assert sorted(os.listdir(tmp_path)) == ["fit.gpkg"]
+    with sqlite3.connect(f"file:{out}?mode=ro", uri=True) as con:  # the style row is in the file, not in a journal
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+        assert con.execute("SELECT styleName, useAsDefault FROM layer_styles").fetchall() == [("velocity", 1)]
