@@ -243,14 +243,19 @@ def _reread_booleans(ogr, lyr, fields, all_fields, cols):
     booleans = [name for name, _t in fields if defn.GetFieldDefn(defn.GetFieldIndex(name)).GetSubType() == ogr.OFSTBoolean]
     if not booleans:
         return
-    lyr.SetIgnoredFields([name for name, _t in all_fields if name not in booleans] + ["OGR_GEOMETRY"])
+    filtered = lyr.GetSpatialFilter() is not None  # read the geometry too, so the filter is exact (see read_points)
+    lyr.SetIgnoredFields([name for name, _t in all_fields if name not in booleans] + ([] if filtered else ["OGR_GEOMETRY"]))
     lyr.ResetReading()
     values = {name: [] for name in booleans}
     for feat in lyr:
         for name in booleans:
             values[name].append(feat.GetField(name))
+    expected = len(next(iter(cols.values())))
     for name in booleans:
         v = values[name]
+        if len(v) != expected:
+            raise InputError(f"{lyr.GetName()}: {len(v)} values of {name} for {expected} features; is the file "
+                             "being written?")
         cols[name] = (np.array(v, dtype=bool) if None not in v
                       else np.array([np.nan if b is None else float(b) for b in v]))
 
@@ -303,10 +308,10 @@ def read_points(path, layer=None, columns=None, progress=None, bbox=None):
         if fids.size > 1 and (np.diff(fids) < 0).any():
             order = np.argsort(fids, kind="stable")  # R-tree order → file order, as without the filter
     cols, x, y = _read_arrow(ogr, path, lyr, fields, all_fields, n_expected, progress, reopen)
-    if order is not None:
+    _reread_booleans(ogr, lyr, fields, all_fields, cols)  # in the streams' order, like the other columns …
+    if order is not None:  # … then all of them into file order
         cols = {name: values[order] for name, values in cols.items()}
         x, y = x[order], y[order]
-    _reread_booleans(ogr, lyr, fields, all_fields, cols)
     del ds  # the layer's dataset stays open until here
     return PointTable(cols, x, y, crs, metadata)
 

@@ -108,3 +108,27 @@ def test_nan_coordinates_become_null_geometry(tmp_path):
     table.x[4] = np.nan
     back = mpio.read_points(mpio.write_points(tmp_path / "mp.gpkg", table))
     assert np.isnan(back.x[4]) and np.isnan(back.y[4]) and np.isfinite(back.x[5])
+
+
+@pytest.mark.parametrize("n_dates", [5, 250])  # one Arrow stream per read, and several groups of fields
+def test_a_bbox_read_is_the_full_read_inside_the_box(tmp_path, n_dates):
+    """The rows of read_points(bbox=) are exactly those of the whole layer inside the box, in file order, every
+    field (Booleans too) aligned: the same filter for every stream (QGIS 3.40's GDAL filtered streams without the
+    geometry by the R-tree's float32 boxes only)."""
+    rng = np.random.default_rng(3)
+    n = 5000
+    x, y = rng.uniform(4.6e6, 4.61e6, n), rng.uniform(1.74e6, 1.75e6, n)
+    cols = {"pid": np.array([f"p{i}" for i in range(n)]), "flag": rng.random(n) > 0.5,
+            "mean_velocity": rng.normal(0, 3, n)}
+    d0 = dt.date(2020, 1, 1)
+    cols.update({(d0 + dt.timedelta(days=6 * k)).strftime("%Y%m%d"): rng.normal(0, 5, n).astype(np.float32)
+                 for k in range(n_dates)})
+    path = mpio.write_points(tmp_path / "p.gpkg", mpio.PointTable(cols, x, y, "EPSG:3035"))
+    whole = mpio.read_points(path)
+    box = (4.602e6 + 0.3, 1.743e6 + 0.7, 4.607e6 - 0.2, 1.748e6 - 0.9)  # edges between float32 steps
+    part = mpio.read_points(path, bbox=box)
+    inside = (whole.x >= box[0]) & (whole.x <= box[2]) & (whole.y >= box[1]) & (whole.y <= box[3])
+    assert 0 < len(part) == inside.sum() < n
+    np.testing.assert_array_equal(part.x, whole.x[inside])
+    for name in whole.columns:
+        assert np.array_equal(part.columns[name], whole.columns[name][inside]), name
