@@ -53,8 +53,9 @@ def run_record(job, params, options):
 
 
 def check_run(output_dir, record, overwrite=False):
-    """UsageError when ``output_dir`` holds outputs of a run with another job or other parameters (unless
-    ``overwrite``); then ``DIR/run.json`` is (re)written for this run."""
+    """UsageError when ``output_dir`` holds unit outputs of a run with another job or other parameters (unless
+    ``overwrite``; a folder whose run left no unit output is simply reused); then ``DIR/run.json`` is (re)written
+    for this run."""
     path = os.path.join(output_dir, RUN_FILE)
     previous = None
     if os.path.exists(path):
@@ -64,7 +65,9 @@ def check_run(output_dir, record, overwrite=False):
         except (OSError, ValueError):
             previous = None  # unreadable: nothing to compare with, every output is recomputed
             overwrite = True
-    if previous is not None and previous != record and not overwrite:
+    outputs = [f for f in os.listdir(output_dir)
+               if f.endswith(".gpkg") and not f.startswith(".") and f not in ("index.gpkg", "merged.gpkg")]
+    if previous is not None and previous != record and not overwrite and outputs:
         if previous.get("job") != record["job"]:
             what = f"the job {previous.get('job')}"
         else:

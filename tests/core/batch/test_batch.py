@@ -344,3 +344,6 @@ def test_other_parameters_into_the_same_folder_are_refused_unless_overwrite(stac
     cli = run_cli("computevelocities", stacks[0], "--output-dir", str(tmp_path), "--workers", "1")
     assert cli.returncode == 2 and f"dispersion_threshold=0.15 (now {default})" in cli.stderr
     assert "Traceback" not in cli.stderr
+    os.remove(tmp_path / "burst0.gpkg")  # no unit output left (an interrupted first run): the folder is reused
+    fresh = run_batch("computevelocities", units, tmp_path, client=client)
+    assert [r.status for r in fresh] == ["done"] and fresh[0].n_points == first[0].n_points
