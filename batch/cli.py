@@ -42,7 +42,8 @@ def build_parser():
                         help="decompose: side of the tiles in m, a multiple of CELL_SIZE (default: the EGMS 100 km)")
     parser.add_argument("--retries", type=int, default=1, help="times a task that raised is retried (default 1)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="recompute every unit, replacing outputs of a run with other parameters (DIR/run.json)")
+                        help="recompute every unit; the outputs in DIR of a run with other parameters (DIR/run.json) are "
+                             "deleted first")
     return parser
 
 

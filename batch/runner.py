@@ -54,8 +54,8 @@ def run_record(job, params, options):
 
 def check_run(output_dir, record, overwrite=False):
     """UsageError when ``output_dir`` holds unit outputs of a run with another job or other parameters (unless
-    ``overwrite``; a folder whose run left no unit output is simply reused); then ``DIR/run.json`` is (re)written
-    for this run."""
+    ``overwrite``, which deletes those outputs first, so an interrupted recomputation leaves no mix; a folder whose
+    run left no unit output is simply reused); then ``DIR/run.json`` is (re)written for this run."""
     path = os.path.join(output_dir, RUN_FILE)
     previous = None
     if os.path.exists(path):
@@ -77,6 +77,9 @@ def check_run(output_dir, record, overwrite=False):
                 f"tile size {previous.get('tile_m')} m (now {record['tile_m']} m)"
         raise UsageError(f"{output_dir} holds the outputs of a run with {what}; choose a new --output-dir, or add "
                          "--overwrite to recompute every unit with these parameters")
+    if overwrite and previous != record:
+        for name in outputs:  # made with other parameters: none may be taken as complete by a later run
+            os.remove(os.path.join(output_dir, name))
     tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(record, fh, indent=1, sort_keys=True)

@@ -337,9 +337,11 @@ def test_other_parameters_into_the_same_folder_are_refused_unless_overwrite(stac
     with pytest.raises(UsageError, match=rf"dispersion_threshold={default} \(now 0.15\).*--overwrite"):
         run_batch("computevelocities", units, tmp_path, {"DISPERSION_THRESHOLD": 0.15}, client=client)
     assert_same_points(tmp_path / "burst0.gpkg", direct["burst0"])  # untouched
+    shutil.copy(tmp_path / "burst0.gpkg", tmp_path / "burst7.gpkg")  # a unit of the old run not in this one
     again = run_batch("computevelocities", units, tmp_path, {"DISPERSION_THRESHOLD": 0.15}, client=client,
                       overwrite=True)
     assert [r.status for r in again] == ["done"]
+    assert not (tmp_path / "burst7.gpkg").exists()  # old parameters: deleted, never taken as complete later
     assert again[0].n_points < first[0].n_points  # fewer candidates, fewer points
     cli = run_cli("computevelocities", stacks[0], "--output-dir", str(tmp_path), "--workers", "1")
     assert cli.returncode == 2 and f"dispersion_threshold=0.15 (now {default})" in cli.stderr
