@@ -44,38 +44,13 @@ def arrow_batches(layer, fields, all_fields, geometry=False, batch_size=20000):
     keep = set(fields)
     layer.SetIgnoredFields([name for name in all_fields if name not in keep] + ([] if geometry else ["OGR_GEOMETRY"]))
     layer.ResetReading()
-    stream = _open_stream(layer, [f"MAX_FEATURES_IN_BATCH={batch_size}"])
+    stream = layer.GetArrowStreamAsNumPy(options=[f"MAX_FEATURES_IN_BATCH={batch_size}"])
+    if stream is None:
+        raise RuntimeError("no Arrow stream")
     try:
         yield from stream
     finally:
         del stream
-
-
-STREAM_ATTEMPTS = 20
-"""Tries to open a stream while GDAL still counts the previous one of the layer as in progress (see below)."""
-
-
-def _open_stream(layer, options):
-    """The layer's Arrow stream.  GDAL's generic stream (the one behind a spatial filter) is marked finished only
-    when its last Python references are gone; a Dask worker saw the next stream on the same layer refused
-    ("An arrow Arrow Stream is in progress on that layer", about 1 run in 20 under load, GDAL 3.6 and 3.10), so
-    that refusal is retried after a garbage collection and a short wait (≤ 1 s in all)."""
-    import gc
-    import time
-
-    for attempt in range(STREAM_ATTEMPTS):
-        try:
-            stream = layer.GetArrowStreamAsNumPy(options=options)
-        except Exception as exc:  # noqa: BLE001 - RuntimeError with GDAL exceptions on, Exception without
-            if "in progress" not in str(exc) and "GetArrowStream() failed" not in str(exc):
-                raise
-            stream = None
-        if stream is not None:
-            return stream
-        if attempt < STREAM_ATTEMPTS - 1:
-            gc.collect()
-            time.sleep(0.05)
-    raise RuntimeError("no Arrow stream (GDAL says one is still in progress on the layer)")
 
 
 def float_values(part):

@@ -17,8 +17,8 @@ Conventions (ARCHITECTURE.md §Conventions; dolphin's phase linking):
 * quality: the phase-linking temporal coherence (Ferretti et al. 2011's γ_PTA, dolphin's ``temp_coh``)
   ``|Σ_{i<k} e^{j(arg C_ik − θ_i + θ_k)}| / (N(N − 1)/2)`` — 1 when the linked phases fit every pair.
 
-Inputs and outputs are complex64 / float32; the small N × N factorisations run in float64 / complex128 (N ≤ a
-few hundred: they cost less than forming C), and the results agree with the complex128 numpy reference
+Inputs and outputs are complex64 / float32; Γ's Cholesky factor and Γ⁻¹ are float64, Γ⁻¹ ∘ C and its one
+eigenvector (LAPACK cheevr) complex64, and the results agree with the complex128 numpy reference
 ``testing/ds_reference.py`` to float32 precision.
 """
 

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from qgis.core import QgsProcessingException, QgsProject, QgsVectorLayer
+from qgis.core import QgsApplication, QgsProcessingException, QgsProject, QgsVectorLayer
 
 from egms_plugin.core.egms import importer as egms_import
 from egms_plugin.core.egms.stats import STAT_FIELDS, egms_statistics
@@ -119,8 +119,6 @@ def test_the_style_is_saved_into_the_file_itself_and_gdal_says_nothing(run_alg, 
     capfd.readouterr()
     run_alg("egms:fittimeseries", {"INPUT": str(real_gpkg), "OUTPUT": str(out)})
     for _ in range(5):
-        from qgis.core import QgsApplication
-
         QgsApplication.processEvents()
     _out, err = capfd.readouterr()
     assert "unable to open database file" not in err and "gpkg_metadata" not in err, err[-500:]

@@ -46,18 +46,22 @@ def test_false_alarm_rate_near_the_significance():
         assert 0.5 * alpha <= rate <= 1.2 * alpha
 
 
-def test_kernel_equals_numpy_reference():
+@pytest.mark.parametrize(("method", "similar_numpy"), [("ks", ks_similar_numpy), ("glrt", glrt_similar_numpy)])
+def test_kernel_equals_numpy_reference(method, similar_numpy):
     rng = np.random.default_rng(2)
     amp = _rayleigh(rng, 24, 9, 10)
     amp[:, 3:6, 2:8] *= 1.8
     amp[:, 0, 0] = 0.0  # no data
-    ref_sim = ks_similar_numpy(amp, 2, 3, 0.05)
-    sim, _ = find_shps(amp, 2, 3, alpha=0.05, connect=False, method="ks")
+    ref_sim = similar_numpy(amp, 2, 3, 0.05)
+    sim, _ = find_shps(amp, 2, 3, alpha=0.05, connect=False, method=method)
     assert np.array_equal(sim.astype(bool), ref_sim)
-    ref_masks, ref_counts = shp_masks_numpy(amp, 2, 3, 0.05)
-    masks, counts = find_shps(amp, 2, 3, alpha=0.05, method="ks")
+    assert 0.3 < ref_sim.mean() < 0.9  # both outcomes occur
+    ref_masks, ref_counts = shp_masks_numpy(amp, 2, 3, 0.05, method=method)
+    masks, counts = find_shps(amp, 2, 3, alpha=0.05, method=method)
     assert np.array_equal(masks.astype(bool), ref_masks) and np.array_equal(counts, ref_counts)
     assert counts[0, 0] == 0
+    other = "ks" if method == "glrt" else "glrt"
+    assert not np.array_equal(ref_masks, shp_masks_numpy(amp, 2, 3, 0.05, method=other)[0])  # not the other test's
     # integer amplitudes (CInt16 stacks of low DN): many ties, handled exactly by the merge walk
     ties = np.round(amp * 2.0)
     assert np.array_equal(find_shps(ties, 2, 3, alpha=0.05, connect=False, method="ks")[0].astype(bool),
@@ -191,20 +195,6 @@ def test_glrt_cutoff_equals_a_monte_carlo_of_the_glrt_statistic():
     assert glrt_cutoff(60, 0.01) > glrt_cutoff(60, 0.05) > glrt_cutoff(120, 0.05)
 
 
-def test_glrt_kernel_equals_numpy_reference():
-    rng = np.random.default_rng(2)
-    amp = _rayleigh(rng, 24, 9, 10)
-    amp[:, 3:6, 2:8] *= 1.8
-    amp[:, 0, 0] = 0.0  # no data
-    ref_sim = glrt_similar_numpy(amp, 2, 3, 0.05)
-    sim, _ = find_shps(amp, 2, 3, alpha=0.05, connect=False, method="glrt")
-    assert np.array_equal(sim.astype(bool), ref_sim)
-    assert 0.3 < ref_sim.mean() < 0.9  # both outcomes occur
-    ref_masks, ref_counts = shp_masks_numpy(amp, 2, 3, 0.05, method="glrt")
-    masks, counts = find_shps(amp, 2, 3, alpha=0.05, method="glrt")
-    assert np.array_equal(masks.astype(bool), ref_masks) and np.array_equal(counts, ref_counts)
-    assert counts[0, 0] == 0
-    assert not np.array_equal(ref_masks, shp_masks_numpy(amp, 2, 3, 0.05)[0])  # not the KS masks
 
 
 @pytest.mark.parametrize("method", ["glrt", "ks"])
