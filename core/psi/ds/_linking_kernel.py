@@ -32,121 +32,129 @@ from numba.extending import get_cython_function_address
 
 from ._blas import single_threaded_blas
 
-# LAPACK's cheevr (MRRR) for the one eigenvector EMI needs, instead of np.linalg.eigh's all N of them (measured
-# 60 × 60: 0.15 ms vs 0.47–1.6 ms).  Called by symbol name (added here at import from scipy's LAPACK, the one
-# numba's own np.linalg uses), so the compiled kernels stay cacheable.
-_CHEEVR = "egms_plugin_cheevr"
-_llvm.add_symbol(_CHEEVR, get_cython_function_address("scipy.linalg.cython_lapack", "cheevr"))
-_cheevr = types.ExternalFunction(_CHEEVR, types.void(*([types.voidptr] * 23)))
+# LAPACK and BLAS routines called by symbol name from numba (added here at import from scipy's LAPACK/BLAS, the
+# ones numba's own np.linalg uses), so the compiled kernels stay cacheable:
+# * cheevr (MRRR) for the one eigenvector EMI needs, instead of np.linalg.eigh's all N of them (measured 60 × 60:
+#   0.15 ms vs 0.47–1.6 ms);
+# * dpotrf + dpotri for Γ⁻¹ (Cholesky factor and inverse: 36 µs vs 130 µs for the loops they replace);
+# * cherk for the sample covariance over the SHPs (59 µs vs 270 µs for the loop it replaces, 76 SHPs, 60 dates).
+# All are Fortran routines: a C-order array is the transpose of the Fortran matrix they see.
+
+
+def _external(name, module, n_args):
+    symbol = f"egms_plugin_{name}"
+    _llvm.add_symbol(symbol, get_cython_function_address(f"scipy.linalg.cython_{module}", name))
+    return types.ExternalFunction(symbol, types.void(*([types.voidptr] * n_args)))
+
+
+_cheevr = _external("cheevr", "lapack", 23)
+_dpotrf = _external("dpotrf", "lapack", 5)
+_dpotri = _external("dpotri", "lapack", 5)
+_cherk = _external("cherk", "blas", 10)
 
 DEFAULT_BETA = 0.01
 """Regularisation of the coherence magnitude before its inversion (dolphin's ``beta``)."""
 SINGULAR = 1e-6
 """Γ is treated as singular when a Cholesky pivot falls below this fraction of its largest diagonal element."""
+LWORK = 65
+"""cheevr's complex work space, × N: at least (NB + 1)·N for chetrd's blocked (level-3) reduction, NB = 32 —
+with the minimum 2N it runs unblocked, and the phase linking was 25 % slower (60 dates)."""
 
 
 
 @numba.njit(nogil=True, cache=True)
 def _temporal_coherence(c, ph):
+    """``|Σ_{i<k} (C_ik / |C_ik|) · conj(ph_i) · ph_k| / (N(N − 1)/2)`` (|ph| = 1: the phase of each term is
+    ``arg C_ik − θ_i + θ_k``); the inner sum over k is plain float32 arithmetic, which numba vectorises."""
     n = ph.size
-    acc = 0j
+    acc_re = 0.0
+    acc_im = 0.0
     for i in range(n):
+        s_re = np.float32(0.0)
+        s_im = np.float32(0.0)
         for k in range(i + 1, n):
-            z = c[i, k] * np.conj(ph[i]) * ph[k]
-            m = abs(z)
-            if m > 0:
-                acc += z / m
+            cr = c[i, k].real
+            ci = c[i, k].imag
+            m = cr * cr + ci * ci
+            inv = np.float32(1.0) / np.sqrt(m) if m > 0 else np.float32(0.0)
+            pr = ph[k].real
+            pi = ph[k].imag
+            s_re += (cr * pr - ci * pi) * inv
+            s_im += (cr * pi + ci * pr) * inv
+        qr = ph[i].real
+        qi = ph[i].imag
+        acc_re += qr * s_re + qi * s_im  # conj(ph_i) · s
+        acc_im += qr * s_im - qi * s_re
     pairs = n * (n - 1) // 2
-    return np.float32(abs(acc) / pairs) if pairs > 0 else np.float32(0.0)
+    return np.float32(np.sqrt(acc_re * acc_re + acc_im * acc_im) / pairs) if pairs > 0 else np.float32(0.0)
 
 
 @numba.njit(nogil=True, cache=True)
-def _cholesky(a):
-    """In-place lower Cholesky factor of the Hermitian (or real symmetric) matrix a; False when a pivot is
-    below :data:`SINGULAR` × the largest diagonal element (not positive definite enough)."""
-    n = a.shape[0]
-    big = 0.0
-    for i in range(n):
-        big = max(big, abs(a[i, i].real))
-    for j in range(n):
-        d = a[j, j].real
-        for k in range(j):
-            d -= (a[j, k] * np.conj(a[j, k])).real
-        if not d > SINGULAR * big:
-            return False
-        d = np.sqrt(d)
-        a[j, j] = d
-        for i in range(j + 1, n):
-            s = a[i, j]
-            for k in range(j):
-                s -= a[i, k] * np.conj(a[j, k])
-            a[i, j] = s / d
-    return True
-
-
-@numba.njit(nogil=True, cache=True)
-def _solve_cholesky(lo, b):
-    """b ← (L Lᴴ)⁻¹ b in place (L = the lower triangle of lo)."""
-    n = lo.shape[0]
-    for i in range(n):
-        s = b[i]
-        for k in range(i):
-            s -= lo[i, k] * b[k]
-        b[i] = s / lo[i, i].real
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for k in range(i + 1, n):
-            s -= np.conj(lo[k, i]) * b[k]
-        b[i] = s / lo[i, i].real
-
-
-@numba.njit(nogil=True, cache=True)
-def _emi_vector(c, beta, vec):
-    """EMI eigenvector into vec: Γ⁻¹ from the Cholesky factor of Γ (column by column), then the eigenvector of
-    the smallest eigenvalue of Γ⁻¹ ∘ C (LAPACK); False when Γ is not positive definite."""
+def _gamma_inverse(c, beta, g):
+    """g ← Γ⁻¹ of ``Γ = (1 − β)·|C| + β·I`` (float64, LAPACK dpotrf + dpotri); False when Γ is not positive definite
+    enough (a Cholesky pivot ``L_jj²`` below :data:`SINGULAR` × the largest diagonal element, or LAPACK failing)."""
     n = c.shape[0]
-    g = np.empty((n, n), dtype=np.float64)
+    big = 0.0
     for i in range(n):
         for k in range(n):
             g[i, k] = (1.0 - beta) * abs(c[i, k])
         g[i, i] += beta
-    if not _cholesky(g):
+        big = max(big, g[i, i])
+    uplo = np.array([ord("L")], dtype=np.uint8)  # Fortran's lower triangle = C order's upper (Γ is symmetric)
+    dims = np.array([n, 0], dtype=np.int32)
+    _dpotrf(uplo.ctypes, dims[0:1].ctypes, g.ctypes, dims[0:1].ctypes, dims[1:2].ctypes)
+    if dims[1] != 0:
+        return False
+    for j in range(n):
+        if not g[j, j] * g[j, j] > SINGULAR * big:
+            return False
+    _dpotri(uplo.ctypes, dims[0:1].ctypes, g.ctypes, dims[0:1].ctypes, dims[1:2].ctypes)
+    if dims[1] != 0:
+        return False
+    for i in range(n):  # the inverse is in the C-order upper triangle: mirrored
+        for k in range(i):
+            g[i, k] = g[k, i]
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _emi_vector(c, beta, vec):
+    """EMI eigenvector into vec: Γ⁻¹ (:func:`_gamma_inverse`), then the eigenvector of the smallest eigenvalue of
+    Γ⁻¹ ∘ C (LAPACK); False when Γ is not positive definite."""
+    n = c.shape[0]
+    g = np.empty((n, n), dtype=np.float64)
+    if not _gamma_inverse(c, beta, g):
         return False
     m = np.empty((n, n), dtype=np.complex64)
-    col = np.empty(n, dtype=np.float64)
-    for k in range(n):
-        col[:] = 0.0
-        col[k] = 1.0
-        _solve_cholesky(g, col)
-        for i in range(n):
-            m[i, k] = col[i] * c[i, k]
-    for i in range(n):  # exactly Hermitian (the solves leave rounding asymmetries)
-        for k in range(i + 1, n):
-            z = 0.5 * (m[i, k] + np.conj(m[k, i]))
-            m[i, k] = z
-            m[k, i] = np.conj(z)
+    for i in range(n):
+        for k in range(n):
+            m[i, k] = g[i, k] * c[i, k]
         m[i, i] = m[i, i].real
-    if not _smallest_eigenvector(m, vec):
+    if not _eigenvector(m, 1, vec):
+        for i in range(n):  # cheevr overwrote m
+            for k in range(n):
+                m[i, k] = g[i, k] * c[i, k]
+            m[i, i] = m[i, i].real
         _, v = np.linalg.eigh(m)
         vec[:] = v[:, 0]
     return True
 
 
 @numba.njit(nogil=True, cache=True)
-def _smallest_eigenvector(m, vec):
-    """vec ← the eigenvector of the smallest eigenvalue of the Hermitian complex64 m (LAPACK cheevr, range 'I',
-    il = iu = 1; m is overwritten); False when LAPACK reports a failure.  m in C order is conj(m) to Fortran, whose
-    eigenvectors are the conjugates of m's: conjugated back."""
+def _eigenvector(m, index, vec):
+    """vec ← the eigenvector of the ``index``-th smallest eigenvalue (1 … N) of the Hermitian complex64 m (LAPACK
+    cheevr, range 'I', il = iu = index; m is overwritten); False when LAPACK reports a failure.  m in C order is
+    conj(m) to Fortran, whose eigenvectors are the conjugates of m's: conjugated back."""
     n = m.shape[0]
     jobz = np.array([ord("V")], dtype=np.uint8)
     which = np.array([ord("I")], dtype=np.uint8)
     uplo = np.array([ord("L")], dtype=np.uint8)
-    dims = np.array([n, 1, 0, 2 * n + 1, 26 * n + 1, 10 * n + 1, 0], dtype=np.int32)  # n, il=iu, m, lwork, …
+    dims = np.array([n, index, 0, LWORK * n, 26 * n + 1, 10 * n + 1, 0], dtype=np.int32)  # n, il=iu, m, lwork, …
     bounds = np.zeros(3, dtype=np.float32)  # vl, vu (unused with range 'I'), abstol (0: LAPACK's default)
     w = np.empty(n, dtype=np.float32)
     z = np.empty(n, dtype=np.complex64)
     isuppz = np.empty(2, dtype=np.int32)
-    work = np.empty(2 * n + 1, dtype=np.complex64)
+    work = np.empty(LWORK * n, dtype=np.complex64)
     rwork = np.empty(26 * n + 1, dtype=np.float32)
     iwork = np.empty(10 * n + 1, dtype=np.int32)
     info = np.zeros(1, dtype=np.int32)
@@ -175,9 +183,11 @@ def _link_one(c, beta, out):
                 return np.float32(np.nan), True
     vec = np.empty(n, dtype=np.complex64)
     evd = not _emi_vector(c, beta, vec)
-    if evd:
-        lam, v = np.linalg.eigh(c)
-        vec[:] = v[:, n - 1]
+    if evd:  # the eigenvector of the largest eigenvalue of C
+        m = c.copy()
+        if not _eigenvector(m, n, vec):
+            _, v = np.linalg.eigh(c)
+            vec[:] = v[:, n - 1]
     ref = vec[0]
     a = abs(ref)
     ref = np.conj(ref) / a if a > 0 else np.complex64(1.0)
@@ -198,31 +208,43 @@ def _link_matrices_kernel(c, beta, phasors, coh, evd):
 
 @numba.njit(nogil=True, cache=True)
 def _coherence_one(slc, r, col, mask, half_rows, half_cols, out):
-    n, rows, cols = slc.shape
+    """out ← the sample coherence matrix (N × N complex64) of pixel (r, col) of the pixel-major block slc
+    (rows, cols, N) over its SHP mask: the SHPs' series gathered into an (N, L) matrix Z, ``S = Z·Zᴴ`` by BLAS
+    cherk (one triangle), then ``S_ik / √(S_ii·S_kk)``."""
+    n = slc.shape[2]
     wy, wx = mask.shape
-    out[:, :] = 0
-    power = np.zeros(n, dtype=np.float32)
-    z = np.empty(n, dtype=np.complex64)
+    looks = 0
     for dy in range(wy):
         for dx in range(wx):
-            if not mask[dy, dx]:
-                continue
-            rr = r + dy - half_rows
-            cc = col + dx - half_cols
-            for k in range(n):
-                z[k] = slc[k, rr, cc]
-                power[k] += z[k].real * z[k].real + z[k].imag * z[k].imag
-            for i in range(n):
-                zi = z[i]
-                for k in range(i, n):
-                    out[i, k] += zi * np.conj(z[k])
+            if mask[dy, dx]:
+                looks += 1
+    lda = max(1, looks)
+    z = np.zeros((n, lda), dtype=np.complex64)
+    j = 0
+    for dy in range(wy):
+        for dx in range(wx):
+            if mask[dy, dx]:
+                rr = r + dy - half_rows
+                cc = col + dx - half_cols
+                for k in range(n):
+                    z[k, j] = slc[rr, cc, k]
+                j += 1
+    # Fortran sees z as Zf = zᵀ (L × N): Zfᴴ·Zf read back in C order is z·zᴴ; its Fortran upper triangle is the
+    # C-order lower one (k ≤ i)
+    flags = np.array([ord("U"), ord("C")], dtype=np.uint8)
+    dims = np.array([n, looks, lda], dtype=np.int32)
+    scal = np.array([1.0, 0.0], dtype=np.float32)
+    _cherk(flags[0:1].ctypes, flags[1:2].ctypes, dims[0:1].ctypes, dims[1:2].ctypes, scal[0:1].ctypes, z.ctypes,
+           dims[2:3].ctypes, scal[1:2].ctypes, out.ctypes, dims[0:1].ctypes)
     for i in range(n):
-        for k in range(i, n):
-            d = np.sqrt(power[i] * power[k])
+        pi = out[i, i].real
+        for k in range(i):
+            d = np.sqrt(pi * out[k, k].real)
             v = out[i, k] / d if d > 0 else np.complex64(0)
             out[i, k] = v
             out[k, i] = np.conj(v)
-        out[i, i] = 1.0 if power[i] > 0 else 0.0
+    for i in range(n):
+        out[i, i] = 1.0 if out[i, i].real > 0 else 0.0
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
@@ -233,7 +255,7 @@ def _coherence_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, out):
 
 @numba.njit(nogil=True, parallel=True, cache=True)
 def _link_pixels_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, beta, phasors, coh, evd):
-    n = slc.shape[0]
+    n = slc.shape[2]
     for p in numba.prange(r_idx.size):
         c = np.empty((n, n), dtype=np.complex64)
         _coherence_one(slc, r_idx[p], c_idx[p], masks[p], half_rows, half_cols, c)
@@ -244,7 +266,7 @@ def _link_pixels_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, beta, ph
 
 @numba.njit(nogil=True, parallel=True, cache=True)
 def _consecutive_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, out):
-    n = slc.shape[0]
+    n = slc.shape[2]
     wy, wx = masks.shape[1:]
     for p in numba.prange(r_idx.size):
         cross = np.zeros(n - 1, dtype=np.complex64)
@@ -255,10 +277,11 @@ def _consecutive_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, out):
                     continue
                 rr = r_idx[p] + dy - half_rows
                 cc = c_idx[p] + dx - half_cols
-                prev = slc[0, rr, cc]
+                series = slc[rr, cc]
+                prev = series[0]
                 power[0] += prev.real * prev.real + prev.imag * prev.imag
                 for k in range(1, n):
-                    z = slc[k, rr, cc]
+                    z = series[k]
                     power[k] += z.real * z.real + z.imag * z.imag
                     cross[k - 1] += prev * np.conj(z)
                     prev = z
@@ -269,28 +292,62 @@ def _consecutive_kernel(slc, r_idx, c_idx, masks, half_rows, half_cols, out):
         out[p] = acc / (n - 1)
 
 
-def consecutive_coherence(slc, r_idx, c_idx, masks):
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _transpose_kernel(slc, out):
+    n, rows, cols = slc.shape
+    for r in numba.prange(rows):
+        for c0 in range(0, cols, 64):  # tiles of 64 pixels × all dates: both sides stay in cache
+            c1 = min(cols, c0 + 64)
+            for k in range(n):
+                for c in range(c0, c1):
+                    out[r, c, k] = slc[k, r, c]
+
+
+def pixel_major(slc, out=None):
+    """The SLC block (N, rows, cols) as the kernels read it: pixel-major (rows, cols, N) complex64, every pixel's
+    series contiguous (the gathers over the SHPs then stream whole cache lines: the consecutive-coherence screen
+    ran 5× faster on 64 MB blocks).  ``out``: a buffer of that shape to reuse (block after block; a fresh array
+    is page-faulted in at every block).  Pass the result with ``pixel_major=True`` to the functions below to
+    transpose a block once for several of them."""
+    slc = np.asarray(slc)
+    if slc.ndim != 3:
+        raise ValueError(f"expected an (n_dates, rows, cols) SLC block, got shape {slc.shape}")
+    slc = np.ascontiguousarray(slc, dtype=np.complex64)
+    shape = slc.shape[1:] + slc.shape[:1]
+    if out is None or out.shape != shape or out.dtype != np.complex64 or not out.flags.c_contiguous:
+        out = np.empty(shape, dtype=np.complex64)
+    if slc.size:
+        _transpose_kernel(slc, out)
+    return out
+
+
+def consecutive_coherence(slc, r_idx, c_idx, masks, pixel_major=False):
     """Mean sample coherence magnitude of consecutive dates ``mean_k |C_k,k+1|`` over the SHP masks (float32,
     one per pixel): N·L operations instead of the N²·L of the whole matrix, a cheap screen before the linking
     (decorrelated clutter sits at the noise level ``√(π / 4L)`` of L looks)."""
-    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks)
+    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks, pixel_major)
     out = np.zeros(r_idx.size, dtype=np.float32)
-    if r_idx.size and slc.shape[0] > 1:
+    if r_idx.size and slc.shape[2] > 1:
         _consecutive_kernel(slc, r_idx, c_idx, masks, hr, hc, out)
     return out
 
 
-def _pixels(slc, r_idx, c_idx, masks):
-    slc = np.ascontiguousarray(slc, dtype=np.complex64)
-    if slc.ndim != 3:
-        raise ValueError(f"expected an (n_dates, rows, cols) SLC block, got shape {slc.shape}")
+def _pixels(slc, r_idx, c_idx, masks, is_pixel_major):
+    """The kernels' arguments: the block pixel-major (transposed unless ``is_pixel_major``), the indices, the masks
+    and the half window; ValueError on shapes that do not fit."""
+    if is_pixel_major:
+        slc = np.ascontiguousarray(slc, dtype=np.complex64)
+        if slc.ndim != 3:
+            raise ValueError(f"expected a pixel-major (rows, cols, n_dates) SLC block, got shape {slc.shape}")
+    else:
+        slc = pixel_major(slc)
     r_idx = np.ascontiguousarray(r_idx, dtype=np.int64).ravel()
     c_idx = np.ascontiguousarray(c_idx, dtype=np.int64).ravel()
     masks = np.ascontiguousarray(masks, dtype=np.uint8)
     if masks.ndim != 3 or masks.shape[0] != r_idx.size or c_idx.size != r_idx.size:
         raise ValueError("expected one (wy, wx) SHP mask per pixel")
     hr, hc = masks.shape[1] // 2, masks.shape[2] // 2
-    _check_masks_inside(masks, r_idx, c_idx, hr, hc, *slc.shape[1:])
+    _check_masks_inside(masks, r_idx, c_idx, hr, hc, *slc.shape[:2])
     return slc, r_idx, c_idx, masks, hr, hc
 
 
@@ -310,14 +367,16 @@ def _check_masks_inside(masks, r_idx, c_idx, hr, hc, rows, cols):
         raise ValueError(f"the SHP mask of pixel {int(np.argmax(bad))} reaches outside the block")
 
 
-def coherence_matrices(slc, r_idx, c_idx, masks):
+def coherence_matrices(slc, r_idx, c_idx, masks, pixel_major=False):
     """Sample coherence matrices (n, N, N) complex64 of the pixels (r_idx, c_idx) of an SLC block
-    (N, rows, cols) over their SHP masks (n, wy, wx) (windows centred on the pixels)."""
-    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks)
-    n = slc.shape[0]
+    (N, rows, cols) — or (rows, cols, N) with ``pixel_major`` (:func:`pixel_major`) — over their SHP masks
+    (n, wy, wx) (windows centred on the pixels)."""
+    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks, pixel_major)
+    n = slc.shape[2]
     out = np.empty((r_idx.size, n, n), dtype=np.complex64)
     if r_idx.size:
-        _coherence_kernel(slc, r_idx, c_idx, masks, hr, hc, out)
+        with single_threaded_blas():
+            _coherence_kernel(slc, r_idx, c_idx, masks, hr, hc, out)
     return out
 
 
@@ -338,11 +397,11 @@ def link_matrices(coherence, beta=DEFAULT_BETA):
     return phasors, coh, evd
 
 
-def link_pixels(slc, r_idx, c_idx, masks, beta=DEFAULT_BETA):
+def link_pixels(slc, r_idx, c_idx, masks, beta=DEFAULT_BETA, pixel_major=False):
     """Coherence matrix and phase linking in one pass, per pixel (no (n, N, N) array is held): the result of
-    ``link_matrices(coherence_matrices(slc, r_idx, c_idx, masks), beta)``."""
-    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks)
-    n = slc.shape[0]
+    ``link_matrices(coherence_matrices(slc, r_idx, c_idx, masks, pixel_major), beta)``."""
+    slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks, pixel_major)
+    n = slc.shape[2]
     phasors = np.empty((r_idx.size, n), dtype=np.complex64)
     coh = np.empty(r_idx.size, dtype=np.float32)
     evd = np.zeros(r_idx.size, dtype=np.bool_)

@@ -116,18 +116,20 @@ def pixel_spacing_m(stack):
     return dy, dx
 
 
-def halo_blocks(stack, block_rows, halo, end=None):
+def halo_blocks(stack, block_rows, halo, end=None, scratch=None):
     """Row blocks of ``stack`` with a halo: yields ``(r0, r1, h0, slc)`` for the centre rows ``r0:r1`` (blocks of
     ``block_rows`` up to row ``end``, default the last), ``slc`` = rows ``h0:h1`` of every date (complex64, all
     columns), ``h0 = max(0, r0 − halo)``, ``h1 = min(rows, r1 + halo)`` — the one reader of the DS passes
     (:func:`find_distributed_scatterers`, :func:`.linked.form_linked_block`'s callers): memory is bounded by the
-    block, every window of a centre row is inside its block."""
+    block, every window of a centre row is inside its block.  With a :class:`~egms_plugin.core.scratch.Scratch`,
+    every block is read into the same buffer (valid until the next block is yielded)."""
     rows = stack.shape[0]
     end = rows if end is None else int(end)
     for r0 in range(0, end, block_rows):
         r1 = min(end, r0 + block_rows)
         h0, h1 = max(0, r0 - halo), min(rows, r1 + halo)
-        yield r0, r1, h0, stack.read_block(h0, h1)
+        out = None if scratch is None else scratch.get("slc", (stack.n_dates, h1 - h0, stack.shape[1]), np.complex64)
+        yield r0, r1, h0, stack.read_block(h0, h1, out=out)
 
 
 def _select_per_cell(counts, eligible, row0, cell_r, cell_c):
@@ -152,7 +154,8 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
     :class:`~egms_plugin.core.sar.stack.StackFolder`); PS candidates (``ps_lines``, ``ps_pixels``) are never DS.
     Returns :class:`DistributedScatterers`."""
     from ...sar.amplitude import small_gdal_cache
-    from ._linking_kernel import consecutive_coherence, interferogram_phasors, link_pixels
+    from ...scratch import Scratch
+    from ._linking_kernel import consecutive_coherence, interferogram_phasors, link_pixels, pixel_major
     from ._shp_kernel import find_shps
 
     q = params or DsParameters()
@@ -170,21 +173,23 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
     block_rows = max(cell_r, block_rows // cell_r * cell_r)  # blocks hold whole cells
     out = {k: [] for k in ("lines", "pixels", "n_shp", "coherence", "phasors", "dispersion", "mean", "evd")}
     n_eligible = 0
+    scratch = Scratch()
     n_blocks = -(-rows // block_rows)
     with small_gdal_cache(), stack:
-        for i, (r0, r1, h0, slc) in enumerate(halo_blocks(stack, block_rows, hr)):
+        for i, (r0, r1, h0, slc) in enumerate(halo_blocks(stack, block_rows, hr, scratch=scratch)):
             progress.check()
-            amp = np.abs(slc)
-            masks, counts = find_shps(amp, hr, hc, q.alpha, rows=(r0 - h0, r1 - h0), method=q.test)
+            amp = np.abs(slc, out=scratch.get("amp", slc.shape, np.float32))
+            masks, counts = find_shps(amp, hr, hc, q.alpha, rows=(r0 - h0, r1 - h0), method=q.test, scratch=scratch)
             eligible = (counts >= q.min_shp) & ~ps[r0:r1]
             sr, sc = _select_per_cell(counts, eligible, r0, cell_r, cell_c)
             n_eligible += sr.size
             if sr.size:  # the screen: decorrelated clutter is not worth an eigendecomposition
+                pm = pixel_major(slc, scratch.get("pixel-major", slc.shape[1:] + slc.shape[:1], np.complex64))
                 level = SCREEN_FACTOR * np.sqrt(np.pi / (4.0 * counts[sr, sc]))
-                screened = consecutive_coherence(slc, sr + (r0 - h0), sc, masks[sr, sc]) > level
+                screened = consecutive_coherence(pm, sr + (r0 - h0), sc, masks[sr, sc], pixel_major=True) > level
                 sr, sc = sr[screened], sc[screened]
             if sr.size:
-                linked, coh, evd = link_pixels(slc, sr + (r0 - h0), sc, masks[sr, sc], q.beta)
+                linked, coh, evd = link_pixels(pm, sr + (r0 - h0), sc, masks[sr, sc], q.beta, pixel_major=True)
                 keep = coh >= q.coherence
                 sr, sc = sr[keep], sc[keep]
                 a = amp[:, sr + (r0 - h0), sc].astype(np.float64)

@@ -247,3 +247,29 @@ def test_windows_wider_than_64_columns_equal_the_reference(method):
     ref_masks, ref_counts = shp_masks_numpy(amp, 1, 33, 0.05, method=method)
     assert masks.shape[-1] == 67
     assert np.array_equal(masks.astype(bool), ref_masks) and np.array_equal(counts, ref_counts)
+
+
+def test_glrt_cutoff_equals_the_f_quantile_of_scipy_stats():
+    """The Beta-quantile form used by the kernel (no scipy.stats import) equals ln F⁻¹(1 − α/2; 2N, 2N)."""
+    from scipy.stats import f
+
+    for n in (8, 20, 60, 61, 250):
+        for alpha in (0.001, 0.01, 0.05, 0.2):
+            assert glrt_cutoff(n, alpha) == pytest.approx(np.log(f.ppf(1 - alpha / 2, 2 * n, 2 * n)), rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["glrt", "ks"])
+def test_find_shps_with_a_scratch_equals_fresh_arrays(method):
+    """Blocks of different sizes through one Scratch (a large one, a smaller one, another large one with other
+    data): each gives the masks and counts of fresh arrays — nothing left over from the block before."""
+    from egms_plugin.core.scratch import Scratch
+
+    rng = np.random.default_rng(21)
+    scratch = Scratch()
+    for rows, scale in ((30, 1.0), (17, 3.0), (30, 0.5)):
+        amp = _rayleigh(rng, 24, rows, 26, scale)
+        amp[:, rows // 2, :4] = 0  # pixels without data
+        got_m, got_c = find_shps(amp, 3, 4, 0.05, rows=(3, rows - 3), method=method, scratch=scratch)
+        ref_m, ref_c = find_shps(amp, 3, 4, 0.05, rows=(3, rows - 3), method=method)
+        assert np.array_equal(got_m, ref_m) and np.array_equal(got_c, ref_c)
+        assert got_c.max() > 1 and (got_c == 0).sum() == 4
