@@ -2,7 +2,7 @@
 
 * :mod:`._shp_kernel` — statistically homogeneous pixels (the GLRT of the power means for Rayleigh amplitudes,
   or the two-sample Kolmogorov–Smirnov test of the amplitude series; connected to the centre): :func:`find_shps`,
-  :func:`find_shps_at`, :func:`check_window`;
+  :func:`check_window`; :mod:`._shp_at` — the same for a sparse set of centres: :func:`find_shps_at`;
 * :mod:`._linking_kernel` — sample coherence matrices over the SHPs and phase linking (EMI, EVD fallback),
   the phase-linking temporal coherence: :func:`coherence_matrices`, :func:`link_matrices`,
   :func:`link_pixels`;
@@ -24,7 +24,7 @@ _EXPORTS = {
     "check_window": "_shp_kernel",
     "coherence_matrices": "_linking_kernel",
     "find_shps": "_shp_kernel",
-    "find_shps_at": "_shp_kernel",
+    "find_shps_at": "_shp_at",
     "glrt_cutoff": "_shp_kernel",
     "interferogram_phasors": "_linking_kernel",
     "ks_critical_value": "_shp_kernel",

@@ -127,7 +127,7 @@ def _log_power_kernel(amplitude, out):
 
 
 @numba.njit(nogil=True, cache=True)
-def _glrt_similar(lp, lq, cutoff):
+def glrt_similar(lp, lq, cutoff):
     """The GLRT of two pixels' log power means (module docstring): symmetric in (lp, lq) bit for bit."""
     return abs(lp - lq) <= cutoff
 
@@ -144,12 +144,12 @@ def _forward_glrt_kernel(logp, valid, r_lo, r_hi, offsets, cutoff, fwd):
             for o in range(offsets.shape[0]):
                 rr = r + offsets[o, 0]
                 cc = c + offsets[o, 1]
-                if rr < rows and 0 <= cc < cols and valid[rr, cc] and _glrt_similar(lp, logp[rr, cc], cutoff):
+                if rr < rows and 0 <= cc < cols and valid[rr, cc] and glrt_similar(lp, logp[rr, cc], cutoff):
                     fwd[r - r_lo, c, o] = 1
 
 
 @numba.njit(nogil=True, cache=True)
-def _ks_similar(a, b, n, d_max):
+def ks_similar(a, b, n, d_max):
     """True when the KS distance × n of two sorted samples of size n (each followed by +inf) is at most d_max.
 
     Merge walk: step the sample(s) holding the smaller value (both on a tie), track |i − j|; within a run of
@@ -179,7 +179,7 @@ def _forward_kernel(srt, valid, r_lo, r_hi, offsets, d_max, fwd):
             for o in range(offsets.shape[0]):
                 rr = r + offsets[o, 0]
                 cc = c + offsets[o, 1]
-                if rr < rows and 0 <= cc < cols and valid[rr, cc] and _ks_similar(srt[r, c], srt[rr, cc], n, d_max):
+                if rr < rows and 0 <= cc < cols and valid[rr, cc] and ks_similar(srt[r, c], srt[rr, cc], n, d_max):
                     fwd[r - r_lo, c, o] = 1
 
 
@@ -211,67 +211,12 @@ def _flood(similar, out, queue, half_rows, half_cols):
 
 
 @numba.njit(nogil=True, cache=True)
-def _connect_window(similar, out, connect, half_rows, half_cols):
+def connect_window(similar, out, connect, half_rows, half_cols):
     """out ← the SHPs of one window's similar pixels (connected to the centre, or all); returns their number."""
     if connect:
         return _flood(similar, out, np.empty(similar.size, dtype=np.int64), half_rows, half_cols)
     out[:, :] = similar
     return np.int64(similar.sum())
-
-
-@numba.njit(nogil=True, parallel=True, cache=True)
-def _shp_at_kernel(srt, valid, r_idx, c_idx, half_rows, half_cols, d_max, connect, masks, counts):
-    """SHP masks of the listed centre pixels only: every window pixel tested against the centre."""
-    rows, cols, n1 = srt.shape
-    n = n1 - 1
-    wy = 2 * half_rows + 1
-    wx = 2 * half_cols + 1
-    for p in numba.prange(r_idx.size):
-        r = r_idx[p]
-        c = c_idx[p]
-        out = masks[p]
-        out[:, :] = 0
-        if not valid[r, c]:
-            counts[p] = 0
-            continue
-        similar = np.zeros((wy, wx), dtype=np.uint8)
-        for dy in range(wy):
-            rr = r + dy - half_rows
-            if rr < 0 or rr >= rows:
-                continue
-            for dx in range(wx):
-                cc = c + dx - half_cols
-                if 0 <= cc < cols and valid[rr, cc] and (
-                        (rr == r and cc == c) or _ks_similar(srt[r, c], srt[rr, cc], n, d_max)):
-                    similar[dy, dx] = 1
-        counts[p] = _connect_window(similar, out, connect, half_rows, half_cols)
-
-
-@numba.njit(nogil=True, parallel=True, cache=True)
-def _shp_at_glrt_kernel(logp, valid, r_idx, c_idx, half_rows, half_cols, cutoff, connect, masks, counts):
-    """:func:`_shp_at_kernel` with the GLRT."""
-    rows, cols = logp.shape
-    wy = 2 * half_rows + 1
-    wx = 2 * half_cols + 1
-    for p in numba.prange(r_idx.size):
-        r = r_idx[p]
-        c = c_idx[p]
-        out = masks[p]
-        out[:, :] = 0
-        if not valid[r, c]:
-            counts[p] = 0
-            continue
-        similar = np.zeros((wy, wx), dtype=np.uint8)
-        for dy in range(wy):
-            rr = r + dy - half_rows
-            if rr < 0 or rr >= rows:
-                continue
-            for dx in range(wx):
-                cc = c + dx - half_cols
-                if 0 <= cc < cols and valid[rr, cc] and (
-                        (rr == r and cc == c) or _glrt_similar(logp[r, c], logp[rr, cc], cutoff)):
-                    similar[dy, dx] = 1
-        counts[p] = _connect_window(similar, out, connect, half_rows, half_cols)
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
@@ -411,7 +356,7 @@ def log_powers(amplitude):
     return out
 
 
-def _check_block(amplitude):
+def check_block(amplitude):
     amplitude = np.asarray(amplitude)
     if amplitude.ndim != 3:
         raise ValueError(f"expected an (n_dates, rows, cols) amplitude block, got shape {amplitude.shape}")
@@ -438,7 +383,7 @@ def find_shps(amplitude, half_rows, half_cols, alpha=0.05, rows=None, connect=Tr
     masks : uint8 (row1 − row0, cols, wy, wx) — 1 at the SHPs (window centred on the pixel);
     counts : int32 (row1 − row0, cols) — the number of SHPs, centre included (0 where the pixel has no data).
     """
-    amplitude = _check_block(amplitude)
+    amplitude = check_block(amplitude)
     n_dates, block_rows, cols = amplitude.shape
     row0, row1 = (0, block_rows) if rows is None else (int(rows[0]), int(rows[1]))
     if not 0 <= row0 <= row1 <= block_rows:
@@ -465,42 +410,12 @@ def find_shps(amplitude, half_rows, half_cols, alpha=0.05, rows=None, connect=Tr
     else:
         srt = sorted_amplitudes(part)
         valid = srt[:, :, n_dates - 1] > 0
-        _forward_kernel(srt, valid, 0, row1 - r_lo, offsets, _ks_d_max(n_dates, alpha), fwd)
+        _forward_kernel(srt, valid, 0, row1 - r_lo, offsets, ks_d_max(n_dates, alpha), fwd)
     kernel = _shp_bits_kernel if wx <= BITS_MAX_COLS else _shp_kernel
     kernel(fwd, valid, 0, row0 - r_lo, row1 - r_lo, half_rows, half_cols, offsets, connect, masks, counts)
     return masks, counts
 
 
-def _ks_d_max(n_dates, alpha):
+def ks_d_max(n_dates, alpha):
     """Largest KS distance × n_dates (an integer) still called similar."""
     return int(math.floor(ks_critical_value(n_dates, alpha) * n_dates - 1e-9))
-
-
-def find_shps_at(amplitude, r_idx, c_idx, half_rows, half_cols, alpha=0.05, connect=True, method=DEFAULT_SHP_TEST):
-    """SHP masks of the listed pixels ``(r_idx, c_idx)`` of an amplitude block only (the same masks as
-    :func:`find_shps` gives them with the same ``method``: window pixels outside the block are never SHPs); for a
-    sparse set of centres, e.g. one per multilook window.  Returns ``masks`` uint8 (n, wy, wx) and ``counts`` int32
-    (n,)."""
-    amplitude = _check_block(amplitude)
-    n_dates, block_rows, cols = amplitude.shape
-    r_idx = np.ascontiguousarray(r_idx, dtype=np.int64).ravel()
-    c_idx = np.ascontiguousarray(c_idx, dtype=np.int64).ravel()
-    if r_idx.size != c_idx.size or (r_idx.size and (r_idx.min() < 0 or r_idx.max() >= block_rows
-                                                    or c_idx.min() < 0 or c_idx.max() >= cols)):
-        raise ValueError("centre pixels outside the block")
-    check_window(n_dates, max(block_rows, 2 * half_rows + 1), max(cols, 2 * half_cols + 1), half_rows, half_cols,
-                 alpha, where="the amplitude block", method=method)
-    wy, wx = 2 * half_rows + 1, 2 * half_cols + 1
-    masks = np.zeros((r_idx.size, wy, wx), dtype=np.uint8)
-    counts = np.zeros(r_idx.size, dtype=np.int32)
-    if not r_idx.size:
-        return masks, counts
-    if method == "glrt":
-        logp = log_powers(amplitude)
-        _shp_at_glrt_kernel(logp, logp > -np.inf, r_idx, c_idx, half_rows, half_cols, glrt_cutoff(n_dates, alpha),
-                            connect, masks, counts)
-    else:
-        srt = sorted_amplitudes(amplitude)
-        _shp_at_kernel(srt, srt[:, :, n_dates - 1] > 0, r_idx, c_idx, half_rows, half_cols, _ks_d_max(n_dates, alpha),
-                       connect, masks, counts)
-    return masks, counts

@@ -3,7 +3,7 @@
 For each output pixel of a ``row_looks × col_looks`` grid, at the window's centre pixel
 ``(r·row_looks + row_looks // 2, c·col_looks + col_looks // 2)``:
 
-1. its SHPs in the ``window_rows × window_cols`` window (:func:`._shp_kernel.find_shps_at`: the test
+1. its SHPs in the ``window_rows × window_cols`` window (:func:`._shp_at.find_shps_at`: the test
    ``params.test`` of the amplitude series, 8-connected to the centre — the same SHPs as the DS pass of the chain);
 2. the sample coherence matrix ``C`` over the SHPs and EMI phase linking (:func:`._linking_kernel.link_matrices`,
    the EVD fallback where ``|C|`` cannot be inverted): linked phasors ``e^{jθ_k}``;
@@ -53,7 +53,7 @@ def linked_interferograms(slc, pairs, row_looks, col_looks, params, rows=None, o
     out_cols : int — output columns (default ``cols // col_looks``).
     """
     from ._linking_kernel import coherence_matrices, link_matrices, pixel_major
-    from ._shp_kernel import find_shps_at
+    from ._shp_at import find_shps_at
 
     slc = np.array(slc, dtype=np.complex64, copy=True)
     slc[~np.isfinite(slc)] = 0
