@@ -37,7 +37,8 @@ from ._blas import single_threaded_blas
 # * cheevr (MRRR) for the one eigenvector EMI needs, instead of np.linalg.eigh's all N of them (measured 60 × 60:
 #   0.15 ms vs 0.47–1.6 ms);
 # * dpotrf + dpotri for Γ⁻¹ (Cholesky factor and inverse: 36 µs vs 130 µs for the loops they replace);
-# * cherk for the sample covariance over the SHPs (59 µs vs 270 µs for the loop it replaces, 76 SHPs, 60 dates).
+# * cherk for the sample covariance over the SHPs (59 µs vs 270 µs for the loop it replaces, 76 SHPs, 60 dates);
+# * cgemv for the power iteration of the EVD fallback (:func:`_largest_eigenvector`).
 # All are Fortran routines: a C-order array is the transpose of the Fortran matrix they see.
 
 
@@ -51,11 +52,17 @@ _cheevr = _external("cheevr", "lapack", 23)
 _dpotrf = _external("dpotrf", "lapack", 5)
 _dpotri = _external("dpotri", "lapack", 5)
 _cherk = _external("cherk", "blas", 10)
+_cgemv = _external("cgemv", "blas", 11)
 
 DEFAULT_BETA = 0.01
 """Regularisation of the coherence magnitude before its inversion (dolphin's ``beta``)."""
 SINGULAR = 1e-6
 """Γ is treated as singular when a Cholesky pivot falls below this fraction of its largest diagonal element."""
+POWER_ITERATIONS = 50
+"""Most power iterations of the EVD estimate before LAPACK takes over."""
+POWER_TOLERANCE = 1e-6
+"""Estimated angle error (rad) at which the power iteration of the EVD estimate stops (module of
+:func:`_largest_eigenvector`)."""
 LWORK = 65
 """cheevr's complex work space, × N: at least (NB + 1)·N for chetrd's blocked (level-3) reduction, NB = 32 —
 with the minimum 2N it runs unblocked, and the phase linking was 25 % slower (60 dates)."""
@@ -95,11 +102,14 @@ def _gamma_inverse(c, beta, g):
     enough (a Cholesky pivot ``L_jj²`` below :data:`SINGULAR` × the largest diagonal element, or LAPACK failing)."""
     n = c.shape[0]
     big = 0.0
+    a = np.empty(n, dtype=np.float32)
     for i in range(n):
-        for k in range(n):  # |C_ik| ≤ 1: sqrt(re² + im²) needs no hypot (libm's hypotf took 6 % of the linking)
-            re = np.float64(c[i, k].real)
-            im = np.float64(c[i, k].imag)
-            g[i, k] = (1.0 - beta) * np.sqrt(re * re + im * im)
+        for k in range(n):  # |C_ik| ≤ 1: float32 sqrt(re² + im²), no hypot (libm's hypotf took 6 % of the linking)
+            re = c[i, k].real
+            im = c[i, k].imag
+            a[k] = np.sqrt(re * re + im * im)
+        for k in range(n):
+            g[i, k] = (1.0 - beta) * np.float64(a[k])
         g[i, i] += beta
         big = max(big, g[i, i])
     uplo = np.array([ord("L")], dtype=np.uint8)  # Fortran's lower triangle = C order's upper (Γ is symmetric)
@@ -175,6 +185,70 @@ def _eigenvector(m, index, vec):
 
 
 @numba.njit(nogil=True, cache=True)
+def _power_iteration(c, vec):
+    """vec ← the eigenvector of the largest eigenvalue of the Hermitian complex64 c by power iteration from its
+    first column (BLAS cgemv; C order is cᵀ to Fortran, so ``trans = 'T'`` gives c·v).  Stops when the estimated
+    angle error ``r / (ρ·(1 − q))`` — residual ``r = ‖c·v − ρv‖``, Rayleigh quotient ρ, ``q`` the residual's
+    decay per step ≈ λ₂/λ₁ — is below :data:`POWER_TOLERANCE`; False when that does not happen within
+    :data:`POWER_ITERATIONS` or ρ is not positive (then LAPACK decides)."""
+    n = c.shape[0]
+    v = np.empty(n, dtype=np.complex64)
+    x = np.empty(n, dtype=np.complex64)
+    trans = np.array([ord("T")], dtype=np.uint8)
+    dims = np.array([n, 1], dtype=np.int32)
+    scal = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)  # α = 1, β = 0 (complex64 pairs)
+    norm = 0.0
+    for i in range(n):
+        v[i] = c[i, 0]
+        norm += v[i].real * v[i].real + v[i].imag * v[i].imag
+    if not norm > 0:
+        return False
+    f = np.float32(1.0 / np.sqrt(norm))
+    for i in range(n):
+        v[i] = v[i] * f
+    r_prev = np.inf
+    for _ in range(POWER_ITERATIONS):
+        _cgemv(trans.ctypes, dims[0:1].ctypes, dims[0:1].ctypes, scal[0:2].ctypes, c.ctypes, dims[0:1].ctypes,
+               v.ctypes, dims[1:2].ctypes, scal[2:4].ctypes, x.ctypes, dims[1:2].ctypes)
+        rho = 0.0
+        norm = 0.0
+        for i in range(n):
+            rho += v[i].real * x[i].real + v[i].imag * x[i].imag
+            norm += x[i].real * x[i].real + x[i].imag * x[i].imag
+        if not (rho > 0 and norm > 0):
+            return False
+        r2 = 0.0
+        for i in range(n):
+            dr = x[i].real - rho * v[i].real
+            di = x[i].imag - rho * v[i].imag
+            r2 += dr * dr + di * di
+        f = np.float32(1.0 / np.sqrt(norm))
+        for i in range(n):
+            v[i] = x[i] * f
+        r = np.sqrt(r2)
+        q = r / r_prev
+        r_prev = r
+        if q < 1.0 and r <= POWER_TOLERANCE * rho * (1.0 - q):
+            vec[:] = v
+            return True
+    return False
+
+
+@numba.njit(nogil=True, cache=True)
+def _largest_eigenvector(c, vec):
+    """The EVD estimate: vec ← the eigenvector of the largest eigenvalue of c.  Power iteration first — the
+    largest eigenvalue of a DS's coherence matrix stands well apart (median 17 steps, 17 µs instead of LAPACK's
+    115 µs; 93 % of the EVD pixels of the benchmark block; angle error median 4e-7, max 9e-5 rad against
+    complex128) — else LAPACK cheevr."""
+    if _power_iteration(c, vec):
+        return
+    m = c.copy()
+    if not _eigenvector(m, c.shape[0], vec):
+        _, v = np.linalg.eigh(c)
+        vec[:] = v[:, c.shape[0] - 1]
+
+
+@numba.njit(nogil=True, cache=True)
 def _link_one(c, beta, out):
     """Linked phasors of one coherence matrix c (N × N complex64) into out (N,); returns (temp_coh, used_evd)."""
     n = c.shape[0]
@@ -187,11 +261,8 @@ def _link_one(c, beta, out):
         return np.float32(np.nan), True
     vec = np.empty(n, dtype=np.complex64)
     evd = not _emi_vector(c, beta, vec)
-    if evd:  # the eigenvector of the largest eigenvalue of C
-        m = c.copy()
-        if not _eigenvector(m, n, vec):
-            _, v = np.linalg.eigh(c)
-            vec[:] = v[:, n - 1]
+    if evd:
+        _largest_eigenvector(c, vec)
     ref = vec[0]
     a = abs(ref)
     ref = np.conj(ref) / a if a > 0 else np.complex64(1.0)
