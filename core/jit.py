@@ -22,6 +22,8 @@ CHAIN_KERNEL_MODULES = (
 )
 """The modules (relative to ``core``) whose kernels every PSI chain run compiles (the EGMS statistics kernel
 runs only from :data:`~egms_plugin.core.egms.stats.NUMBA_MIN_POINTS` points, so it is not counted)."""
+DS_KERNEL_MODULES = ("psi.ds._shp_kernel", "psi.ds._shp_at", "psi.ds._linking_kernel")
+"""The modules of the distributed-scatterer kernels (the chain with DS, the phase-linked interferograms)."""
 
 
 def _dispatchers(module):

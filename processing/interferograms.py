@@ -124,7 +124,9 @@ class InterferogramsAlgorithm(EgmsAlgorithm):
 
     def run_kernel_modules(self, parameters, context):
         if self.parameterAsBool(parameters, self.PHASE_LINKING, context):
-            return (*self.kernel_modules, "psi.ds._shp_kernel", "psi.ds._linking_kernel")
+            from ..core.jit import DS_KERNEL_MODULES
+
+            return (*self.kernel_modules, *DS_KERNEL_MODULES)
         return self.kernel_modules
 
     def compute(self, parameters, context, feedback, progress):

@@ -158,12 +158,12 @@ def compute_velocities(stack, params: PsiParameters | None = None, progress=None
     the threshold to change; :class:`~egms_plugin.core.errors.Cancelled` when cancelled.
     """
     from ..egms.stats import egms_statistics
-    from ..jit import announce_compilation
+    from ..jit import CHAIN_KERNEL_MODULES, DS_KERNEL_MODULES, announce_compilation
     from ..sar.amplitude import scan_stack
 
     p = params or PsiParameters()
     progress = ensure(progress)
-    announce_compilation(progress)
+    announce_compilation(progress, CHAIN_KERNEL_MODULES + (DS_KERNEL_MODULES if p.scatterers == "ps_ds" else ()))
     stages = Stages(progress, STAGES)
     wavelength = float(stack.geometry.wavelength_m)
     messages = list(stack.warnings)

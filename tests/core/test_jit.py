@@ -94,3 +94,22 @@ def test_the_warm_stamp_changes_with_numba_and_the_kernel_sources(tmp_path, monk
     assert jit.is_warm()
     (core / "psi" / "arcs.py").write_text("# kernels, changed\n")
     assert not jit.is_warm()
+
+
+def test_the_ds_kernel_modules_are_the_ds_packages_kernel_modules():
+    """DS_KERNEL_MODULES (announced by the chain with DS and the phase-linked interferograms) names every module of
+    core/psi/ds that defines cached kernels, and each of them has some."""
+    import importlib
+    import os
+
+    from egms_plugin.core.jit import DS_KERNEL_MODULES, _dispatchers, cold_kernels
+
+    folder = os.path.dirname(importlib.import_module("egms_plugin.core.psi.ds").__file__)
+    with_kernels = set()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py") and name != "__init__.py":
+            module = importlib.import_module(f"egms_plugin.core.psi.ds.{name[:-3]}")
+            if _dispatchers(module):
+                with_kernels.add(f"psi.ds.{name[:-3]}")
+    assert with_kernels == set(DS_KERNEL_MODULES)
+    assert cold_kernels(DS_KERNEL_MODULES)[1] >= 10
