@@ -17,9 +17,11 @@ Conventions (ARCHITECTURE.md §Conventions; dolphin's phase linking):
 * quality: the phase-linking temporal coherence (Ferretti et al. 2011's γ_PTA, dolphin's ``temp_coh``)
   ``|Σ_{i<k} e^{j(arg C_ik − θ_i + θ_k)}| / (N(N − 1)/2)`` — 1 when the linked phases fit every pair.
 
-Inputs and outputs are complex64 / float32; Γ's Cholesky factor and Γ⁻¹ are float64, Γ⁻¹ ∘ C and its one
-eigenvector (LAPACK cheevr) complex64, and the results agree with the complex128 numpy reference
-``testing/ds_reference.py`` to float32 precision.
+Inputs and outputs are complex64 / float32; Γ's Cholesky factor and Γ⁻¹ are float64 (LAPACK dpotrf/dpotri),
+Γ⁻¹ ∘ C and its one eigenvector (LAPACK cheevr) complex64, the EVD estimate a complex64 power iteration (LAPACK
+where it does not converge), and the results agree with the complex128 numpy reference ``testing/ds_reference.py``
+to float32 precision — which, for an eigenvector, scales with ε₃₂·‖Γ⁻¹ ∘ C‖ / gap: 99 % of the coherent pixels of
+the benchmark block within 1e-5 rad, the worst 1.3e-3 rad at cond(Γ) = 5e4.
 """
 
 from __future__ import annotations
