@@ -22,10 +22,13 @@ from ._shp_kernel import (
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _shp_at_kernel(srt, valid, r_idx, c_idx, half_rows, half_cols, d_max, connect, masks, counts):
-    """SHP masks of the listed centre pixels only: every window pixel tested against the centre."""
-    rows, cols, n1 = srt.shape
-    n = n1 - 1
+def _shp_at_kernel(glrt, logp, srt, valid, r_idx, c_idx, half_rows, half_cols, cutoff, d_max, connect, masks, counts):
+    """SHP masks of the listed centre pixels only: every window pixel tested against the centre, by the GLRT of
+    the log power means ``logp`` (``glrt``: cutoff) or the KS test of the sorted series ``srt`` (d_max); the other
+    test's array may be a placeholder.  One kernel for both: the branch costs nothing next to the tests, and a test
+    passed as a function argument would keep numba 0.56 from caching the kernel."""
+    rows, cols = valid.shape
+    n = srt.shape[2] - 1
     wy = 2 * half_rows + 1
     wx = 2 * half_cols + 1
     for p in numba.prange(r_idx.size):
@@ -43,36 +46,14 @@ def _shp_at_kernel(srt, valid, r_idx, c_idx, half_rows, half_cols, d_max, connec
                 continue
             for dx in range(wx):
                 cc = c + dx - half_cols
-                if 0 <= cc < cols and valid[rr, cc] and (
-                        (rr == r and cc == c) or ks_similar(srt[r, c], srt[rr, cc], n, d_max)):
+                if not (0 <= cc < cols and valid[rr, cc]):
+                    continue
+                if rr == r and cc == c:
                     similar[dy, dx] = 1
-        counts[p] = connect_window(similar, out, connect, half_rows, half_cols)
-
-
-@numba.njit(nogil=True, parallel=True, cache=True)
-def _shp_at_glrt_kernel(logp, valid, r_idx, c_idx, half_rows, half_cols, cutoff, connect, masks, counts):
-    """:func:`_shp_at_kernel` with the GLRT."""
-    rows, cols = logp.shape
-    wy = 2 * half_rows + 1
-    wx = 2 * half_cols + 1
-    for p in numba.prange(r_idx.size):
-        r = r_idx[p]
-        c = c_idx[p]
-        out = masks[p]
-        out[:, :] = 0
-        if not valid[r, c]:
-            counts[p] = 0
-            continue
-        similar = np.zeros((wy, wx), dtype=np.uint8)
-        for dy in range(wy):
-            rr = r + dy - half_rows
-            if rr < 0 or rr >= rows:
-                continue
-            for dx in range(wx):
-                cc = c + dx - half_cols
-                if 0 <= cc < cols and valid[rr, cc] and (
-                        (rr == r and cc == c) or glrt_similar(logp[r, c], logp[rr, cc], cutoff)):
-                    similar[dy, dx] = 1
+                elif glrt:
+                    similar[dy, dx] = glrt_similar(logp[r, c], logp[rr, cc], cutoff)
+                else:
+                    similar[dy, dx] = ks_similar(srt[r, c], srt[rr, cc], n, d_max)
         counts[p] = connect_window(similar, out, connect, half_rows, half_cols)
 
 
@@ -97,10 +78,12 @@ def find_shps_at(amplitude, r_idx, c_idx, half_rows, half_cols, alpha=0.05, conn
         return masks, counts
     if method == "glrt":
         logp = log_powers(amplitude)
-        _shp_at_glrt_kernel(logp, logp > -np.inf, r_idx, c_idx, half_rows, half_cols, glrt_cutoff(n_dates, alpha),
-                            connect, masks, counts)
+        srt = np.zeros((1, 1, 2), dtype=np.float32)  # placeholder
+        valid, cutoff, d_max = logp > -np.inf, glrt_cutoff(n_dates, alpha), 0
     else:
         srt = sorted_amplitudes(amplitude)
-        _shp_at_kernel(srt, srt[:, :, n_dates - 1] > 0, r_idx, c_idx, half_rows, half_cols, ks_d_max(n_dates, alpha),
-                       connect, masks, counts)
+        logp = np.zeros((1, 1))  # placeholder
+        valid, cutoff, d_max = srt[:, :, n_dates - 1] > 0, 0.0, ks_d_max(n_dates, alpha)
+    _shp_at_kernel(method == "glrt", logp, srt, valid, r_idx, c_idx, half_rows, half_cols, cutoff, d_max, connect,
+                   masks, counts)
     return masks, counts
