@@ -71,7 +71,7 @@ def stack_units(stacks):
 
 def test_cluster_run_gives_the_points_of_direct_runs(stacks, direct, client, tmp_path):
     results = run_batch("computevelocities", stack_units(stacks), tmp_path, client=client)
-    assert [r.status for r in results] == ["done"] * 4
+    assert [r.status for r in results] == ["done"] * 4, [(r.name, r.status, r.message) for r in results]
     assert len({r.pid for r in results}) == 2  # both workers took units
     for r in results:
         assert r.output == str(tmp_path / f"{r.name}.gpkg")
