@@ -104,7 +104,22 @@ def describe_error(exc):
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror or exc} — the file system refused the operation"
-    return f"failed unexpectedly: {type(exc).__name__}: {exc}"
+    return f"failed unexpectedly: {type(exc).__name__}: {exc}{_where(exc)}"
+
+
+def _where(exc):
+    """`` (at <file>:<line> in <function>)`` of the innermost frame that raised ``exc`` — one line a bug report can
+    quote (paths relative to the plugin folder), not a traceback; empty when there is none."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ is not None else []
+    if not frames:
+        return ""
+    last = frames[-1]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.relpath(last.filename, root) if last.filename.startswith(root + os.sep) else os.path.basename(
+        last.filename)
+    return f" (at {path}:{last.lineno} in {last.name})"
 
 
 def run_unit(job, unit, params, output_dir, options=None):

@@ -349,3 +349,21 @@ def test_other_parameters_into_the_same_folder_are_refused_unless_overwrite(stac
     os.remove(tmp_path / "burst0.gpkg")  # no unit output left (an interrupted first run): the folder is reused
     fresh = run_batch("computevelocities", units, tmp_path, client=client)
     assert [r.status for r in fresh] == ["done"] and fresh[0].n_points == first[0].n_points
+
+
+def test_an_unexpected_error_says_where_it_was_raised_in_one_line():
+    """A bug (not the user's input) gives the exception and its innermost frame, relative to the plugin, on one
+    line — what a bug report needs — and never a traceback."""
+    from egms_plugin.batch.jobs import describe_error
+
+    def broken():
+        return None[0]
+
+    try:
+        broken()
+    except TypeError as exc:
+        message = describe_error(exc)
+    assert message.startswith("failed unexpectedly: TypeError: 'NoneType' object is not subscriptable (at ")
+    assert message.endswith(" in broken)") and "\n" not in message and "Traceback" not in message
+    assert "test_batch.py:" in message
+    assert describe_error(TypeError("no frame")) == "failed unexpectedly: TypeError: no frame"
