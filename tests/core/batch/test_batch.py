@@ -356,8 +356,8 @@ def test_an_unexpected_error_says_where_it_was_raised_in_one_line():
     line — what a bug report needs — and never a traceback."""
     from egms_plugin.batch.jobs import describe_error
 
-    def broken():
-        return None[0]
+    def broken(value=None):
+        return value[0]
 
     try:
         broken()
