@@ -123,8 +123,8 @@ def run(record):
         coherent = ref_coh > 0.5  # in clutter the smallest eigenvalues nearly coincide: phases there are ill-posed
         err = np.abs(np.angle(ph[:p] * np.conj(ref_ph)))[coherent]
         # float32 eigenvectors: the error grows with ε₃₂·‖Γ⁻¹ ∘ C‖ / gap — measured max 1.3e-3 rad (0.006 mm at C
-        # band) at a pixel with cond(Γ) = 5e4, 99th percentile below 1e-5
-        assert np.percentile(err, 99) < 1e-4 and err.max() < 1e-2, (np.percentile(err, 99), err.max())
+        # band) at a pixel with cond(Γ) = 5e4 (KS), 1.2e-4 with the GLRT; 99th percentile 8e-6–1.0e-5
+        assert np.percentile(err, 99) < 5e-5 and err.max() < 5e-3, (np.percentile(err, 99), err.max())
         assert np.abs(coh[:p] - ref_coh).max() < 1e-4
 
         note = (f"{slc.shape[0]} dates, 11 × 11 window, {numba.get_num_threads()} threads, median "

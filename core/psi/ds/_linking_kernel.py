@@ -38,8 +38,8 @@ from ._blas import single_threaded_blas
 # ones numba's own np.linalg uses), so the compiled kernels stay cacheable:
 # * cheevr (MRRR) for the one eigenvector EMI needs, instead of np.linalg.eigh's all N of them (measured 60 × 60:
 #   0.15 ms vs 0.47–1.6 ms);
-# * dpotrf + dpotri for Γ⁻¹ (Cholesky factor and inverse: 36 µs vs 130 µs for the loops they replace);
-# * cherk for the sample covariance over the SHPs (59 µs vs 270 µs for the loop it replaces, 76 SHPs, 60 dates);
+# * dpotrf + dpotri for Γ⁻¹ (Cholesky factor and inverse: 36 µs vs ≈ 115 µs for the loops they replace);
+# * cherk for the sample covariance over the SHPs (52 µs vs 270 µs for the loop it replaces, 76 SHPs, 60 dates);
 # * cgemv for the power iteration of the EVD fallback (:func:`_largest_eigenvector`).
 # All are Fortran routines: a C-order array is the transpose of the Fortran matrix they see.
 
@@ -140,18 +140,22 @@ def _emi_vector(c, beta, vec):
     if not _gamma_inverse(c, beta, g):
         return False
     m = np.empty((n, n), dtype=np.complex64)
+    _hadamard(g, c, m)
+    if not _eigenvector(m, 1, vec):
+        _hadamard(g, c, m)  # cheevr overwrote m
+        _, v = np.linalg.eigh(m)
+        vec[:] = v[:, 0]
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _hadamard(g, c, m):
+    """m ← Γ⁻¹ ∘ C (complex64, the diagonal real)."""
+    n = c.shape[0]
     for i in range(n):
         for k in range(n):
             m[i, k] = g[i, k] * c[i, k]
         m[i, i] = m[i, i].real
-    if not _eigenvector(m, 1, vec):
-        for i in range(n):  # cheevr overwrote m
-            for k in range(n):
-                m[i, k] = g[i, k] * c[i, k]
-            m[i, i] = m[i, i].real
-        _, v = np.linalg.eigh(m)
-        vec[:] = v[:, 0]
-    return True
 
 
 @numba.njit(nogil=True, cache=True)
@@ -382,7 +386,7 @@ def _transpose_kernel(slc, out):
                     out[r, c, k] = slc[k, r, c]
 
 
-def pixel_major(slc, out=None):
+def to_pixel_major(slc, out=None):
     """The SLC block (N, rows, cols) as the kernels read it: pixel-major (rows, cols, N) complex64, every pixel's
     series contiguous (the gathers over the SHPs then stream whole cache lines: the consecutive-coherence screen
     ran 5× faster on 64 MB blocks).  ``out``: a buffer of that shape to reuse (block after block; a fresh array
@@ -419,7 +423,7 @@ def _pixels(slc, r_idx, c_idx, masks, is_pixel_major):
         if slc.ndim != 3:
             raise ValueError(f"expected a pixel-major (rows, cols, n_dates) SLC block, got shape {slc.shape}")
     else:
-        slc = pixel_major(slc)
+        slc = to_pixel_major(slc)
     r_idx = np.ascontiguousarray(r_idx, dtype=np.int64).ravel()
     c_idx = np.ascontiguousarray(c_idx, dtype=np.int64).ravel()
     masks = np.ascontiguousarray(masks, dtype=np.uint8)
@@ -448,7 +452,7 @@ def _check_masks_inside(masks, r_idx, c_idx, hr, hc, rows, cols):
 
 def coherence_matrices(slc, r_idx, c_idx, masks, pixel_major=False):
     """Sample coherence matrices (n, N, N) complex64 of the pixels (r_idx, c_idx) of an SLC block
-    (N, rows, cols) — or (rows, cols, N) with ``pixel_major`` (:func:`pixel_major`) — over their SHP masks
+    (N, rows, cols) — or (rows, cols, N) with ``pixel_major`` (:func:`to_pixel_major`) — over their SHP masks
     (n, wy, wx) (windows centred on the pixels)."""
     slc, r_idx, c_idx, masks, hr, hc = _pixels(slc, r_idx, c_idx, masks, pixel_major)
     n = slc.shape[2]

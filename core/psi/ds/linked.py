@@ -52,7 +52,7 @@ def linked_interferograms(slc, pairs, row_looks, col_looks, params, rows=None, o
         default all whole windows of the block.
     out_cols : int — output columns (default ``cols // col_looks``).
     """
-    from ._linking_kernel import coherence_matrices, link_matrices, pixel_major
+    from ._linking_kernel import coherence_matrices, link_matrices, to_pixel_major
     from ._shp_at import find_shps_at
 
     slc = np.array(slc, dtype=np.complex64, copy=True)
@@ -69,7 +69,7 @@ def linked_interferograms(slc, pairs, row_looks, col_looks, params, rows=None, o
     coherence = np.zeros((len(pairs), r_idx.size), dtype=np.float32)
     i, k = pairs[:, 0], pairs[:, 1]
     pi = np.float32(np.pi)
-    pm = pixel_major(slc)
+    pm = to_pixel_major(slc)
     for p0 in range(0, r_idx.size, CHUNK_PIXELS):
         p1 = min(r_idx.size, p0 + CHUNK_PIXELS)
         c = coherence_matrices(pm, r_idx[p0:p1], c_idx[p0:p1], masks[p0:p1], pixel_major=True)

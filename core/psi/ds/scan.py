@@ -155,7 +155,7 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
     Returns :class:`DistributedScatterers`."""
     from ...sar.amplitude import small_gdal_cache
     from ...scratch import Scratch
-    from ._linking_kernel import consecutive_coherence, interferogram_phasors, link_pixels, pixel_major
+    from ._linking_kernel import consecutive_coherence, interferogram_phasors, link_pixels, to_pixel_major
     from ._shp_kernel import find_shps
 
     q = params or DsParameters()
@@ -184,7 +184,7 @@ def find_distributed_scatterers(stack, params: DsParameters | None = None, ps_li
             sr, sc = _select_per_cell(counts, eligible, r0, cell_r, cell_c)
             n_eligible += sr.size
             if sr.size:  # the screen: decorrelated clutter is not worth an eigendecomposition
-                pm = pixel_major(slc, scratch.get("pixel-major", slc.shape[1:] + slc.shape[:1], np.complex64))
+                pm = to_pixel_major(slc, scratch.get("pixel-major", slc.shape[1:] + slc.shape[:1], np.complex64))
                 level = SCREEN_FACTOR * np.sqrt(np.pi / (4.0 * counts[sr, sc]))
                 screened = consecutive_coherence(pm, sr + (r0 - h0), sc, masks[sr, sc], pixel_major=True) > level
                 sr, sc = sr[screened], sc[screened]

@@ -84,8 +84,8 @@ def test_sixty_dates_emi_and_evd_equal_numpy_reference():
     """60 dates (the chain's case), a DS (γ∞ = 0.3) of 80 and of 40 looks: with fewer looks than dates C has a
     rank below N and its |C| is mostly not made positive definite by β = 0.01 (58 % of the DS pixels of the
     benchmark block, median 54 SHPs), so both the EMI and the EVD path (LAPACK cheevr for the largest
-    eigenvalue) run.  Where both implementations take the same path, the phases agree to 1e-4 rad and the
-    temporal coherence to 1e-5 (float32 eigenvectors of a 60 × 60 matrix)."""
+    eigenvalue) run.  Where both implementations take the same path, the phases agree to 3e-5 rad (measured
+    6.4e-6 EMI, 4e-7 EVD) and the temporal coherence to 1e-5 (float32 eigenvectors of a 60 × 60 matrix)."""
     rng = np.random.default_rng(8)
     c = np.concatenate([_sample_matrices(rng, n_dates=60, looks=80, count=40),
                         _sample_matrices(rng, n_dates=60, looks=40, count=40)])
@@ -96,19 +96,19 @@ def test_sixty_dates_emi_and_evd_equal_numpy_reference():
     assert 0 < evd.sum() < evd.size and same.mean() > 0.9
     err = np.abs(np.angle(ph * np.conj(ref)))[same]
     print("max phase difference", err.max(), "EMI", err[~evd[same]].max(), "EVD", err[evd[same]].max())
-    assert err.max() < 1e-4
+    assert err.max() < 3e-5
     assert np.abs(coh - ref_coh)[same].max() < 1e-5
 
 
 def test_pixel_major_blocks_give_the_same_matrices():
-    from egms_plugin.core.psi.ds._linking_kernel import consecutive_coherence, pixel_major
+    from egms_plugin.core.psi.ds._linking_kernel import consecutive_coherence, to_pixel_major
 
     rng = np.random.default_rng(5)
     slc = (rng.standard_normal((16, 9, 12)) + 1j * rng.standard_normal((16, 9, 12))).astype(np.complex64)
     big = np.full((12, 12, 16), np.nan, dtype=np.complex64)  # a buffer of another shape is not used
-    pm = pixel_major(slc, big)
+    pm = to_pixel_major(slc, big)
     assert pm.shape == (9, 12, 16) and np.array_equal(pm, slc.transpose(1, 2, 0))
-    assert pixel_major(slc, pm) is pm
+    assert to_pixel_major(slc, pm) is pm
     masks = (rng.random((4, 5, 7)) < 0.6).astype(np.uint8)
     masks[:, 2, 3] = 1
     r, c = np.array([2, 3, 4, 6]), np.array([3, 4, 8, 5])
